@@ -1,0 +1,1 @@
+"""TAAF Studio engine: data, spiking network, training loop and run store (no UI code here)."""

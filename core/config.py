@@ -1,0 +1,316 @@
+"""Every setting of a run, in one TOML file: defaults, loading, `--set` overrides and validation.
+
+A config is a plain nested dict (`cfg["model"]["T"]`). Unknown keys and bad values are
+rejected with one line naming the key, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
+
+from core.errors import ConfigError
+
+# A `{}` default marks a free-form table whose owner validates it (e.g. the AV-Digits degrade knobs).
+DEFAULTS: dict[str, Any] = {
+    "data": {
+        "dataset": "avdigits",  # avdigits | cremad | ave
+        "path": "sample_data/av_digits.npz",  # a file for avdigits, a folder for cremad / ave
+        "batch_size": 64,
+        "num_workers": 0,
+        "cache_dir": ".cache/features",  # decoded features of real datasets, keyed by settings
+        "avdigits": {
+            "preset": "audio-dominant",  # clean | audio-dominant | hard | visual-dominant | custom
+            "degrade": {},  # knobs that override the preset's: see core/data/presets.py
+        },
+        "cremad": {
+            "audio": "spec257",  # spec257: 257 x 188 log-STFT (OGM-GE); resized: square resize (S-CMRL)
+            "audio_size": 128,  # side of the resized spectrogram when audio = "resized"
+            "sample_rate": 22050,
+            "seconds": 3.0,
+            "n_fft": 512,
+            "hop": 353,
+            "frame_size": 128,  # frames resized to frame_size x frame_size
+            "val_fraction": 0.1,
+            "speaker_disjoint_val": False,
+            "frames_dir": "Image-01-FPS",  # folder of per-clip frame folders
+        },
+        "ave": {
+            "frames_dir": "Image-01-FPS",  # or Image-01-FPS-SE
+            "audio": "wav",  # wav | npy | pickle
+            "allow_pickle": False,  # pickles can execute code: opt in explicitly
+            "audio_size": 128,
+            "frame_size": 128,
+            "audio_dir": "",  # "" = first found of Audio-1004-SE, Audios, AudioWAV, audio
+            "sample_rate": 16000,  # wav only: log-STFT settings before the square resize
+            "seconds": 10.0,
+            "n_fft": 512,
+            "hop": 160,
+        },
+    },
+    "model": {
+        "T": 4,  # common number of timesteps after alignment
+        "audio_steps": 8,  # spectrogram time slices fed to the audio encoder
+        "visual_steps": 4,  # steps the frame is presented for
+        "align": "learned",  # learned | none (then audio_steps = visual_steps = T)
+        "encoding": "direct",  # direct | poisson (visual input)
+        "widths": [16, 32],  # channels per encoder stage
+        "blocks": 0,  # residual blocks per stage; 0 = one plain conv per stage (tiny default)
+        "attn_dim": 16,  # TAAF query / key size
+        "tau_mem_inv": 500.0,  # 1/ms; with dt = 1 ms the membrane keeps half its potential per step
+        "v_th": 1.0,
+    },
+    "strategy": {
+        "name": "taaf",  # taaf | taaf-no-balance | concat | ogm-ge | unimodal-audio | unimodal-visual
+        "coeff": "tanh",  # tanh: 1 - tanh(beta (rho - 1)); ogm: 1 - tanh(beta relu(rho))
+        "beta": 1.0,
+        "lambda_a": 1.0,
+        "lambda_v": 1.0,
+        "lambda_f": 1.0,
+        "ogm_alpha": 0.8,
+        "modulation_starts": 0,
+        "modulation_ends": 50,
+        "ogm_noise": True,  # OGM-GE (true) or plain OGM (false)
+    },
+    "optim": {
+        "name": "adam",  # adam | sgd
+        "lr": 0.003,
+        "weight_decay": 0.0,
+        "momentum": 0.9,
+        "scheduler": "none",  # none | step
+        "step_size": 70,
+        "gamma": 0.1,
+    },
+    "train": {
+        "epochs": 12,
+        "seed": 0,
+        "device": "auto",  # auto | cpu | cuda | cuda:N
+        "patience": 0,  # stop after this many epochs without a better validation accuracy; 0 = never
+        "amp": False,  # bf16 autocast on CUDA
+        "threads": 0,  # torch CPU threads; 0 = torch's choice
+    },
+    "record": {
+        "runs_dir": "runs",
+        "every_steps": 10,  # probe recording period
+        "probes": 8,  # fixed validation samples recorded at each probe
+        "membrane_neurons": 16,
+        "shapley": True,
+        "energy": True,
+        "progress": True,  # terminal progress bar
+        "checkpoint": True,
+    },
+}
+
+ENUMS: dict[str, tuple[str, ...]] = {
+    "data.dataset": ("avdigits", "cremad", "ave"),
+    "data.avdigits.preset": ("clean", "audio-dominant", "hard", "visual-dominant", "custom"),
+    "data.cremad.audio": ("spec257", "resized"),
+    "data.ave.audio": ("wav", "npy", "pickle"),
+    "model.align": ("learned", "none"),
+    "model.encoding": ("direct", "poisson"),
+    "strategy.name": ("taaf", "taaf-no-balance", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual"),
+    "strategy.coeff": ("tanh", "ogm"),
+    "optim.name": ("adam", "sgd"),
+    "optim.scheduler": ("none", "step"),
+}
+
+_pos = (lambda v: v > 0, "a number > 0")
+_nonneg = (lambda v: v >= 0, "a number >= 0")
+_ge1 = (lambda v: v >= 1, "an integer >= 1")
+CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "data.batch_size": _ge1,
+    "data.num_workers": _nonneg,
+    "model.T": _ge1,
+    "model.audio_steps": _ge1,
+    "model.visual_steps": _ge1,
+    "model.widths": (lambda v: len(v) >= 1 and all(isinstance(w, int) and w >= 1 for w in v), "a non-empty list of integers >= 1"),
+    "model.blocks": _nonneg,
+    "model.attn_dim": _ge1,
+    "model.tau_mem_inv": _pos,
+    "model.v_th": _pos,
+    "strategy.beta": _nonneg,
+    "strategy.ogm_alpha": _nonneg,
+    "optim.lr": _pos,
+    "optim.weight_decay": _nonneg,
+    "optim.momentum": _nonneg,
+    "optim.gamma": _pos,
+    "optim.step_size": _ge1,
+    "train.epochs": _ge1,
+    "train.patience": _nonneg,
+    "train.threads": _nonneg,
+    "record.every_steps": _ge1,
+    "record.probes": _ge1,
+    "record.membrane_neurons": _nonneg,
+    "data.cremad.val_fraction": (lambda v: 0 < v < 1, "a fraction in (0, 1)"),
+    **{f"data.{d}.{k}": _ge1 for d in ("cremad", "ave") for k in ("audio_size", "frame_size", "sample_rate", "n_fft")},
+    "data.cremad.hop": _ge1,
+    "data.ave.hop": _ge1,
+    "data.cremad.seconds": _pos,
+    "data.ave.seconds": _pos,
+}
+
+
+def parse_value(text: str) -> Any:
+    """A `--set` value: a TOML literal (1, 0.5, true, [16, 32], "x") or else a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _merge(base: dict, user: dict, where: str, source: str) -> None:
+    for key, value in user.items():
+        dotted = f"{where}.{key}" if where else key
+        if key not in base:
+            known = ", ".join(sorted(base)) or "(none)"
+            raise ConfigError(f"{source}: unknown key '{dotted}' (known keys here: {known})")
+        default = base[key]
+        if isinstance(default, dict) and default:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: '{dotted}' must be a table, got {value!r}")
+            _merge(default, value, dotted, source)
+        else:
+            base[key] = _coerce(default, value, dotted, source)
+
+
+def _coerce(default: Any, value: Any, dotted: str, source: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: '{dotted}' = {value!r}: expected true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: '{dotted}' = {value!r}: expected an integer")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: '{dotted}' = {value!r}: expected a number")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: '{dotted}' = {value!r}: expected a string")
+        return value
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: '{dotted}' = {value!r}: expected a list")
+        return value
+    if isinstance(default, dict):  # free-form table
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{dotted}' must be a table, got {value!r}")
+        return value
+    return value
+
+
+def _get(cfg: dict, dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def validate(cfg: dict, source: str = "config") -> None:
+    """Range and choice checks that span the whole config."""
+    for dotted, choices in ENUMS.items():
+        value = _get(cfg, dotted)
+        if value not in choices:
+            raise ConfigError(f"{source}: '{dotted}' = {value!r}: expected one of {', '.join(choices)}")
+    for dotted, (ok, expected) in CHECKS.items():
+        value = _get(cfg, dotted)
+        if isinstance(value, float) and not math.isfinite(value) or not ok(value):
+            raise ConfigError(f"{source}: '{dotted}' = {value!r}: expected {expected}")
+    m = cfg["model"]
+    if m["align"] == "none" and not (m["audio_steps"] == m["visual_steps"] == m["T"]):
+        raise ConfigError(
+            f"{source}: model.align = 'none' needs model.audio_steps = model.visual_steps = model.T, "
+            f"got {m['audio_steps']}, {m['visual_steps']}, {m['T']}"
+        )
+    s = cfg["strategy"]
+    if s["modulation_ends"] < s["modulation_starts"]:
+        raise ConfigError(f"{source}: 'strategy.modulation_ends' = {s['modulation_ends']} is before modulation_starts")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the TOML file, then `key=value` overrides; validated."""
+    if path is None:
+        return config_from_dict({}, "defaults", overrides)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        user = tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    return config_from_dict(user, str(path), overrides)
+
+
+def config_from_dict(
+    user: dict[str, Any], source: str, overrides: list[str] | dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Defaults, then a (possibly partial) config dict, then overrides; validated."""
+    cfg = copy.deepcopy(DEFAULTS)
+    _merge(cfg, user, "", source)
+    for key, value in _parse_overrides(overrides).items():
+        nested: dict[str, Any] = {}
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+        _merge(cfg, nested, "", f"--set {key}")
+    validate(cfg, source if not overrides else f"{source} with --set overrides")
+    return cfg
+
+
+def _parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
+    if not overrides:
+        return {}
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    out: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. model.T=8")
+        key, text = item.split("=", 1)
+        out[key.strip()] = parse_value(text.strip())
+    return out
+
+
+def to_toml(cfg: dict[str, Any]) -> str:
+    """Write a config back as TOML (for run directories and the studio's 'copy config')."""
+    lines: list[str] = []
+
+    def emit(table: dict, prefix: str) -> None:
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+        if prefix and (scalars or not tables):
+            lines.append(f"\n[{prefix}]")
+        for k, v in scalars.items():
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+        for k, v in tables.items():
+            emit(v, f"{prefix}.{_toml_key(k)}" if prefix else _toml_key(k))
+
+    emit(cfg, "")
+    return "\n".join(lines).lstrip() + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else f'"{key}"'
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} as TOML")

@@ -1,0 +1,75 @@
+"""Load a trained run and ask what-if questions of one sample (the studio's Inspect page uses this)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core import checkpoint
+from core.config import config_from_dict
+from core.data import DataBundle, build_datasets
+from core.data.presets import corrupt_sample
+from core.model import MultimodalSNN
+from core.recorder import record_probes
+from core.store import RunReader
+from core.strategies import Strategy, make_strategy
+from core.taaf import MODALITIES
+
+
+@dataclass
+class Trained:
+    run_dir: Path
+    cfg: dict[str, Any]
+    model: MultimodalSNN
+    strategy: Strategy
+    bundle: DataBundle
+    layers: list[str]
+    T: int
+
+
+def load_trained(run_dir: str | Path, which: str = "best") -> Trained:
+    """The run's config, data and its best-on-validation (or last) checkpoint, in eval mode on the CPU."""
+    run_dir = Path(run_dir)
+    cfg = config_from_dict(RunReader(run_dir).config(), str(run_dir / "config.json"))
+    cfg["train"]["device"] = "cpu"
+    bundle = build_datasets(cfg)
+    strategy = make_strategy(cfg)
+    model = MultimodalSNN(cfg["model"], bundle.audio_shape, bundle.visual_shape, bundle.num_classes, strategy.fusion)
+    checkpoint.load(run_dir / "checkpoints" / f"{which}.pt", model, None)
+    model.eval()
+    return Trained(run_dir, cfg, model, strategy, bundle, [m.name for m in model.lif_layers()], model.T)
+
+
+@torch.no_grad()
+def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+    """One test sample, corrupted as `knobs` says; its rasters, alpha and the prediction building up.
+
+    knobs: audio_snr_db (None = clean), visual_noise, occlusion, drop_audio, drop_visual.
+    """
+    audio, visual, label = trained.bundle.test[index]
+    audio, visual = corrupt_sample(np.asarray(audio), np.asarray(visual), knobs, np.random.default_rng(seed))
+    a = torch.as_tensor(audio, dtype=torch.float32)[None]
+    v = torch.as_tensor(visual, dtype=torch.float32)[None]
+    y = torch.tensor([int(label)])
+    arrays = record_probes(trained.model, trained.strategy, a, v, y, membrane_neurons=16)
+    out = trained.model(a, v)
+    # Prediction from timesteps <= t: the alpha-weighted partial sum, renormalised over the steps seen.
+    alpha_f, logits_f = out.alpha["f"][0], out.logits["f"][:, 0]  # (T,), (T, C)
+    weights = alpha_f.cumsum(0).clamp_min(1e-8)
+    partial = (alpha_f[:, None] * logits_f).cumsum(0) / weights[:, None]
+    pred = trained.strategy.predictions(trained.model, out)["f"][0]
+    result: dict[str, Any] = {k: v[0] for k, v in arrays.items() if k != "labels"}
+    result.update(
+        audio=audio,
+        visual=visual,
+        build_up=partial.softmax(-1).numpy(),
+        label=int(label),
+        pred=int(pred.argmax()),
+        pred_probs=pred.softmax(-1).numpy(),
+        streams=list(MODALITIES),
+    )
+    return result

@@ -1,0 +1,278 @@
+"""The multimodal spiking network: norse LIF encoders per modality, learnable time alignment,
+per-timestep heads for audio / visual / fused, and TAAF (core/taaf.py) over their outputs.
+
+Tensors are time-first: (S, B, ...) inside an encoder with S its own steps, (T, B, ...) after alignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from norse.torch import LIFBoxParameters
+from norse.torch.functional.lif_box import LIFBoxFeedForwardState, lif_box_feed_forward_step
+from norse.torch.functional.encode import poisson_encode
+from torch import nn
+
+from core.taaf import TAAF, MODALITIES, uniform_alpha
+
+DT = 1e-3  # seconds per simulation step
+POOL_GRID = 4  # encoder outputs are pooled to at most 4 x 4 positions, then flattened
+
+
+class LIFLayer(nn.Module):
+    """Thin module around norse's pure LIF step: loops over time, remembers what the recorder needs.
+
+    LIFBox (no synaptic current) so input reaches the membrane in the same step: with T of 4 a
+    current-based LIF would lose a step of latency per layer.
+    """
+
+    def __init__(self, name: str, p: LIFBoxParameters) -> None:
+        super().__init__()
+        self.name = name
+        self.p = p
+        self.record = False  # when True keep spikes and membrane of the last forward
+        self.rate = torch.zeros(())  # mean firing rate of the last forward (spikes per neuron per step)
+        self.spikes: torch.Tensor | None = None
+        self.membrane: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()  # membranes integrate in fp32 even under bf16 autocast: thresholds need the precision
+        state = LIFBoxFeedForwardState(v=torch.zeros_like(x[0]))
+        spikes, volts = [], []
+        for t in range(x.shape[0]):
+            z, state = lif_box_feed_forward_step(x[t], state, self.p, DT)
+            spikes.append(z)
+            if self.record:
+                volts.append(state.v.detach())
+        out = torch.stack(spikes)
+        self.rate = out.detach().mean()
+        if self.record:
+            self.spikes = out.detach()
+            self.membrane = torch.stack(volts)  # after reset: overlay spikes as markers
+        return out
+
+
+def per_step(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a stateless module to every step at once by folding time into the batch."""
+    s, b = x.shape[:2]
+    y = module(x.flatten(0, 1))
+    return y.unflatten(0, (s, b))
+
+
+def conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out))
+
+
+class PlainStage(nn.Module):
+    """conv, 2x2 average pooling of the current (where the map is larger than 1), BN, then LIF."""
+
+    def __init__(self, name: str, c_in: int, c_out: int, p: LIFBoxParameters) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.lif = LIFLayer(name, p)
+
+    def current(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        h, w = y.shape[-2:]
+        if h > 1 or w > 1:
+            # Pool the input current, not the spikes: the LIF then runs on a 4x smaller map,
+            # and elementwise neuron updates are most of the step time on a CPU.
+            y = F.avg_pool2d(y, (min(2, h), min(2, w)))
+        return self.bn(y)
+
+    def forward(self, x: torch.Tensor, static: bool = False) -> torch.Tensor:
+        if static:  # every step carries the same frame: compute its current once
+            once = self.current(x[0])
+            return self.lif(once.unsqueeze(0).expand(x.shape[0], *once.shape))
+        return self.lif(per_step(self.current, x))
+
+
+class BasicBlock(nn.Module):
+    """Spiking ResNet basic block: LIF(BN(conv(LIF(BN(conv x)))) + shortcut(x))."""
+
+    def __init__(self, name: str, c_in: int, c_out: int, stride: int, p: LIFBoxParameters) -> None:
+        super().__init__()
+        self.conv1 = conv_bn(c_in, c_out, stride)
+        self.lif1 = LIFLayer(f"{name}.lif1", p)
+        self.conv2 = conv_bn(c_out, c_out)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        self.lif2 = LIFLayer(f"{name}.lif2", p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.lif1(per_step(self.conv1, x))
+        return self.lif2(per_step(self.conv2, z) + per_step(self.shortcut, x))
+
+
+class SpikingEncoder(nn.Module):
+    """Per-modality encoder: (S, B, C, H, W) -> features (S, B, D): spike rates pooled to a coarse grid.
+
+    blocks = 0: one plain conv stage per width (the tiny CPU default).
+    blocks > 0: a conv stem, then `blocks` residual blocks per width (ResNet18 = widths [64, 128, 256, 512],
+    blocks 2).
+    """
+
+    def __init__(self, prefix: str, in_ch: int, widths: list[int], blocks: int, p: LIFBoxParameters) -> None:
+        super().__init__()
+        self.stages = nn.ModuleList()
+        if blocks == 0:
+            c = in_ch
+            for i, w in enumerate(widths):
+                self.stages.append(PlainStage(f"{prefix}.lif{i + 1}", c, w, p))
+                c = w
+        else:
+            self.stages.append(PlainStage(f"{prefix}.stem", in_ch, widths[0], p))
+            c = widths[0]
+            for i, w in enumerate(widths):
+                for j in range(blocks):
+                    stride = 2 if (j == 0 and i > 0) else 1
+                    self.stages.append(BasicBlock(f"{prefix}.s{i + 1}b{j + 1}", c, w, stride, p))
+                    c = w
+
+    def forward(self, x: torch.Tensor, static: bool = False) -> torch.Tensor:
+        """static: every step carries the same frame (direct encoding), so the first conv runs once."""
+        z = self.stages[0](x, static=static)
+        for stage in self.stages[1:]:
+            z = stage(z)
+        # Keep a coarse spatial grid rather than a global mean: for a spectrogram slice the rows are
+        # frequencies, and averaging them away discards what tells one word from another.
+        h, w = z.shape[-2:]
+        grid = (min(h, POOL_GRID), min(w, POOL_GRID))
+        return per_step(lambda t: F.adaptive_avg_pool2d(t, grid).flatten(1), z)
+
+    def output_dim(self, in_shape: tuple[int, int, int], steps: int) -> int:
+        with torch.no_grad():
+            was = self.training
+            self.eval()
+            d = self.forward(torch.zeros(steps, 1, *in_shape)).shape[-1]
+            self.train(was)
+        return d
+
+
+def resampling_matrix(t_out: int, t_in: int) -> torch.Tensor:
+    """Linear-interpolation weights (t_out, t_in), rows summing to 1: plain resampling in time."""
+    if t_in == 1:
+        return torch.ones(t_out, 1)
+    pos = torch.linspace(0, t_in - 1, t_out) if t_out > 1 else torch.tensor([(t_in - 1) / 2])
+    lo = pos.floor().long().clamp(max=t_in - 2)
+    frac = pos - lo
+    m = torch.zeros(t_out, t_in)
+    m[torch.arange(t_out), lo] = 1 - frac
+    m[torch.arange(t_out), lo + 1] += frac
+    return m
+
+
+class TimeAlign(nn.Module):
+    """Learnable time warping: out(t) = sum_s W[t, s] in(s), W initialised as plain resampling."""
+
+    def __init__(self, t_in: int, t_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(resampling_matrix(t_out, t_in))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("ts,sbd->tbd", self.weight, h)
+
+
+@dataclass
+class ModelOutput:
+    logits: dict[str, torch.Tensor]  # u -> (T, B, C) per-timestep logits
+    alpha: dict[str, torch.Tensor]  # u -> (B, T) temporal weights (uniform for mean fusion)
+    pred: dict[str, torch.Tensor]  # u -> (B, C) time-aggregated logits
+    feats: dict[str, torch.Tensor]  # "a" / "v" -> (T, B, D) aligned features
+
+
+class MultimodalSNN(nn.Module):
+    """Audio + visual spiking encoders, time alignment, per-timestep heads, temporal fusion."""
+
+    def __init__(
+        self,
+        model_cfg: dict[str, Any],
+        audio_shape: tuple[int, int],
+        visual_shape: tuple[int, int, int],
+        num_classes: int,
+        fusion: str = "taaf",
+    ) -> None:
+        super().__init__()
+        m = model_cfg
+        self.T, self.audio_steps, self.visual_steps = m["T"], m["audio_steps"], m["visual_steps"]
+        self.encoding, self.fusion = m["encoding"], fusion
+        self.v_th = float(m["v_th"])
+        p = LIFBoxParameters(tau_mem_inv=torch.tensor(float(m["tau_mem_inv"])), v_th=torch.tensor(self.v_th))
+        self.audio_encoder = SpikingEncoder("a", 1, m["widths"], m["blocks"], p)
+        self.visual_encoder = SpikingEncoder("v", visual_shape[0], m["widths"], m["blocks"], p)
+        identity = m["align"] == "none"
+        self.align_a = nn.Identity() if identity else TimeAlign(self.audio_steps, self.T)
+        self.align_v = nn.Identity() if identity else TimeAlign(self.visual_steps, self.T)
+        if audio_shape[1] < self.audio_steps:
+            raise ValueError(f"audio has {audio_shape[1]} frames, fewer than model.audio_steps = {self.audio_steps}")
+        slice_shape = (1, audio_shape[0], audio_shape[1] // self.audio_steps)
+        d_a = self.audio_encoder.output_dim(slice_shape, 1)
+        d_v = self.visual_encoder.output_dim(tuple(visual_shape), 1)
+        self.head_a = nn.Linear(d_a, num_classes)
+        self.head_v = nn.Linear(d_v, num_classes)
+        self.head_f = nn.Linear(d_a + d_v, num_classes)
+        self.taaf = TAAF(num_classes, m["attn_dim"]) if fusion == "taaf" else None
+        self.num_classes = num_classes
+
+    def lif_layers(self) -> list[LIFLayer]:
+        return [m for m in self.modules() if isinstance(m, LIFLayer)]
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Audio, visual and fusion parameters: the balance modulates the first two separately."""
+        audio = [*self.audio_encoder.parameters(), *self.align_a.parameters(), *self.head_a.parameters()]
+        visual = [*self.visual_encoder.parameters(), *self.align_v.parameters(), *self.head_v.parameters()]
+        taken = {id(q) for q in audio + visual}
+        return {"a": audio, "v": visual, "f": [q for q in self.parameters() if id(q) not in taken]}
+
+    def audio_slices(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, F, L) spectrogram -> (S_a, B, 1, F, L // S_a): successive time slices, one per step."""
+        s = self.audio_steps
+        width = audio.shape[-1] // s
+        x = audio[..., : width * s].unflatten(-1, (s, width))  # (B, F, S, W)
+        return x.permute(2, 0, 1, 3).unsqueeze(2)
+
+    def visual_steps_input(self, visual: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, bool]:
+        """Frame presented for S_v steps: direct current (static), or Poisson spikes of its intensity."""
+        if self.encoding == "poisson":
+            rates = visual.clamp(0, 1)
+            spikes = poisson_encode(rates, self.visual_steps, f_max=1.0 / DT, dt=DT, generator=generator)
+            return spikes, False
+        return visual.unsqueeze(0).expand(self.visual_steps, *visual.shape), True
+
+    def forward(
+        self, audio: torch.Tensor, visual: torch.Tensor, generator: torch.Generator | None = None
+    ) -> ModelOutput:
+        h_a = self.align_a(self.audio_encoder(self.audio_slices(audio)))
+        xv, static = self.visual_steps_input(visual, generator)
+        h_v = self.align_v(self.visual_encoder(xv, static=static))
+        logits = {
+            "a": per_step(self.head_a, h_a),
+            "v": per_step(self.head_v, h_v),
+            "f": per_step(self.head_f, torch.cat([h_a, h_v], dim=-1)),
+        }
+        if self.taaf is not None:
+            alpha, pred = self.taaf(logits)
+        else:
+            alpha = {u: uniform_alpha(logits[u]) for u in MODALITIES}
+            pred = {u: logits[u].mean(dim=0) for u in MODALITIES}
+        return ModelOutput(logits=logits, alpha=alpha, pred=pred, feats={"a": h_a, "v": h_v})
+
+
+def neuron_parameters(model: MultimodalSNN) -> dict[str, dict[str, float]]:
+    """norse keeps neuron parameters outside state_dict: saved beside it in checkpoints."""
+    out = {}
+    for layer in model.lif_layers():
+        out[layer.name] = {k: float(getattr(layer.p, k)) for k in ("tau_mem_inv", "v_leak", "v_th", "v_reset")}
+    return out
+
+
+def load_neuron_parameters(model: MultimodalSNN, params: dict[str, dict[str, float]]) -> None:
+    for layer in model.lif_layers():
+        if layer.name in params:
+            q = params[layer.name]
+            layer.p = layer.p._replace(**{k: torch.tensor(v) for k, v in q.items()})

@@ -1,0 +1,31 @@
+"""TAAF with the temporal adaptive balanced fusion loss (the paper's method)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from core.balance import attention_guided_loss, balance_coefficients, confidence_score
+from core.model import ModelOutput
+from core.strategies.base import Strategy
+
+
+class TAAFStrategy(Strategy):
+    name = "taaf"
+    fusion = "taaf"
+    balance = True
+
+    def loss(self, model: nn.Module, out: ModelOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        parts = {u: attention_guided_loss(out.logits[u], out.alpha[u], y) for u in ("a", "v", "f")}
+        total = self.s["lambda_a"] * parts["a"] + self.s["lambda_v"] * parts["v"] + self.s["lambda_f"] * parts["f"]
+        return total, {f"loss_{u}": float(v.detach()) for u, v in parts.items()}
+
+    def signals(self, model: nn.Module, out: ModelOutput, y: torch.Tensor, epoch: int) -> dict[str, float]:
+        s_a = confidence_score(out.logits["a"], out.alpha["a"], y)
+        s_v = confidence_score(out.logits["v"], out.alpha["v"], y)
+        return balance_coefficients(s_a, s_v, self.s["beta"], self.s["coeff"])
+
+    def lr_scale(self, signals: dict[str, float]) -> tuple[float, float]:
+        if not self.balance:
+            return 1.0, 1.0
+        return signals["k_a"], signals["k_v"]

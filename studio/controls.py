@@ -1,0 +1,156 @@
+"""The Train page's sidebar (settings + Start) and the Pause / Resume / Stop bar of the watched run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core import launcher
+from core.config import ENUMS, load_config
+from core.data.presets import KNOBS, PRESET_HELP, PRESETS
+from core.errors import TAAFError
+from studio import state
+from studio.rundata import progress
+
+DATASETS = {"avdigits": "AV-Digits (bundled)", "cremad": "CREMA-D (folder)", "ave": "AVE (folder)"}
+KNOB_UI: dict[str, tuple[float, float, float]] = {  # slider min, max, step (the config accepts wider ranges)
+    "audio_snr_db": (-30.0, 30.0, 1.0),
+    "audio_dropout": (0.0, 1.0, 0.05),
+    "visual_noise": (0.0, 16.0, 0.5),
+    "occlusion": (0, 8, 1),
+    "visual_dropout": (0.0, 1.0, 0.05),
+}
+
+
+def config_path(strategy: str) -> Path | None:
+    """configs/<strategy>.toml if shipped, else configs/taaf.toml, else none (the trainer's defaults)."""
+    for name in (strategy, "taaf"):
+        p = state.REPO_ROOT / "configs" / f"{name}.toml"
+        if p.is_file():
+            return p
+    return None
+
+
+def _base_config() -> dict[str, Any]:
+    try:
+        return load_config(config_path("taaf"))
+    except TAAFError:
+        return load_config(None)
+
+
+def _preset_knobs(preset: str) -> dict[str, Any]:
+    return {**{k: spec["default"] for k, spec in KNOBS.items()}, **PRESETS.get(preset, {})}
+
+
+def _load_preset() -> None:
+    """On preset change: put that preset's knob values into the knob widgets."""
+    for k, v in _preset_knobs(st.session_state["cfg_preset"]).items():
+        if k == "audio_snr_db":
+            st.session_state["knob_snr_on"] = math.isfinite(v)
+            st.session_state["knob_audio_snr_db"] = float(v) if math.isfinite(v) else 10.0
+        else:
+            st.session_state[f"knob_{k}"] = v
+
+
+def _knobs(preset: str) -> dict[str, Any]:
+    """Knob widgets; returns only the knobs that differ from the preset (the config's degrade table)."""
+    if "knob_visual_noise" not in st.session_state:
+        _load_preset()
+    on = st.checkbox("audio noise", key="knob_snr_on", help=KNOBS["audio_snr_db"]["help"])
+    lo, hi, step = KNOB_UI["audio_snr_db"]
+    snr = st.slider("audio SNR (dB)", lo, hi, step=step, key="knob_audio_snr_db", disabled=not on)
+    values: dict[str, Any] = {"audio_snr_db": snr if on else math.inf}
+    for k in ("audio_dropout", "visual_noise", "occlusion", "visual_dropout"):
+        lo, hi, step = KNOB_UI[k]
+        values[k] = st.slider(k.replace("_", " "), lo, hi, step=step, key=f"knob_{k}", help=KNOBS[k]["help"])
+    base = _preset_knobs(preset)
+    changed = {k: v for k, v in values.items() if v != base[k]}
+    return {k: ("off" if isinstance(v, float) and math.isinf(v) else v) for k, v in changed.items()}
+
+
+def sidebar() -> None:
+    """Settings of a new run and the Start button (one click with defaults)."""
+    cfg = _base_config()
+    sb = st.sidebar
+    sb.header("New run")
+    with sb:
+        ds = st.selectbox("dataset", list(DATASETS), format_func=DATASETS.get, key="cfg_dataset")
+        over: dict[str, Any] = {"data.dataset": ds}
+        if ds == "avdigits":
+            presets = list(PRESETS)
+            st.selectbox("imbalance preset", presets, key="cfg_preset", on_change=_load_preset,
+                         index=presets.index(cfg["data"]["avdigits"]["preset"]),
+                         help="; ".join(f"**{k}**: {v}" for k, v in PRESET_HELP.items()))
+            preset = st.session_state["cfg_preset"]
+            st.caption(PRESET_HELP.get(preset, ""))
+            with st.expander("preset knobs"):
+                degrade = _knobs(preset)
+            over["data.avdigits.preset"] = preset
+            over["data.avdigits.degrade"] = degrade  # replaces the config file's table
+        else:
+            over["data.path"] = st.text_input("dataset folder", key="cfg_path",
+                                              placeholder="/data/CREMA-D" if ds == "cremad" else "/data/AVE")
+        strategies = list(ENUMS["strategy.name"])
+        strategy = st.selectbox("strategy", strategies, key="cfg_strategy",
+                                index=strategies.index(cfg["strategy"]["name"]))
+        c1, c2 = st.columns(2)
+        over["strategy.name"] = strategy
+        over["model.T"] = c1.number_input("timesteps T", 1, 64, int(cfg["model"]["T"]), key="cfg_T")
+        over["train.epochs"] = c2.number_input("epochs", 1, 1000, int(cfg["train"]["epochs"]), key="cfg_epochs")
+        over["optim.lr"] = c1.number_input("learning rate", 1e-6, 1.0, float(cfg["optim"]["lr"]), format="%.4f",
+                                           step=1e-4, key="cfg_lr")
+        over["strategy.beta"] = c2.number_input("β (balance)", 0.0, 10.0, float(cfg["strategy"]["beta"]), step=0.1,
+                                                key="cfg_beta")
+        over["train.seed"] = c1.number_input("seed", 0, 2**31 - 1, int(cfg["train"]["seed"]), key="cfg_seed")
+        st.session_state["_overrides"] = over
+        st.button("▶ Start training", type="primary", on_click=_start, key="start", width="stretch")
+
+
+def _start() -> None:
+    over = dict(st.session_state.get("_overrides", {}))
+    if over.get("data.dataset") != "avdigits" and not over.get("data.path"):
+        state.flash("Enter the dataset folder first (data.path).", "error")
+        return
+    try:
+        run_dir = launcher.start_run(state.runs_dir(), config_path(over["strategy.name"]), over)
+    except TAAFError as e:
+        state.flash(f"Not started: {e}", "error")
+        return
+    state.run_table.clear()
+    st.session_state["live_run"] = str(run_dir)
+    state.flash(f"Started **{run_dir.name}** — the trainer is loading (a few seconds).", "success")
+
+
+def _send(cmd: str, path: str) -> None:
+    try:
+        if cmd == "resume_interrupted":
+            launcher.resume_interrupted(path)
+            state.run_table.clear()
+        else:
+            getattr(launcher, cmd)(path)
+        state.flash(f"{cmd.replace('_', ' ')} sent to {Path(path).name}", "info")
+    except TAAFError as e:
+        state.flash(f"{cmd} failed: {e}", "error")
+
+
+def run_bar(path: str, status: dict[str, Any], meta: dict[str, Any], step: int, demo: bool = False) -> None:
+    """Status, progress and the Pause / Resume / Stop buttons for the watched run."""
+    s = "interrupted" if status.get("stale") else status.get("status", "unknown")
+    cols = st.columns([4, 1, 1, 1])
+    frac = progress(meta, step)
+    cols[0].progress(frac, text=f"**{Path(path).name}** — {s} · step {max(step + 1, 0)}"
+                     + (f" / {meta['total_steps']}" if meta.get("total_steps") else ""))
+    if demo:
+        return
+    if s == "running":
+        cols[1].button("⏸ Pause", on_click=_send, args=("pause", path), key="pause", width="stretch")
+    if s == "paused":
+        cols[1].button("⏵ Resume", on_click=_send, args=("resume", path), key="resume", width="stretch")
+    if s in ("running", "paused"):
+        cols[2].button("⏹ Stop", on_click=_send, args=("stop", path), key="stop", width="stretch")
+    if s == "interrupted":
+        cols[1].button("⟳ Resume", on_click=_send, args=("resume_interrupted", path), key="resume_int",
+                       width="stretch", help="continue from the last checkpoint")

@@ -1,0 +1,153 @@
+"""Page 1 — Train & watch: start a run and see every panel move while the network learns."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import launcher
+from core.errors import TAAFError
+from studio import controls, panels, state
+
+DEMO_SPEED_S = 45.0  # the demo replays its whole run in about this many seconds, then loops
+
+
+def _default_run(table: pd.DataFrame) -> str | None:
+    if table.empty:
+        return None
+    user = table[~table["demo"]]
+    active = user[user["status"].isin(state.ACTIVE)]
+    if len(active):
+        return str(active["path"].iloc[0])
+    return str((user if len(user) else table)["path"].iloc[0])
+
+
+def _log_tail(path: str, n: int = 40) -> str:
+    try:
+        with open(Path(path) / "train.log", "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 16384))
+            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _faults(path: str, status: dict) -> None:
+    """Failed and interrupted runs: the error and the end of train.log."""
+    s = status.get("status")
+    if s == "failed":
+        st.error(f"This run failed: {status.get('error') or 'see the log below'}")
+        st.code(_log_tail(path) or "(train.log is empty)", language="text")
+    elif status.get("stale") or s == "interrupted":
+        st.warning("This run was **interrupted** (its trainer process is gone). Press **⟳ Resume** to continue "
+                   "from the last checkpoint; nothing recorded so far is lost.")
+
+
+def _starting(path: str) -> bool:
+    """The moments before the trainer has created its store; True while the page should keep waiting."""
+    try:
+        stt = launcher.run_state(path)
+    except TAAFError as e:
+        st.error(str(e))
+        return False
+    if stt["status"] == "starting" and not (Path(path) / "store.sqlite").exists():
+        st.info(f"Starting **{Path(path).name}** — loading data and building the network…")
+        st.code(_log_tail(path, 8) or "…", language="text")
+        return True
+    if stt["status"] == "failed" and not (Path(path) / "store.sqlite").exists():
+        _faults(path, stt)
+        return True
+    return False
+
+
+@st.fragment(run_every=state.REFRESH_S)
+def live(path: str) -> None:
+    """Polls the store every second; reads only what is new."""
+    if _starting(path):
+        return
+    rd = state.run_data("live", path)
+    try:
+        rd.refresh()
+    except TAAFError as e:
+        st.error(f"Cannot read this run: {e}")
+        return
+    view = rd.view()
+    controls.run_bar(path, rd.status, rd.meta, view.step)
+    if rd.status.get("status") not in ("running", "paused") or rd.status.get("stale"):
+        state.run_table.clear()
+        st.rerun()  # finished / failed / interrupted: redraw the page in its static form
+    panels.render(view, "live")
+
+
+@st.fragment
+def static(path: str) -> None:
+    """A run that is not moving: drawn once; widgets rerun only this fragment."""
+    rd = state.run_data("live", path)
+    try:
+        rd.refresh()
+    except TAAFError as e:
+        st.error(f"Cannot read this run: {e}")
+        return
+    view = rd.view()
+    controls.run_bar(path, rd.status, rd.meta, view.step)
+    _faults(path, rd.status)
+    panels.render(view, "live")
+
+
+@st.fragment(run_every=state.REFRESH_S)
+def demo(path: str) -> None:
+    """The shipped demo run replayed as if it were training now (loops)."""
+    rd = state.run_data("live", path)
+    try:
+        rd.refresh()
+    except TAAFError as e:
+        st.error(f"Cannot read the demo run: {e}")
+        return
+    last = max(rd.last_step, 0)
+    t0 = st.session_state.setdefault("demo_t0", time.time())
+    frac = ((time.time() - t0) / DEMO_SPEED_S) % 1.05  # a short pause on the finished state before looping
+    view = rd.view(upto=int(min(frac, 1.0) * last))
+    controls.run_bar(path, {"status": "demo replay"}, rd.meta, view.step, demo=True)
+    panels.render(view, "live")
+
+
+st.title("Train & watch")
+controls.sidebar()
+state.show_flash()
+runs_dir = state.runs_dir()
+if not runs_dir.exists():
+    st.caption(f"Runs folder `{runs_dir}` does not exist yet; it is created when you start a run.")
+try:
+    table = state.all_runs()
+except (TAAFError, OSError) as e:
+    st.error(f"Cannot list runs in {runs_dir}: {e}")
+    table = pd.DataFrame(columns=["path", "name", "status", "demo"])
+if table.empty:
+    st.info("No runs yet and no demo run found. Press **▶ Start training** in the sidebar.")
+    st.stop()
+paths = list(table["path"].astype(str))
+if st.session_state.get("live_run") not in paths:
+    chosen = st.session_state.get("live_run")
+    if chosen and Path(chosen).is_dir():  # just started: not in the cached table yet
+        paths.insert(0, chosen)
+    else:
+        st.session_state["live_run"] = _default_run(table)
+rows = {str(r["path"]): r for r in table.to_dict("records")}
+path = st.selectbox("Run", paths, key="live_run",
+                    format_func=lambda p: state.label(rows[p]) if p in rows else f"{Path(p).name} · starting")
+row = rows.get(path, {"status": "starting", "demo": False})
+if row.get("problem") and row.get("status") == "unknown":
+    st.error(f"This run cannot be read: {row['problem']}")
+    st.code(_log_tail(path), language="text")
+elif row.get("demo"):
+    if not (table["demo"] == False).any():  # noqa: E712 (pandas mask)
+        st.success("**Demo replay** — a short run recorded from the shipped data. Press **▶ Start training** in "
+                   "the sidebar to train your own; every panel then moves live.")
+    demo(path)
+elif row.get("status") in state.ACTIVE:
+    live(path)
+else:
+    static(path)

@@ -1,0 +1,103 @@
+"""Page 2 — Compare runs: overlay metric curves and tabulate final metrics (mean ± std per strategy)."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import TAAFError
+from core.store import RunReader
+from studio import charts, state
+from studio.rundata import MAX_ROWS, thin
+
+EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
+                 "shapley_a", "shapley_v", "energy_pj", "sops", "epoch_time"]
+STEP_METRICS = ["loss", "loss_f", "acc_f", "acc_a", "acc_v", "rho_a", "k_a", "k_v", "lr_a", "lr_v",
+                "gnorm_a", "gnorm_v", "samples_per_s"]
+FINAL = ["val_acc_f", "val_acc_a", "val_acc_v", "shapley_a", "shapley_v", "energy_pj"]
+
+
+@st.cache_data(max_entries=32, ttl=120, show_spinner=False)
+def scalars(path: str, scope: str, keys: tuple[str, ...] | None, updated: float) -> pd.DataFrame:
+    """Scalars of one run (thinned for drawing); `updated` in the key refreshes live runs."""
+    with RunReader(Path(path)) as r:
+        return thin(r.scalars(scope, keys=list(keys) if keys else None), MAX_ROWS)
+
+
+def _csv(path: str, scope: str) -> bytes:
+    with RunReader(Path(path)) as r:  # the full, unthinned record
+        return r.scalars(scope).to_csv(index=False).encode()
+
+
+st.title("Compare runs")
+try:
+    table = state.all_runs()
+except (TAAFError, OSError) as e:
+    st.error(f"Cannot list runs in {state.runs_dir()}: {e}")
+    st.stop()
+if table.empty:
+    st.info(f"No runs in `{state.runs_dir()}` yet. Train some on the **Train & watch** page.")
+    st.stop()
+
+with st.expander("All runs", expanded=False):
+    cols = [c for c in ("name", "status", "strategy", "preset", "seed", "steps", "total_steps", "last_val_acc_f",
+                        "problem") if c in table.columns]
+    st.dataframe(table[cols], hide_index=True, width="stretch")
+
+ok = table[table["status"] != "unknown"]
+rows = {str(r["path"]): r for r in ok.to_dict("records")}
+default = [p for p, r in rows.items() if r["status"] == "finished" and not r["demo"]][:6] or list(rows)[:3]
+chosen = st.multiselect("Runs", list(rows), default=default, format_func=lambda p: state.label(rows[p]),
+                        key="cmp_runs")
+if not chosen:
+    st.info("Choose one or more runs above.")
+    st.stop()
+
+c1, c2 = st.columns([2, 1])
+metric = c1.selectbox("Metric", EPOCH_METRICS + STEP_METRICS, key="cmp_metric",
+                      help="per-epoch metrics (validation, Shapley, energy) or per-step training signals")
+scope = "epoch" if metric in EPOCH_METRICS else "step"
+x = c2.radio("x axis", ["epoch", "step"] if scope == "epoch" else ["step"], horizontal=True, key="cmp_x")
+curves, problems = {}, []
+for p in chosen:
+    try:
+        curves[rows[p]["name"]] = scalars(p, scope, (metric,), float(rows[p].get("updated") or 0))
+    except TAAFError as e:
+        problems.append(f"{rows[p]['name']}: {e}")
+for msg in problems:
+    st.error(msg)
+if scope == "step":
+    curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
+st.plotly_chart(charts.compare_figure(curves, metric, x), key="cmp_fig", config={"displaylogo": False})
+if scope == "step":
+    st.caption("Per-step signals are smoothed (moving average over about 20 steps).")
+
+st.subheader("Final metrics")
+st.caption("Last recorded epoch of each chosen run; mean ± std (sample std) over runs of the same strategy and preset.")
+finals = []
+for p in chosen:
+    try:
+        ep = scalars(p, "epoch", None, float(rows[p].get("updated") or 0))
+    except TAAFError:
+        continue
+    last = ep.dropna(subset=["val_acc_f"]).iloc[-1] if "val_acc_f" in ep and ep["val_acc_f"].notna().any() else None
+    finals.append({"run": rows[p]["name"], "strategy": rows[p].get("strategy"), "preset": rows[p].get("preset"),
+                   "seed": rows[p].get("seed"), "status": rows[p]["status"],
+                   **{m: (last[m] if last is not None and m in last else None) for m in FINAL}})
+finals_df = pd.DataFrame(finals)
+if len(finals_df):
+    st.dataframe(charts.summary_table(finals_df, FINAL), hide_index=True, width="stretch")
+    with st.expander("Per run"):
+        st.dataframe(finals_df, hide_index=True, width="stretch")
+
+st.subheader("Export")
+which = st.selectbox("Run to export", chosen, format_func=lambda p: rows[p]["name"], key="cmp_export")
+e1, e2 = st.columns(2)
+e1.download_button("⬇ Per-step metrics (CSV)", data=partial(_csv, which, "step"), file_name=f"{rows[which]['name']}"
+                   "-steps.csv", mime="text/csv", key="dl_steps", on_click="ignore")
+e2.download_button("⬇ Per-epoch metrics (CSV)", data=partial(_csv, which, "epoch"),
+                   file_name=f"{rows[which]['name']}-epochs.csv", mime="text/csv", key="dl_epochs", on_click="ignore")
+st.caption("Every figure has plotly's camera button (top right of the chart) to save it as PNG.")

@@ -1,0 +1,75 @@
+"""Page 4 — Replay: scrub a run with a step slider or play it: every Train & watch panel as it was then."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import TAAFError
+from studio import panels, state
+
+PLAY_EVERY_S = 0.7
+
+st.title("Replay")
+try:
+    table = state.all_runs()
+except (TAAFError, OSError) as e:
+    st.error(f"Cannot list runs: {e}")
+    st.stop()
+table = table[table["status"] != "unknown"] if len(table) else table
+if table.empty:
+    st.info("No runs to replay yet.")
+    st.stop()
+rows = {str(r["path"]): r for r in table.to_dict("records")}
+path = st.selectbox("Run", list(rows), format_func=lambda p: state.label(rows[p]), key="rp_run")
+rd = state.run_data("replay", path)
+try:
+    with st.spinner("Reading the run…"):
+        rd.refresh()
+except TAAFError as e:
+    st.error(f"Cannot read this run: {e}")
+    st.stop()
+marks = list(rd.probe_steps) or (list(rd.steps["step"]) if len(rd.steps) else [])
+if not marks:
+    st.info("This run has recorded nothing yet.")
+    st.stop()
+if st.session_state.get("rp_path") != path or st.session_state.get("rp_step") not in marks:
+    st.session_state["rp_path"] = path
+    st.session_state["rp_step"] = marks[-1]
+    st.session_state["rp_playing"] = False
+
+
+def _toggle() -> None:
+    playing = not st.session_state.get("rp_playing", False)
+    if playing and st.session_state["rp_step"] == marks[-1]:
+        st.session_state["rp_step"] = marks[0]  # play from the start when at the end
+    st.session_state["rp_playing"] = playing
+
+
+def _frame() -> None:
+    step = st.select_slider("step (recorded probe steps)", marks, key="rp_step")
+    panels.render(rd.view(upto=int(step)), "replay")
+
+
+@st.fragment(run_every=PLAY_EVERY_S)
+def playing() -> None:
+    i = marks.index(st.session_state["rp_step"])
+    if i + 1 >= len(marks):
+        st.session_state["rp_playing"] = False
+        st.rerun()
+    st.session_state["rp_step"] = marks[min(i + 1, len(marks) - 1)]  # before the slider is drawn: allowed
+    _frame()
+
+
+@st.fragment
+def still() -> None:
+    _frame()
+
+
+c1, c2 = st.columns([1, 6])
+c1.button("⏸ Pause" if st.session_state.get("rp_playing") else "▶ Play", on_click=_toggle, key="rp_play",
+          width="stretch")  # outside the fragments: a press reruns the page, which picks playing() or still()
+c2.caption(f"{len(marks)} recorded steps; the panels show the run as it was at the chosen step.")
+if st.session_state.get("rp_playing"):
+    playing()
+else:
+    still()

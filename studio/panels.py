@@ -1,0 +1,160 @@
+"""Every panel of the 'Train & watch' page, drawn from a RunView (used live, by the demo and by Replay)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.errors import StoreError
+from core.store import RunReader
+from studio import charts, charts_spikes
+from studio.rundata import RunView
+from studio.state import cached_fig, explain
+
+HELP = {
+    "loss": "Training loss and accuracy of the three heads: **audio** only, **visual** only and the **fused** "
+            "prediction. Faint lines are single training batches, solid lines a moving average; diamonds are "
+            "validation accuracy at the end of each epoch. A head whose curve rises much earlier than the other "
+            "is the *dominant* modality.",
+    "lr": "TAAF slows down the dominant modality. **ρ_a** compares how well the audio head scores the true class "
+          "with the visual head (ρ_a > 1: audio is ahead). The dominant modality gets a coefficient **k < 1** "
+          "that multiplies the **learning rate** of its encoder; the other keeps k = 1. Left: the resulting "
+          "effective learning rates.",
+    "alpha": "TAAF gives every timestep t an attention weight α_u(t) for the audio, visual and fused outputs "
+             "(each column sums to 1 over t). Heatmaps: how these weights moved during training (x = training "
+             "step, y = timestep, mean over the probe samples). Bars: the weights right now; the dotted line is "
+             "uniform attention.",
+    "raster": "Which neurons fired at which timestep for one fixed validation sample (black = spike). Neurons are "
+              "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Below: the "
+              "membrane potential of a few neurons with the firing threshold v_th — a neuron spikes when its "
+              "potential crosses it, then resets.",
+    "imbalance": "Is one modality monopolising training? **Val acc gap**: audio minus visual accuracy per epoch. "
+                 "**Grad-norm ratio**: size of the audio encoder's gradient over the visual one's (1 = balanced). "
+                 "**Shapley**: how much each modality adds to the fused accuracy (blank one input, re-evaluate). "
+                 "**Epochs to 90 %**: how fast each head reached 90 % of its final validation accuracy.",
+    "rates": "Average spikes per neuron per timestep in each spiking layer. Near 0: silent layers (no signal "
+             "passes); near 1: saturated layers. Healthy SNNs sit in between.",
+    "energy": "Estimated energy for one inference: spiking layers cost 0.9 pJ per synaptic operation (only when "
+              "a spike arrives), the first layer and an ANN of the same shape 4.6 pJ per multiply-accumulate.",
+}
+
+
+@st.cache_data(max_entries=6, ttl=600, show_spinner=False)
+def probe_arrays(path: str, step: int) -> dict[str, np.ndarray]:
+    """Probe arrays at one step (a few hundred KB; a handful cached for all sessions)."""
+    with RunReader(Path(path)) as r:
+        return r.arrays(step, "probe")
+
+
+def header(view: RunView) -> None:
+    """Step / epoch / accuracy / speed at a glance."""
+    meta, last = view.meta, view.steps.iloc[-1] if len(view.steps) else None
+    c = st.columns(4)
+    total = meta.get("total_steps")
+    c[0].metric("step", f"{view.step + 1 if view.step >= 0 else 0}" + (f" / {total}" if total else ""))
+    epochs = meta.get("epochs")
+    ep = int(last["epoch"]) + 1 if last is not None else 0
+    c[1].metric("epoch", f"{ep}" + (f" / {epochs}" if epochs else ""))
+    val = view.epochs["val_acc_f"].dropna() if "val_acc_f" in view.epochs else []
+    c[2].metric("fused val acc", f"{val.iloc[-1]:.1%}" if len(val) else "—",
+                delta=f"{val.iloc[-1] - val.iloc[-2]:+.1%}" if len(val) > 1 else None)
+    sps = last.get("samples_per_s") if last is not None else None
+    c[3].metric("samples / s", f"{sps:.0f}" if sps is not None and math.isfinite(sps) else "—")
+
+
+def _plot(fig: object, key: str) -> None:
+    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+def curves(view: RunView, slot: str) -> None:
+    st.subheader("Loss & accuracy per modality")
+    explain(HELP["loss"])
+    _plot(cached_fig(slot, "loss", view.key, lambda: charts.loss_acc_figure(view.steps, view.epochs)), f"{slot}_loss")
+    st.subheader("Modality learning rates")
+    explain(HELP["lr"])
+    _plot(cached_fig(slot, "lr", view.key, lambda: charts.lr_figure(view.steps)), f"{slot}_lr")
+
+
+def attention(view: RunView, slot: str) -> None:
+    st.subheader("Per-timestep TAAF attention α_u(t)")
+    explain(HELP["alpha"])
+    left, right = st.columns([3, 1])
+    with left:
+        _plot(cached_fig(slot, "alpha", view.key, lambda: charts_spikes.alpha_history_figure(view.probe_steps,
+                                                                                             view.alphas)),
+              f"{slot}_alpha")
+    with right:
+        if len(view.probe_steps):
+            fig = cached_fig(slot, "alpha_now", view.key, lambda: charts_spikes.alpha_bars_figure(
+                view.alphas[-1], f"α now (step {view.probe_steps[-1]})"))
+            _plot(fig, f"{slot}_alpha_now")
+
+
+def rasters(view: RunView, slot: str) -> None:
+    st.subheader("Spike rasters of a probe sample")
+    explain(HELP["raster"])
+    if not view.probe_steps:
+        st.info("Rasters appear at the first probe step (every `record.every_steps` steps).")
+        return
+    step = view.probe_steps[-1]
+    try:
+        arrays = probe_arrays(str(view.path), step)
+    except StoreError as e:
+        st.warning(f"Probe arrays of step {step} cannot be read: {e}")
+        return
+    labels = arrays.get("labels", np.zeros(0, np.int64))
+    names = view.meta.get("class_names") or []
+    n_probe = next((a.shape[0] for k, a in arrays.items() if k.startswith("spikes/")), 0)
+    c = st.columns([2, 2, 2, 3])
+    probe = c[0].selectbox("probe sample", range(n_probe), key=f"{slot}_probe",
+                           format_func=lambda i: f"#{i}" + (f" (class {names[labels[i]] if names else labels[i]})"
+                                                            if i < len(labels) else ""))
+    mod = c[1].radio("modality", ["audio", "visual"], horizontal=True, key=f"{slot}_mod")
+    layers = charts_spikes.mod_layers(view.layers, mod[0]) or view.layers
+    layers = [name for name in layers if f"spikes/{name}" in arrays]
+    max_n = c[2].select_slider("neurons shown", [50, 100, 200, 400, 1000, "all"], value=200, key=f"{slot}_maxn")
+    if not layers or probe is None:
+        st.info("No spikes recorded for this modality.")
+        return
+    mem_layer = c[3].selectbox("membrane traces of layer", layers, key=f"{slot}_mem")
+    spikes = {name: arrays[f"spikes/{name}"][probe] for name in layers}
+    key = (view.path, step, probe, mod, max_n)
+    fig = cached_fig(slot, "raster", key, lambda: charts_spikes.raster_figure(
+        spikes, None if max_n == "all" else int(max_n)))
+    _plot(fig, f"{slot}_raster")
+    mem = arrays.get(f"membrane/{mem_layer}")
+    if mem is not None:
+        v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
+        m = mem[probe].astype(np.float32)
+        fig = cached_fig(slot, "membrane", key + (mem_layer,), lambda: charts_spikes.membrane_figure(
+            m, spikes[mem_layer][:, : m.shape[1]], v_th, range(min(4, m.shape[1])),
+            f"Membrane potential · {mem_layer} (step {step})"))
+        _plot(fig, f"{slot}_membrane")
+
+
+def diagnostics(view: RunView, slot: str) -> None:
+    st.subheader("Imbalance diagnostics")
+    explain(HELP["imbalance"])
+    _plot(cached_fig(slot, "imb", view.key, lambda: charts.imbalance_figure(view.steps, view.epochs)), f"{slot}_imb")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Firing rates")
+        explain(HELP["rates"])
+        _plot(cached_fig(slot, "rates", view.key, lambda: charts.firing_rate_figure(view.steps, view.layers)),
+              f"{slot}_rates")
+    with right:
+        st.subheader("Energy")
+        explain(HELP["energy"])
+        _plot(cached_fig(slot, "energy", view.key, lambda: charts.energy_figure(view.epochs)), f"{slot}_energy")
+
+
+def render(view: RunView, slot: str) -> None:
+    """All page-1 panels for one cut of a run."""
+    header(view)
+    curves(view, slot)
+    attention(view, slot)
+    rasters(view, slot)
+    diagnostics(view, slot)

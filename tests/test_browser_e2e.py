@@ -1,0 +1,175 @@
+"""End to end in a real browser: the studio server, Debian's chromium driven by Playwright, a real trainer.
+
+Start a run with one click, watch the attention panel move, Pause / Resume / Stop, open every page.
+Screenshots of each page go to test-artifacts/ and the measured latencies to test-artifacts/timings.json.
+Skips (with the reason) only when chromium or playwright is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.store import RunReader
+
+REPO = Path(__file__).resolve().parents[1]
+ART = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    runs = tmp_path_factory.mktemp("e2e") / "runs"
+    port = _free_port()
+    ART.mkdir(exist_ok=True)
+    log = open(ART / "streamlit.log", "w")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "studio/app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--", "--runs-dir", str(runs)],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://localhost:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy in 60 s (see test-artifacts/streamlit.log)")
+    yield {"url": url, "runs": runs, "up": time.time()}
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+    for d in runs.glob("*"):  # never leave a trainer behind
+        info = d / "launch.json"
+        if info.exists():
+            pid = json.loads(info.read_text())["pid"]
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+
+
+def _no_exception(page, where: str) -> None:
+    exc = page.locator('[data-testid="stException"]')
+    assert exc.count() == 0, f"{where}: {exc.first.inner_text()[:1500]}"
+
+
+def _progress_step(page) -> int:
+    text = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=2000)
+    m = re.search(r"step (\d+)", text)
+    return int(m.group(1)) if m else -1
+
+
+def _alpha_step(page) -> int:
+    """The step in the 'α now (step N)' panel title, -1 while it has none."""
+    titles = page.locator("text=/α now \\(step \\d+\\)/")
+    if titles.count() == 0:
+        return -1
+    return int(re.search(r"step (\d+)", titles.first.text_content()).group(1))
+
+
+def _wait(cond, timeout: float, what: str, page=None, poll: float = 0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(poll)
+    if page is not None:
+        page.screenshot(path=str(ART / f"timeout-{what.replace(' ', '_')}.png"), full_page=True)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_train_watch_control_and_every_page(server: dict) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    timings: dict[str, float] = {}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        t0 = time.time()
+        page.goto(server["url"])
+        page.get_by_role("button", name="▶ Start training").wait_for(timeout=30_000)
+        page.locator(".js-plotly-plot, [data-testid='stAlert']").first.wait_for(timeout=30_000)
+        timings["first_paint_s"] = time.time() - t0
+        _no_exception(page, "first paint")
+        page.screenshot(path=str(ART / "0-first-launch.png"), full_page=True)
+
+        # One click with defaults, except a short run.
+        epochs = page.get_by_label("epochs")
+        epochs.fill("3")
+        epochs.press("Enter")
+        time.sleep(0.5)
+        page.get_by_role("button", name="▶ Start training").click()
+        page.get_by_text("Started").first.wait_for(timeout=15_000)
+        _no_exception(page, "after Start")
+        run = _wait(lambda: next(iter(server["runs"].glob("*/launch.json")), None), 10, "run folder").parent
+
+        # Live: the attention panel shows a newer step, and steps appear in the browser within ~1 s.
+        first = _wait(lambda: _alpha_step(page) >= 0 and _alpha_step(page) + 1, 180, "first attention step", page) - 1
+        _wait(lambda: _alpha_step(page) > first, 120, "a newer attention step", page)
+        lat = []
+        for _ in range(8):
+            seen = _progress_step(page)
+            s = _wait(lambda seen=seen: (v := _progress_step(page)) > seen and v, 30, "next step", page, poll=0.02)
+            t_seen = time.time()
+            steps = RunReader(run).scalars("step", since_step=s - 2)
+            logged = steps.loc[steps["step"] == s - 1, "time"]
+            if len(logged):
+                lat.append(t_seen - float(logged.iloc[0]))
+        timings["step_to_visible_s_median"] = sorted(lat)[len(lat) // 2]
+        timings["step_to_visible_s_max"] = max(lat)
+        _no_exception(page, "live")
+        page.screenshot(path=str(ART / "1-live.png"), full_page=True)
+        page.screenshot(path=str(ART / "1-live-top.png"))
+
+        # A selector inside the live panels redraws quickly.
+        t1 = time.time()
+        page.get_by_text("visual", exact=True).first.click()
+        page.locator("text=/^v\\.lif1 /").first.wait_for(timeout=15_000)
+        timings["selector_redraw_s"] = time.time() - t1
+
+        page.get_by_role("button", name="⏸ Pause").click()
+        page.get_by_role("button", name="⏵ Resume").wait_for(timeout=60_000)
+        assert RunReader(run).status()["status"] == "paused"
+        page.get_by_role("button", name="⏵ Resume").click()
+        page.get_by_role("button", name="⏸ Pause").wait_for(timeout=60_000)
+        page.get_by_role("button", name="⏹ Stop").click()
+        _wait(lambda: RunReader(run).status()["status"] == "stopped", 60, "stopped", page)
+        page.get_by_text("stopped").first.wait_for(timeout=30_000)
+        _no_exception(page, "after Stop")
+
+        for i, (title, check) in enumerate([("Compare runs", "Final metrics"), ("Inspect a sample", "true class"),
+                                            ("Replay", "recorded steps")], start=2):
+            t1 = time.time()
+            page.get_by_role("link", name=title).click()
+            page.get_by_text(check).first.wait_for(timeout=60_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            time.sleep(1.0)
+            timings[f"page_{i}_s"] = time.time() - t1
+            _no_exception(page, title)
+            page.screenshot(path=str(ART / f"{i}-{title.split()[0].lower()}.png"), full_page=True)
+        browser.close()
+    (ART / "timings.json").write_text(json.dumps(timings, indent=2))
+    print("\nstudio timings:", json.dumps(timings, indent=2))

@@ -1,0 +1,179 @@
+"""Chart builders on small synthetic inputs: the figures carry the data the studio promises to show."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from studio import charts, charts_spikes
+
+
+def _steps(n: int = 120) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    s = np.arange(n)
+    d = {"step": s, "epoch": s // 40, "time": s * 0.1}
+    for u in "avf":
+        d[f"loss_{u}"] = 2.3 * np.exp(-s / 50) + rng.random(n) * 0.1
+        d[f"acc_{u}"] = np.clip(s / n + rng.random(n) * 0.1, 0, 1)
+        d[f"lr_{u}"] = np.full(n, 3e-3) * (0.5 if u == "a" else 1.0)
+    d.update(k_a=np.full(n, 0.6), k_v=np.ones(n), rho_a=1.5 + rng.random(n), rho_v=np.full(n, 0.6),
+             gnorm_a=np.full(n, 2.0), gnorm_v=np.full(n, 1.0))
+    d["rate/a.lif1"] = np.full(n, 0.1)
+    d["rate/v.lif1"] = np.full(n, 0.2)
+    return pd.DataFrame(d)
+
+
+def _epochs() -> pd.DataFrame:
+    return pd.DataFrame({
+        "step": [39, 79, 119], "epoch": [0, 1, 2], "time": [4, 8, 12],
+        "val_acc_a": [0.5, 0.85, 0.9], "val_acc_v": [0.2, 0.3, 0.6], "val_acc_f": [0.5, 0.9, 0.95],
+        "val_loss": [1.5, 0.8, 0.5], "shapley_a": [0.3, 0.4, 0.5], "shapley_v": [0.1, 0.1, 0.2],
+        "energy_pj": [2e6, 2.2e6, 2.1e6], "energy_ann_pj": [1e7, 1e7, 1e7],
+    })
+
+
+def _names(fig: go.Figure) -> set[str]:
+    return {t.name for t in fig.data if t.name}
+
+
+def test_decimate_bounds_rows_and_keeps_last() -> None:
+    df = pd.DataFrame({"step": np.arange(10_000)})
+    d = charts.decimate(df, 500)
+    assert len(d) <= 501 and d["step"].iloc[-1] == 9_999 and d["step"].iloc[0] == 0
+
+
+def test_loss_acc_has_each_head_and_validation_at_epoch_steps() -> None:
+    fig = charts.loss_acc_figure(_steps(), _epochs())
+    assert {"audio", "visual", "fused", "audio val", "fused val", "val loss (total)"} <= _names(fig)
+    val = next(t for t in fig.data if t.name == "fused val")
+    assert list(val.x) == [39, 79, 119] and list(val.y) == [0.5, 0.9, 0.95]
+
+
+def test_loss_acc_empty_says_waiting() -> None:
+    fig = charts.loss_acc_figure(pd.DataFrame(), None)
+    assert not fig.data and "waiting" in fig.layout.annotations[-1].text
+
+
+def test_lr_figure_plots_rates_coefficients_and_ratio() -> None:
+    fig = charts.lr_figure(_steps())
+    assert {"lr audio", "lr visual", "lr fused", "k audio", "k visual", "ρ audio"} <= _names(fig)
+    lra = next(t for t in fig.data if t.name == "lr audio")
+    assert np.allclose(lra.y, 1.5e-3)
+
+
+def test_epochs_to_fraction() -> None:
+    e = _epochs()
+    assert charts.epochs_to_fraction(e, "val_acc_a") == 1  # 0.85 >= 0.9 * 0.9
+    assert charts.epochs_to_fraction(e, "val_acc_v") == 2
+    assert charts.epochs_to_fraction(e, "missing") is None
+
+
+def test_imbalance_figure_contents() -> None:
+    fig = charts.imbalance_figure(_steps(), _epochs())
+    gap = next(t for t in fig.data if t.name == "val gap")
+    assert np.allclose(gap.y, [0.3, 0.55, 0.3])
+    shap = next(t for t in fig.data if t.name == "Shapley")
+    assert list(shap.y) == [0.5, 0.2]
+    ratio = next(t for t in fig.data if t.name == "‖g_a‖/‖g_v‖")
+    assert np.allclose(ratio.y, 2.0)
+    reach = next(t for t in fig.data if t.name == "epochs to 90 %")
+    assert list(reach.x) == ["audio", "visual", "fused"] and list(reach.y) == [1, 2, 1]
+
+
+def test_firing_rate_and_energy() -> None:
+    fig = charts.firing_rate_figure(_steps(), ["a.lif1", "v.lif1"])
+    assert _names(fig) == {"a.lif1", "v.lif1"}
+    fig = charts.energy_figure(_epochs())
+    assert {"SNN (µJ)", "same ANN (µJ)"} == _names(fig)
+    assert "21 %" in fig.layout.title.text
+
+
+def test_compare_and_summary_table() -> None:
+    curves = {"r1": _epochs(), "r2": _epochs().assign(val_acc_f=[0.1, 0.2, 0.3])}
+    fig = charts.compare_figure(curves, "val_acc_f", "epoch")
+    assert _names(fig) == {"r1", "r2"}
+    finals = pd.DataFrame({"strategy": ["taaf", "taaf", "concat"], "preset": ["hard"] * 3,
+                           "val_acc_f": [0.8, 0.9, 0.5]})
+    table = charts.summary_table(finals, ["val_acc_f"])
+    row = table.set_index("strategy").loc["taaf"]
+    assert row["n"] == 2 and row["val_acc_f"] == "0.8500 ± 0.0707"
+    assert table.set_index("strategy").loc["concat", "val_acc_f"] == "0.5000"
+
+
+def _alphas(s: int = 5, t: int = 4) -> np.ndarray:
+    a = np.random.default_rng(1).random((s, 3, t)).astype(np.float32)
+    return a / a.sum(axis=2, keepdims=True)
+
+
+def test_alpha_history_heatmaps_step_by_timestep() -> None:
+    a = _alphas()
+    fig = charts_spikes.alpha_history_figure([10, 20, 30, 40, 50], a)
+    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
+    assert len(heat) == 3
+    for i, h in enumerate(heat):
+        z = np.asarray(h.z)
+        assert z.shape == (4, 5) and list(h.x) == [10, 20, 30, 40, 50]
+        assert np.allclose(z.sum(axis=0), 1.0, atol=1e-5)  # each step's alpha sums to 1 over t
+        assert np.allclose(z, a[:, i, :].T)
+
+
+def test_alpha_bars_one_series_per_modality() -> None:
+    fig = charts_spikes.alpha_bars_figure(_alphas(1)[0])
+    assert [t.name for t in fig.data] == ["audio", "visual", "fused"]
+    assert all(abs(sum(t.y) - 1) < 1e-5 for t in fig.data)
+
+
+def test_raster_heatmap_sorted_by_rate_and_thinned() -> None:
+    rng = np.random.default_rng(2)
+    s = (rng.random((8, 50)) < np.linspace(0, 1, 50)).astype(np.uint8)
+    fig = charts_spikes.raster_figure({"a.lif1": s, "a.lif2": s[:, :10]}, max_neurons=20)
+    h0, h1 = fig.data
+    assert np.asarray(h0.z).shape == (20, 8) and np.asarray(h1.z).shape == (10, 8)
+    rates = np.asarray(h0.z).mean(axis=1)
+    assert rates[0] >= rates[-1]  # most active first
+    assert np.asarray(h1.z).sum() == s[:, :10].sum()  # unthinned layer keeps every spike
+
+
+def test_membrane_marks_spikes_and_threshold() -> None:
+    v = np.zeros((6, 3), np.float32)
+    v[2, 0] = 1.2
+    spk = (v > 1.0).astype(np.uint8)
+    fig = charts_spikes.membrane_figure(v, spk, v_th=1.0, neurons=[0, 1])
+    marks = [t for t in fig.data if t.mode == "markers"]
+    assert len(marks) == 1 and list(marks[0].x) == [3]
+    assert fig.layout.shapes[0].y0 == 1.0
+
+
+@pytest.fixture()
+def whatif_result() -> dict:
+    rng = np.random.default_rng(3)
+    return {
+        "alpha": _alphas(1)[0], "build_up": np.full((4, 10), 0.1, np.float32),
+        "spikes/a.lif1": (rng.random((8, 30)) < 0.3).astype(np.uint8),
+        "spikes/v.lif1": (rng.random((4, 20)) < 0.3).astype(np.uint8),
+        "audio": rng.random((32, 32)).astype(np.float32), "visual": rng.random((1, 8, 8)).astype(np.float32),
+    }
+
+
+def test_whatif_aligns_rasters_and_alpha_on_unit_time(whatif_result: dict) -> None:
+    fig = charts_spikes.whatif_figure(whatif_result, "a.lif1", "v.lif1")
+    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
+    bars = [t for t in fig.data if isinstance(t, go.Bar)]
+    assert np.allclose(heat[0].x, (np.arange(8) + 0.5) / 8)  # audio: 8 steps
+    assert np.allclose(heat[1].x, (np.arange(4) + 0.5) / 4)  # visual: 4 steps
+    assert len(bars) == 3 and all(np.allclose(b.x, (np.arange(4) + 0.5) / 4) for b in bars)
+    assert np.isclose(sum(bars[2].y), 1.0, atol=1e-5)
+
+
+def test_buildup_and_inputs(whatif_result: dict) -> None:
+    bu = np.tile(np.eye(10, dtype=np.float32)[3], (4, 1))
+    fig = charts_spikes.buildup_figure(bu, [str(i) for i in range(10)], label=3)
+    assert len(fig.data) == 10 and "(true) (predicted)" in fig.data[3].name
+    fig = charts_spikes.inputs_figure(whatif_result["audio"], whatif_result["visual"])
+    assert np.asarray(fig.data[0].z).shape == (32, 32) and np.asarray(fig.data[1].z).shape == (8, 8)
+
+
+def test_mod_layers() -> None:
+    assert charts_spikes.mod_layers(["a.lif1", "v.lif1", "a.lif2", "f.x"], "a") == ["a.lif1", "a.lif2"]

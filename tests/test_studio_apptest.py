@@ -1,0 +1,171 @@
+"""Every studio page through streamlit.testing.v1.AppTest on small recorded runs (no browser)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import launcher
+from core.store import RunReader
+from tests.conftest import make_run
+
+APP = str(Path(__file__).resolve().parents[1] / "studio" / "app.py")
+
+
+def _app(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "", page: str | None = None) -> AppTest:
+    monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
+    monkeypatch.setenv("TAAF_DEMO_RUN", str(demo))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def _text(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "success", "info", "warning", "error", "caption", "code")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def _charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_first_launch_replays_the_demo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    demo = make_run(tmp_path / "sample" / "demo_run")
+    at = _app(monkeypatch, tmp_path / "no-runs-yet", demo)
+    _ok(at)
+    assert "Demo replay" in _text(at)
+    assert "does not exist yet" in _text(at)
+    assert len(_charts(at)) >= 6  # loss, lr, attention, raster, membrane, diagnostics...
+    assert at.button(key="start") is not None
+
+
+def test_nothing_at_all_still_renders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    at = _app(monkeypatch, tmp_path / "missing")
+    _ok(at)
+    assert "No runs yet" in _text(at)
+
+
+def test_finished_run_draws_every_panel(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
+    at = _app(monkeypatch, runs_dir)
+    _ok(at)
+    assert Path(at.selectbox(key="live_run").value).name in ("taaf-hard-s0", "taaf-hard-s1")
+    assert len(_charts(at)) >= 8
+    assert any("finished" in str(p.proto.text) for p in at.get("progress"))
+    at.radio(key="live_mod").set_value("visual").run()  # a selector inside the panel fragment
+    _ok(at)
+    assert "v.lif1" in at.selectbox(key="live_mem").options
+
+
+def test_failed_stale_and_corrupt_runs_are_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    make_run(runs / "a-failed", status="failed", error="RuntimeError: loss is nan at step 7")
+    stale = make_run(runs / "b-stale", status="running")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    import sqlite3
+
+    con = sqlite3.connect(stale / "store.sqlite")
+    con.execute("UPDATE status SET pid = ?", (dead.pid,))
+    con.commit()
+    con.close()
+    (runs / "c-corrupt").mkdir()
+    (runs / "c-corrupt" / "store.sqlite").write_bytes(b"not a database at all" * 100)
+    (runs / "c-corrupt" / "config.json").write_text("{}")
+
+    at = _app(monkeypatch, runs)
+    for path, expect in ((runs / "a-failed", "loss is nan"), (stale, "interrupted"), (runs / "c-corrupt", "cannot")):
+        at.selectbox(key="live_run").set_value(str(path)).run()
+        _ok(at)
+        assert expect in _text(at), (path.name, _text(at)[:500])
+    at.selectbox(key="live_run").set_value(str(runs / "a-failed")).run()
+    assert "Boom: synthetic" in _text(at)  # tail of train.log
+    at.selectbox(key="live_run").set_value(str(stale)).run()
+    assert at.button(key="resume_int") is not None
+
+
+def test_start_launches_once_and_a_second_start_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    procs = []
+
+    def fake_spawn(args: list[str], log_path: Path) -> subprocess.Popen:  # a trainer that only waits
+        procs.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        return procs[-1]
+
+    monkeypatch.setattr(launcher, "_spawn", fake_spawn)
+    runs = tmp_path / "runs"
+    try:
+        at = _app(monkeypatch, runs)
+        at.button(key="start").click().run()
+        _ok(at)
+        assert "Started" in _text(at) and len(procs) == 1
+        assert "Starting" in _text(at)
+        at.button(key="start").click().run()
+        _ok(at)
+        assert "already starting" in _text(at) and len(procs) == 1
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
+    make_run(runs_dir / "broken-half-written")  # then remove its store: config.json only
+    (runs_dir / "broken-half-written" / "store.sqlite").unlink()
+    at = _app(monkeypatch, runs_dir, page="pages/2_compare.py")
+    _ok(at)
+    assert len(at.multiselect(key="cmp_runs").value) == 2
+    listing = at.dataframe[0].value.set_index("name")
+    assert listing.loc["broken-half-written", "status"] == "unknown" and listing.loc["broken-half-written", "problem"]
+    assert len(_charts(at)) == 1
+    summary = next(d.value for d in at.dataframe if "n" in d.value.columns)
+    assert summary["n"].iloc[0] == 2 and "±" in summary["val_acc_f"].iloc[0]
+    at.selectbox(key="cmp_metric").set_value("rho_a").run()
+    _ok(at)
+    assert len(at.get("download_button")) == 2
+
+
+def test_replay_page_scrubs_and_plays(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
+    at = _app(monkeypatch, runs_dir, page="pages/4_replay.py")
+    _ok(at)
+    slider = at.select_slider(key="rp_step")
+    assert list(slider.options) == ["0", "10", "20", "30"] and slider.value == 30
+    slider.set_value(10).run()
+    _ok(at)
+    assert at.select_slider(key="rp_step").value == 10
+    assert len(_charts(at)) >= 6
+    at.button(key="rp_play").click().run()
+    _ok(at)
+    assert at.session_state["rp_playing"] is True
+
+
+def test_inspect_without_trained_runs(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
+    at = _app(monkeypatch, runs_dir, page="pages/3_inspect.py")
+    _ok(at)
+    assert "No trained run" in _text(at)
+
+
+def test_inspect_page_on_a_real_run(monkeypatch: pytest.MonkeyPatch, tiny_run: Path) -> None:
+    assert RunReader(tiny_run).status()["status"] == "finished"
+    at = _app(monkeypatch, tiny_run.parent, page="pages/3_inspect.py")
+    _ok(at)
+    assert len(_charts(at)) == 3  # inputs, build-up, aligned rasters + attention
+    at.checkbox(key="ins_drop_a").check().run()
+    _ok(at)
+    at.slider(key="ins_occ").set_value(4).run()
+    _ok(at)
+    assert "normalised time" in _text(at)
+
+
+def test_live_page_on_a_real_run(monkeypatch: pytest.MonkeyPatch, tiny_run: Path) -> None:
+    at = _app(monkeypatch, tiny_run.parent)
+    _ok(at)
+    assert len(_charts(at)) >= 8

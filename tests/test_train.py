@@ -1,0 +1,203 @@
+"""The training loop end to end: CLI, run store contents, resume equivalence and every fault path."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.config import load_config
+from core.errors import CheckpointError, RunExistsError
+from core.store import RunReader
+from core.strategies.taaf import TAAFStrategy
+from core.train import TrainingFailed, train
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1"]
+
+
+def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core.train", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def sets(items: list[str]) -> list[str]:
+    return [x for item in items for x in ("--set", item)]
+
+
+def test_cli_trains_and_records_everything(tmp_path):
+    run = tmp_path / "run"
+    p = cli("--config", "configs/taaf.toml", "--run-dir", str(run), *sets(FAST))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "test accuracy" in p.stdout
+    r = RunReader(run)
+    assert r.status()["status"] == "finished"
+    steps = r.scalars("step")
+    meta = r.meta()
+    assert len(steps) == meta["total_steps"] == 2 * meta["steps_per_epoch"]
+    for key in ("loss", "loss_a", "loss_v", "loss_f", "acc_a", "acc_v", "acc_f", "rho_a", "rho_v", "k_a", "k_v",
+                "lr_a", "lr_v", "lr_f", "gnorm_a", "gnorm_v", "rate/a.lif1", "rate/v.lif2", "samples_per_s"):
+        assert key in steps.columns and steps[key].notna().all(), key
+    # the balance really modulates: effective lr of a modality = base lr x its coefficient
+    assert torch.allclose(torch.tensor(steps["lr_a"].values), torch.tensor((0.003 * steps["k_a"]).values))
+    epochs = r.scalars("epoch")
+    assert len(epochs) == 2
+    for key in ("val_acc_a", "val_acc_v", "val_acc_f", "shapley_a", "shapley_v", "energy_pj", "energy_ann_pj"):
+        assert epochs[key].notna().all(), key
+    probe_steps = r.array_steps("probe")
+    assert probe_steps[0] == 1 and len(probe_steps) >= 2
+    arrays = r.arrays(probe_steps[-1])
+    P, T = 8, meta["T"]
+    assert arrays["alpha"].shape == (P, 3, T)
+    assert abs(arrays["alpha"].sum(-1) - 1).max() < 1e-4
+    assert arrays["probs"].shape == (P, 3, T, 10)
+    assert arrays["spikes/a.lif1"].shape[:2] == (P, 8) and arrays["spikes/v.lif1"].shape[:2] == (P, 4)
+    assert set(arrays["spikes/v.lif2"].ravel().tolist()) <= {0, 1}
+    ck = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert ck["epoch"] == 1 and "a.lif1" in ck["neurons"]
+    assert (run / "checkpoints" / "best.pt").exists()
+    assert "test" in meta and 0 <= meta["test"]["acc_f"] <= 1
+
+
+def test_evaluate_cli_prints_test_metrics(tmp_path):
+    run = tmp_path / "run"
+    assert cli("--config", "configs/concat.toml", "--run-dir", str(run), *sets(FAST[:1] + FAST[2:] +
+               ["train.epochs=1"])).returncode == 0
+    p = subprocess.run([sys.executable, "-m", "core.evaluate", str(run)], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "accuracy" in p.stdout and "shapley" in p.stdout and "energy" in p.stdout
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    cfg = load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=3"])
+    train(cfg, tmp_path / "straight")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "resumed", stop_after_epoch=1)
+    assert RunReader(tmp_path / "resumed").status()["status"] == "interrupted"
+    train(cfg, tmp_path / "resumed", resume=True)
+    a = torch.load(tmp_path / "straight/checkpoints/last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "resumed/checkpoints/last.pt", weights_only=True)["model"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    sa = RunReader(tmp_path / "straight").scalars("step")
+    sb = RunReader(tmp_path / "resumed").scalars("step")
+    assert list(sa["step"]) == list(sb["step"])
+    assert sa["loss"].tolist() == sb["loss"].tolist()
+
+
+def test_non_finite_loss_fails_at_step_and_keeps_checkpoint(tmp_path, monkeypatch):
+    cfg = load_config(ROOT / "configs/taaf.toml", FAST)
+    original = TAAFStrategy.loss
+    calls = {"n": 0}
+
+    def poisoned(self, model, out, y):
+        calls["n"] += 1
+        loss, scalars = original(self, model, out, y)
+        return (loss * float("nan") if calls["n"] == 25 else loss), scalars
+
+    monkeypatch.setattr(TAAFStrategy, "loss", poisoned)
+    with pytest.raises(TrainingFailed, match="non-finite loss .* at step 24"):
+        train(cfg, tmp_path / "run")
+    st = RunReader(tmp_path / "run").status()
+    assert st["status"] == "failed" and "step 24" in st["error"]
+    ck = torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)
+    assert ck["epoch"] == 0  # the epoch before the failure, intact
+
+
+def test_existing_run_dir_is_refused_and_kept(tmp_path):
+    run = tmp_path / "run"
+    cfg = load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=1"])
+    train(cfg, run)
+    before = (run / "store.sqlite").stat().st_size
+    with pytest.raises(RunExistsError):
+        train(cfg, run)
+    p = cli("--config", "configs/taaf.toml", "--run-dir", str(run))
+    assert p.returncode == 2 and p.stderr.strip().startswith("error:") and str(run) in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert (run / "store.sqlite").stat().st_size == before
+    assert RunReader(run).status()["status"] == "finished"
+
+
+def test_corrupt_checkpoint_on_resume_is_one_line(tmp_path):
+    run = tmp_path / "run"
+    train(load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=1"]), run)
+    (run / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
+    p = cli("--resume", str(run))
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [p.stderr.strip()]
+    assert "last.pt" in p.stderr and "cannot load checkpoint" in p.stderr
+    with pytest.raises(CheckpointError):
+        train(load_config(ROOT / "configs/taaf.toml", FAST), run, resume=True)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--set", "model.Tx=3"], "unknown key 'model.Tx'"),
+        (["--set", "model.T=0"], "'model.T' = 0: expected an integer >= 1"),
+        (["--set", "optim.lr=-0.1"], "'optim.lr' = -0.1: expected a number > 0"),
+        (["--set", "data.path=\"/nonexistent/x.npz\""], "/nonexistent/x.npz"),
+    ],
+)
+def test_bad_config_values_are_one_line_errors(tmp_path, args, expected):
+    p = cli("--config", "configs/taaf.toml", "--run-dir", str(tmp_path / "run"), *args)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], p.stderr
+    assert not (tmp_path / "run" / "store.sqlite").exists()
+
+
+def test_ctrl_c_marks_interrupted_and_resume_finishes(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "core.train", "--config", "configs/taaf.toml", "--run-dir",
+                             str(run), *sets(FAST + ["train.epochs=3"])], cwd=ROOT, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (run / "checkpoints" / "last.pt").exists():
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert RunReader(run).status()["status"] == "interrupted"
+    torch.load(run / "checkpoints" / "last.pt", weights_only=True)  # kept and loadable
+    p = cli("--resume", str(run))
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = RunReader(run)
+    assert r.status()["status"] == "finished"
+    assert len(r.scalars("step")) == r.meta()["total_steps"]
+
+
+def test_pause_resume_stop_through_the_control_channel(tmp_path):
+    from core.store import send_command
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "core.train", "--config", "configs/taaf.toml", "--run-dir",
+                             str(run), *sets(FAST + ["train.epochs=20"])], cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (run / "store.sqlite").exists() or RunReader(run).last_step() < 3:
+            assert time.time() < deadline
+            time.sleep(0.2)
+        send_command(run, "pause")
+        while RunReader(run).status()["status"] != "paused":
+            assert time.time() < deadline
+            time.sleep(0.1)
+        paused_at = RunReader(run).last_step()
+        time.sleep(1.0)
+        assert RunReader(run).last_step() == paused_at  # no step while paused
+        send_command(run, "resume")
+        while RunReader(run).last_step() <= paused_at:
+            assert time.time() < deadline
+            time.sleep(0.1)
+        send_command(run, "stop")
+        assert proc.wait(timeout=60) == 0
+        assert RunReader(run).status()["status"] == "stopped"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
