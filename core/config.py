@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 import math
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from core.errors import ConfigError
 
@@ -126,7 +127,10 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model.T": _ge1,
     "model.audio_steps": _ge1,
     "model.visual_steps": _ge1,
-    "model.widths": (lambda v: len(v) >= 1 and all(isinstance(w, int) and w >= 1 for w in v), "a non-empty list of integers >= 1"),
+    "model.widths": (
+        lambda v: len(v) >= 1 and all(isinstance(w, int) and w >= 1 for w in v),
+        "a non-empty list of integers >= 1",
+    ),
     "model.blocks": _nonneg,
     "model.attn_dim": _ge1,
     "model.tau_mem_inv": _pos,

@@ -51,7 +51,8 @@ def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) 
     knobs: audio_snr_db (None = clean), visual_noise, occlusion, drop_audio, drop_visual.
     """
     audio, visual, label = trained.bundle.test[index]
-    audio, visual = corrupt_sample(np.asarray(audio), np.asarray(visual), knobs, np.random.default_rng(seed))
+    audio, visual = corrupt_sample(np.asarray(audio), np.asarray(visual), knobs, np.random.default_rng(seed),
+                                   audio_norm=getattr(trained.bundle.test, "audio_norm", None))
     a = torch.as_tensor(audio, dtype=torch.float32)[None]
     v = torch.as_tensor(visual, dtype=torch.float32)[None]
     y = torch.tensor([int(label)])

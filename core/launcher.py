@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from core.config import load_config, to_toml, validate
-from core.data import presets
 from core.errors import ConfigError, DataError, StoreError, TAAFError
 from core.store import RunReader, pid_alive, send_command
 
@@ -122,6 +121,8 @@ def _resolve(config_path: Path | None, overrides: dict[str, Any]) -> dict[str, A
             node[leaf] = dict(table)
     validate(cfg, str(config_path or "config"))
     if cfg["data"]["dataset"] == "avdigits":  # knob names and ranges, now rather than in the trainer's log
+        from core.data import presets  # (lazy: core.data imports torch, slow for the studio's first paint)
+
         presets.resolve(cfg["data"]["avdigits"]["preset"], cfg["data"]["avdigits"]["degrade"])
     return cfg
 

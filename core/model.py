@@ -12,11 +12,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from norse.torch import LIFBoxParameters
-from norse.torch.functional.lif_box import LIFBoxFeedForwardState, lif_box_feed_forward_step
 from norse.torch.functional.encode import poisson_encode
+from norse.torch.functional.lif_box import LIFBoxFeedForwardState, lif_box_feed_forward_step
 from torch import nn
 
-from core.taaf import TAAF, MODALITIES, uniform_alpha
+from core.taaf import MODALITIES, TAAF, uniform_alpha
 
 DT = 1e-3  # seconds per simulation step
 POOL_GRID = 4  # encoder outputs are pooled to at most 4 x 4 positions, then flattened

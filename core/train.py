@@ -72,10 +72,12 @@ class Trainer:
         t = cfg["train"]
         if t["threads"]:
             torch.set_num_threads(t["threads"])
-        self.dist = Distributed.from_env()
+        self.dist = Distributed.from_env(t["device"])
+        self.run_dir = Path(self.dist.broadcast_object(str(self.run_dir)))  # ranks' default names may differ
         self.device = self.dist.device if self.dist.enabled else resolve_device(t["device"])
         seed_everything(t["seed"], 0)
-        self.bundle = build_datasets(cfg)
+        with self.dist.main_first():  # a cold feature cache is built once, by rank 0
+            self.bundle = build_datasets(cfg)
         self.strategy = make_strategy(cfg)
         b = self.bundle
         self.model = MultimodalSNN(cfg["model"], b.audio_shape, b.visual_shape, b.num_classes, self.strategy.fusion)
@@ -88,7 +90,7 @@ class Trainer:
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(params, lr=o["lr"], weight_decay=o["weight_decay"])
         else:
             self.optimizer = torch.optim.SGD(params, lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"])
-        self.steps_per_epoch = math.ceil(len(b.train) / self.dist.world_size / cfg["data"]["batch_size"])
+        self.steps_per_epoch = math.ceil(self.dist.shard_size(len(b.train)) / cfg["data"]["batch_size"])
         self.total_steps = self.steps_per_epoch * t["epochs"]
         self.epoch, self.step, self.best_val, self.bad_epochs = 0, 0, -1.0, 0
         self.writer: RunWriter | None = None
@@ -136,12 +138,13 @@ class Trainer:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             out = self.net(audio, visual)
             loss, scalars = self.strategy.loss(self.model, out, y)
-        if not torch.isfinite(loss):
+        if self.dist.any(not bool(torch.isfinite(loss))):  # all ranks fail together
             raise TrainingFailed(
                 f"non-finite loss ({float(loss)}) at step {self.step} (epoch {self.epoch}); "
                 f"the last checkpoint ({self.run_dir / 'checkpoints' / 'last.pt'}) is kept"
             )
-        signals = self.strategy.signals(self.model, out, y, self.epoch)
+        # averaged over ranks: they scale lrs / gradients, which must match on every rank
+        signals = self.dist.mean_scalars(self.strategy.signals(self.model, out, y, self.epoch))
         lrs = self.set_learning_rates(self.strategy.lr_scale(signals))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -235,7 +238,8 @@ class Trainer:
         self.model.train()
         bs, every = cfg["data"]["batch_size"], cfg["record"]["every_steps"]
         last_beat = time.time()
-        for audio, visual, y in iterate_batches(self.bundle.train, bs, order, cfg["data"]["num_workers"]):
+        pin = self.device.type == "cuda"
+        for audio, visual, y in iterate_batches(self.bundle.train, bs, order, cfg["data"]["num_workers"], pin):
             t0 = time.perf_counter()
             audio, visual, y = (x.to(self.device, non_blocking=True) for x in (audio, visual, y))
             scalars = self.train_step(audio, visual, y)
@@ -284,7 +288,7 @@ class Trainer:
             if w is not None:
                 w.log_scalars(self.step, self.epoch, scalars, scope="epoch")
             self.save_checkpoint(best=improved)
-        self.dist.barrier()
+        self.best_val, self.bad_epochs = self.dist.broadcast_object((self.best_val, self.bad_epochs))
 
     def finish(self) -> dict[str, Any]:
         """Test accuracy of the best-on-validation checkpoint (test never chooses anything)."""

@@ -22,10 +22,10 @@ from studio import state  # noqa: E402
 st.set_page_config(page_title="TAAF Studio", page_icon="⚡", layout="wide")
 
 PAGES = [
-    st.Page("pages/1_train.py", title="Train & watch", icon="📈", default=True),
-    st.Page("pages/2_compare.py", title="Compare runs", icon="⚖️"),
-    st.Page("pages/3_inspect.py", title="Inspect a sample", icon="🔍"),
-    st.Page("pages/4_replay.py", title="Replay", icon="⏯️"),
+    st.Page("pages/1_train.py", title="Train & watch", icon=":material/monitoring:", default=True),
+    st.Page("pages/2_compare.py", title="Compare runs", icon=":material/stacked_line_chart:"),
+    st.Page("pages/3_inspect.py", title="Inspect a sample", icon=":material/biotech:"),
+    st.Page("pages/4_replay.py", title="Replay", icon=":material/replay:"),
 ]
 
 nav = st.navigation(PAGES)

@@ -17,7 +17,13 @@ from plotly.subplots import make_subplots
 MODS = ("a", "v", "f")
 NAMES = {"a": "audio", "v": "visual", "f": "fused"}
 COLORS = {"a": "#1f77b4", "v": "#ff7f0e", "f": "#2ca02c"}
-MAX_POINTS = 1500
+MAX_POINTS = 800  # per trace: about one point per screen pixel of a half-width chart
+
+
+def _a(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Compact numpy for plotly (float32 / int32 travel base64-encoded, half the size of float64 JSON)."""
+    v = np.asarray(values)
+    return v.astype(np.int32) if v.dtype.kind in "iu" else v.astype(np.float32)
 
 
 def decimate(df: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
@@ -42,8 +48,8 @@ def _empty(fig: go.Figure, text: str) -> go.Figure:
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
     fig.update_layout(
         height=height,
-        margin={"l": 50, "r": 20, "t": 50 if title else 30, "b": 40},
-        legend={"orientation": "h", "y": -0.18},
+        margin={"l": 50, "r": 20, "t": 50 if title else 30, "b": 40 if fig.layout.showlegend is False else 90},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
         title=title,
         uirevision="keep",  # live redraws keep the user's zoom
     )
@@ -63,10 +69,12 @@ def _curve(fig: go.Figure, df: pd.DataFrame, col: str, name: str, color: str, wi
     sm = d.assign(_s=smooth(d[col], window))
     sm = decimate(sm)
     if window > 1:
-        fig.add_trace(go.Scatter(x=sm["step"], y=sm[col], mode="lines", line={"color": color, "width": 1},
+        fig.add_trace(go.Scatter(x=_a(sm["step"]), y=_a(sm[col]), mode="lines",
+                                 line={"color": color, "width": 1},
                                  opacity=0.25, name=f"{name} (batch)", showlegend=False, hoverinfo="skip"),
                       row=row, col=col_idx)
-    fig.add_trace(go.Scatter(x=sm["step"], y=sm["_s"], mode="lines", line={"color": color, "width": 2}, name=name,
+    fig.add_trace(go.Scatter(x=_a(sm["step"]), y=_a(sm["_s"]), mode="lines", line={"color": color, "width": 2},
+                             name=name,
                              legendgroup=name, showlegend=legend), row=row, col=col_idx)
 
 
@@ -82,16 +90,18 @@ def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, win
             _curve(fig, steps, f"acc_{u}", NAMES[u], COLORS[u], window, 1, 2, legend=False)
         if _has(epochs, f"val_acc_{u}"):
             e = epochs[["step", f"val_acc_{u}"]].dropna()
-            fig.add_trace(go.Scatter(x=e["step"], y=e[f"val_acc_{u}"], mode="lines+markers", name=f"{NAMES[u]} val",
+            fig.add_trace(go.Scatter(x=_a(e["step"]), y=_a(e[f"val_acc_{u}"]), mode="lines+markers",
+                                     name=f"{NAMES[u]} val",
                                      line={"color": COLORS[u], "dash": "dot"}, marker={"symbol": "diamond", "size": 8}),
                           row=1, col=2)
     if _has(epochs, "val_loss"):
         e = epochs[["step", "val_loss"]].dropna()
-        fig.add_trace(go.Scatter(x=e["step"], y=e["val_loss"], mode="lines+markers", name="val loss (total)",
+        fig.add_trace(go.Scatter(x=_a(e["step"]), y=_a(e["val_loss"]), mode="lines+markers",
+                                 name="val loss (total)",
                                  line={"color": "#555", "dash": "dot"}), row=1, col=1)
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    return _layout(fig, 340)
+    return _layout(fig, 380)
 
 
 def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
@@ -103,7 +113,7 @@ def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     for u in MODS:
         if _has(steps, f"lr_{u}"):
             d = decimate(steps[["step", f"lr_{u}"]].dropna())
-            fig.add_trace(go.Scatter(x=d["step"], y=d[f"lr_{u}"], mode="lines", name=f"lr {NAMES[u]}",
+            fig.add_trace(go.Scatter(x=_a(d["step"]), y=_a(d[f"lr_{u}"]), mode="lines", name=f"lr {NAMES[u]}",
                                      line={"color": COLORS[u]}), row=1, col=1)
     for u in ("a", "v"):
         if _has(steps, f"k_{u}"):
@@ -113,11 +123,11 @@ def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
         fig.add_hline(y=1.0, line={"dash": "dash", "color": "gray"}, row=1, col=3)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_xaxes(title_text="training step")
-    return _layout(fig, 300)
+    return _layout(fig, 340)
 
 
 def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int | None:
-    """First epoch whose value reaches `frac` of the last one (None without data or a final value <= 0)."""
+    """Epochs of training (1 = after the first) until `col` reached `frac` of its last value (None: no data)."""
     if not _has(epochs, col):
         return None
     d = epochs[["epoch", col]].dropna()
@@ -125,7 +135,7 @@ def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int
     if final <= 0:
         return None
     hit = d[d[col] >= frac * final]
-    return int(hit["epoch"].iloc[0]) if not hit.empty else None
+    return int(hit["epoch"].iloc[0]) + 1 if not hit.empty else None  # epochs are stored 0-based
 
 
 def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Figure:
@@ -136,16 +146,17 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
     if _has(epochs, "val_acc_a") and _has(epochs, "val_acc_v"):
         e = epochs[["epoch", "val_acc_a", "val_acc_v"]].dropna()
         gap = e["val_acc_a"] - e["val_acc_v"]
-        fig.add_trace(go.Bar(x=e["epoch"], y=gap, name="val gap", showlegend=False,
+        fig.add_trace(go.Bar(x=_a(e["epoch"] + 1), y=_a(gap), name="val gap", showlegend=False,
                              marker_color=np.where(gap >= 0, COLORS["a"], COLORS["v"])), row=1, col=1)
         fig.update_xaxes(title_text="epoch", row=1, col=1)
     if _has(steps, "gnorm_a") and _has(steps, "gnorm_v"):
         d = steps[["step", "gnorm_a", "gnorm_v"]].dropna()
         d = d.assign(ratio=d["gnorm_a"] / d["gnorm_v"].where(d["gnorm_v"] > 0))
         d = decimate(d.assign(sm=smooth(d["ratio"], 20)))
-        fig.add_trace(go.Scatter(x=d["step"], y=d["ratio"], mode="lines", opacity=0.25, line={"color": "#8c564b"},
+        fig.add_trace(go.Scatter(x=_a(d["step"]), y=_a(d["ratio"]), mode="lines", opacity=0.25,
+                                 line={"color": "#8c564b"},
                                  showlegend=False, hoverinfo="skip"), row=1, col=2)
-        fig.add_trace(go.Scatter(x=d["step"], y=d["sm"], mode="lines", line={"color": "#8c564b", "width": 2},
+        fig.add_trace(go.Scatter(x=_a(d["step"]), y=_a(d["sm"]), mode="lines", line={"color": "#8c564b", "width": 2},
                                  name="‖g_a‖/‖g_v‖", showlegend=False), row=1, col=2)
         fig.add_hline(y=1.0, line={"dash": "dash", "color": "gray"}, row=1, col=2)
         fig.update_yaxes(type="log", row=1, col=2)
@@ -161,6 +172,7 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
                              marker_color=[COLORS[u] for u in MODS if NAMES[u] in reach]), row=1, col=4)
     if not fig.data:
         _empty(fig, "diagnostics appear after the first epoch")
+    fig.update_layout(showlegend=False)
     return _layout(fig, 300)
 
 
@@ -174,12 +186,13 @@ def firing_rate_figure(steps: pd.DataFrame, layers: Sequence[str] | None = None,
     for i, c in enumerate(cols):
         d = steps[["step", c]].dropna()
         d = decimate(d.assign(sm=smooth(d[c], window)))
-        fig.add_trace(go.Scatter(x=d["step"], y=d["sm"], mode="lines", name=c[5:], line={"color": palette[i % 8]}))
+        fig.add_trace(go.Scatter(x=_a(d["step"]), y=_a(d["sm"]), mode="lines", name=c[5:],
+                                 line={"color": palette[i % 8]}))
     if not cols:
         _empty(fig, "no firing rates recorded yet")
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="rate (spikes / neuron / step)", rangemode="tozero")
-    return _layout(fig, 300, "Firing rate per layer")
+    return _layout(fig, 340, "Firing rate per layer")
 
 
 def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
@@ -188,10 +201,10 @@ def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
     title = "Energy per sample"
     if _has(epochs, "energy_pj"):
         e = epochs.dropna(subset=["energy_pj"])
-        fig.add_trace(go.Scatter(x=e["epoch"], y=e["energy_pj"] / 1e6, mode="lines+markers", name="SNN (µJ)",
-                                 line={"color": "#2ca02c"}))
+        fig.add_trace(go.Scatter(x=_a(e["epoch"] + 1), y=_a(e["energy_pj"] / 1e6), mode="lines+markers",
+                                 name="SNN (µJ)", line={"color": "#2ca02c"}))
         if _has(epochs, "energy_ann_pj"):
-            fig.add_trace(go.Scatter(x=e["epoch"], y=e["energy_ann_pj"] / 1e6, mode="lines+markers",
+            fig.add_trace(go.Scatter(x=_a(e["epoch"] + 1), y=_a(e["energy_ann_pj"] / 1e6), mode="lines+markers",
                                      name="same ANN (µJ)", line={"color": "#7f7f7f", "dash": "dash"}))
             ann = float(e["energy_ann_pj"].iloc[-1])
             if ann > 0:
@@ -200,7 +213,7 @@ def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
         fig.update_yaxes(title_text="µJ per sample", rangemode="tozero")
     else:
         _empty(fig, "energy is estimated at the end of each epoch")
-    return _layout(fig, 300, title)
+    return _layout(fig, 340, title)
 
 
 def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "step") -> go.Figure:
@@ -210,7 +223,10 @@ def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "st
         if not _has(df, metric) or x not in df.columns:
             continue
         d = decimate(df[[x, metric]].dropna())
-        fig.add_trace(go.Scatter(x=d[x], y=d[metric], mode="lines+markers" if len(d) < 60 else "lines", name=name))
+        if x == "epoch":
+            d = d.assign(epoch=d["epoch"] + 1)  # stored 0-based; shown as "after epoch n"
+        fig.add_trace(go.Scatter(x=_a(d[x]), y=_a(d[metric]), mode="lines+markers" if len(d) < 60 else "lines",
+                                 name=name))
     if not fig.data:
         _empty(fig, f"none of the chosen runs recorded {metric}")
     fig.update_xaxes(title_text=x)

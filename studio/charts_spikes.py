@@ -31,11 +31,21 @@ def alpha_history_figure(steps: Sequence[int], alphas: np.ndarray) -> go.Figure:
     for i in range(3):
         fig.add_trace(go.Heatmap(z=a[:, i, :].T, x=list(steps), y=t, coloraxis="coloraxis",
                                  hovertemplate="step %{x}<br>t=%{y}<br>α=%{z:.3f}<extra></extra>"), row=1, col=i + 1)
-    fig.update_layout(coloraxis={"colorscale": "Viridis", "cmin": 0.0, "cmax": max(float(a.max()), 1e-6),
-                                 "colorbar": {"title": "α", "thickness": 12}})
+    fig.update_layout(coloraxis=alpha_colors(a.shape[2], float(a.max())))
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="timestep t", dtick=1, row=1, col=1)
+    fig.update_layout(showlegend=False)
     return _layout(fig, 280)
+
+
+def alpha_colors(T: int, top: float) -> dict:
+    """Diverging colours with white at uniform attention 1/T: red = more than its share, blue = less."""
+    uniform = 1.0 / T
+    cmax = max(2 * uniform, top, 1e-6)
+    mid = uniform / cmax
+    return {"colorscale": [[0.0, "#2166ac"], [mid, "#f7f7f7"], [1.0, "#b2182b"]], "cmin": 0.0, "cmax": cmax,
+            "colorbar": {"title": "α", "thickness": 12, "tickvals": [0, uniform, cmax],
+                         "ticktext": ["0", f"1/T = {uniform:.2f}", f"{cmax:.2f}"]}}
 
 
 def alpha_bars_figure(alpha: np.ndarray, title: str = "Current attention α_u(t)") -> go.Figure:
@@ -47,7 +57,7 @@ def alpha_bars_figure(alpha: np.ndarray, title: str = "Current attention α_u(t)
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="timestep t", dtick=1)
     fig.update_yaxes(title_text="α", rangemode="tozero")
-    return _layout(fig, 280, title)
+    return _layout(fig, 310, title)
 
 
 def pick_neurons(spikes: np.ndarray, max_neurons: int | None) -> np.ndarray:
@@ -85,6 +95,7 @@ def raster_figure(layers: Mapping[str, np.ndarray], max_neurons: int | None = 30
         fig.update_xaxes(title_text="timestep", dtick=1 if s.shape[0] <= 16 else None, row=1, col=i + 1)
     fig.update_yaxes(title_text="neuron (by rate)", row=1, col=1)
     fig.update_yaxes(autorange="reversed")
+    fig.update_layout(showlegend=False)
     return _layout(fig, height)
 
 
@@ -109,7 +120,7 @@ def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float
     fig.add_hline(y=v_th, line={"dash": "dash", "color": "black"}, annotation_text=f"v_th = {v_th:g}")
     fig.update_xaxes(title_text="timestep", dtick=1 if v.shape[0] <= 16 else None)
     fig.update_yaxes(title_text="membrane v")
-    return _layout(fig, 300, title)
+    return _layout(fig, 330, title)
 
 
 def _centres(n: int) -> np.ndarray:
@@ -166,7 +177,7 @@ def buildup_figure(build_up: np.ndarray, class_names: Sequence[str], label: int 
                                  showlegend=emph))
     fig.update_xaxes(title_text="timesteps used (t)", dtick=1)
     fig.update_yaxes(title_text="fused probability", range=[0, 1.02])
-    return _layout(fig, 300, "Fused prediction building up over time")
+    return _layout(fig, 340, "Fused prediction building up over time")
 
 
 def inputs_figure(audio: np.ndarray, visual: np.ndarray) -> go.Figure:
@@ -182,6 +193,7 @@ def inputs_figure(audio: np.ndarray, visual: np.ndarray) -> go.Figure:
     fig.update_xaxes(title_text="frame", row=1, col=1)
     fig.update_yaxes(title_text="mel band", row=1, col=1)
     fig.update_yaxes(autorange="reversed", scaleanchor="x2", row=1, col=2)
+    fig.update_layout(showlegend=False)
     return _layout(fig, 300)
 
 

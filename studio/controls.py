@@ -106,7 +106,8 @@ def sidebar() -> None:
                                                 key="cfg_beta")
         over["train.seed"] = c1.number_input("seed", 0, 2**31 - 1, int(cfg["train"]["seed"]), key="cfg_seed")
         st.session_state["_overrides"] = over
-        st.button("▶ Start training", type="primary", on_click=_start, key="start", width="stretch")
+        st.button("Start training", icon=":material/play_arrow:", type="primary", on_click=_start, key="start",
+                  width="stretch")
 
 
 def _start() -> None:
@@ -146,11 +147,14 @@ def run_bar(path: str, status: dict[str, Any], meta: dict[str, Any], step: int, 
     if demo:
         return
     if s == "running":
-        cols[1].button("⏸ Pause", on_click=_send, args=("pause", path), key="pause", width="stretch")
+        cols[1].button("Pause", icon=":material/pause:", on_click=_send, args=("pause", path), key="pause",
+                       width="stretch")
     if s == "paused":
-        cols[1].button("⏵ Resume", on_click=_send, args=("resume", path), key="resume", width="stretch")
+        cols[1].button("Resume", icon=":material/play_arrow:", on_click=_send, args=("resume", path), key="resume",
+                       width="stretch")
     if s in ("running", "paused"):
-        cols[2].button("⏹ Stop", on_click=_send, args=("stop", path), key="stop", width="stretch")
+        cols[2].button("Stop", icon=":material/stop:", on_click=_send, args=("stop", path), key="stop",
+                       width="stretch")
     if s == "interrupted":
-        cols[1].button("⟳ Resume", on_click=_send, args=("resume_interrupted", path), key="resume_int",
-                       width="stretch", help="continue from the last checkpoint")
+        cols[1].button("Resume", icon=":material/restart_alt:", on_click=_send, args=("resume_interrupted", path),
+                       key="resume_int", width="stretch", help="continue from the last checkpoint")

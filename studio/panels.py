@@ -25,7 +25,8 @@ HELP = {
           "effective learning rates.",
     "alpha": "TAAF gives every timestep t an attention weight α_u(t) for the audio, visual and fused outputs "
              "(each column sums to 1 over t). Heatmaps: how these weights moved during training (x = training "
-             "step, y = timestep, mean over the probe samples). Bars: the weights right now; the dotted line is "
+             "step, y = timestep, mean over the probe samples); white is uniform attention 1/T, red a timestep that "
+             "gets more than its share, blue less. Bars: the weights right now; the dotted line is "
              "uniform attention.",
     "raster": "Which neurons fired at which timestep for one fixed validation sample (black = spike). Neurons are "
               "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Below: the "
@@ -72,10 +73,12 @@ def _plot(fig: object, key: str) -> None:
 def curves(view: RunView, slot: str) -> None:
     st.subheader("Loss & accuracy per modality")
     explain(HELP["loss"])
-    _plot(cached_fig(slot, "loss", view.key, lambda: charts.loss_acc_figure(view.steps, view.epochs)), f"{slot}_loss")
+    fig = cached_fig(slot, "loss", (view.steps_key, view.epochs_key),
+                     lambda: charts.loss_acc_figure(view.steps, view.epochs))
+    _plot(fig, f"{slot}_loss")
     st.subheader("Modality learning rates")
     explain(HELP["lr"])
-    _plot(cached_fig(slot, "lr", view.key, lambda: charts.lr_figure(view.steps)), f"{slot}_lr")
+    _plot(cached_fig(slot, "lr", view.steps_key, lambda: charts.lr_figure(view.steps)), f"{slot}_lr")
 
 
 def attention(view: RunView, slot: str) -> None:
@@ -83,16 +86,17 @@ def attention(view: RunView, slot: str) -> None:
     explain(HELP["alpha"])
     left, right = st.columns([3, 1])
     with left:
-        _plot(cached_fig(slot, "alpha", view.key, lambda: charts_spikes.alpha_history_figure(view.probe_steps,
+        _plot(cached_fig(slot, "alpha", view.probes_key, lambda: charts_spikes.alpha_history_figure(view.probe_steps,
                                                                                              view.alphas)),
               f"{slot}_alpha")
     with right:
         if len(view.probe_steps):
-            fig = cached_fig(slot, "alpha_now", view.key, lambda: charts_spikes.alpha_bars_figure(
+            fig = cached_fig(slot, "alpha_now", view.probes_key, lambda: charts_spikes.alpha_bars_figure(
                 view.alphas[-1], f"α now (step {view.probe_steps[-1]})"))
             _plot(fig, f"{slot}_alpha_now")
 
 
+@st.fragment  # nested: its selectors redraw only the rasters, not every panel
 def rasters(view: RunView, slot: str) -> None:
     st.subheader("Spike rasters of a probe sample")
     explain(HELP["raster"])
@@ -138,17 +142,19 @@ def rasters(view: RunView, slot: str) -> None:
 def diagnostics(view: RunView, slot: str) -> None:
     st.subheader("Imbalance diagnostics")
     explain(HELP["imbalance"])
-    _plot(cached_fig(slot, "imb", view.key, lambda: charts.imbalance_figure(view.steps, view.epochs)), f"{slot}_imb")
+    fig = cached_fig(slot, "imb", (view.steps_key, view.epochs_key),
+                     lambda: charts.imbalance_figure(view.steps, view.epochs))
+    _plot(fig, f"{slot}_imb")
     left, right = st.columns(2)
     with left:
         st.subheader("Firing rates")
         explain(HELP["rates"])
-        _plot(cached_fig(slot, "rates", view.key, lambda: charts.firing_rate_figure(view.steps, view.layers)),
+        _plot(cached_fig(slot, "rates", view.steps_key, lambda: charts.firing_rate_figure(view.steps, view.layers)),
               f"{slot}_rates")
     with right:
         st.subheader("Energy")
         explain(HELP["energy"])
-        _plot(cached_fig(slot, "energy", view.key, lambda: charts.energy_figure(view.epochs)), f"{slot}_energy")
+        _plot(cached_fig(slot, "energy", view.epochs_key, lambda: charts.energy_figure(view.epochs)), f"{slot}_energy")
 
 
 def render(view: RunView, slot: str) -> None:

@@ -119,7 +119,7 @@ class RunData:
             ps, al = ps[:n], al[:n]
         return RunView(self.path, self.meta, self.config, self.status, steps, epochs, list(ps),
                        np.stack(al) if al else np.zeros((0, 3, int(self.meta.get("T", 1))), np.float32),
-                       (self.version, upto))
+                       (self.version, upto), _key(steps), _key(epochs), (len(ps), ps[-1] if ps else None))
 
 
 @dataclass
@@ -134,7 +134,10 @@ class RunView:
     epochs: pd.DataFrame
     probe_steps: list[int]
     alphas: np.ndarray
-    key: tuple
+    key: tuple  # changes whenever anything may have
+    steps_key: tuple = ()  # changes only with the step rows (figure caches rebuild only what moved)
+    epochs_key: tuple = ()
+    probes_key: tuple = ()
 
     @property
     def step(self) -> int:
@@ -146,6 +149,10 @@ class RunView:
         if layers:
             return list(layers)
         return [c[5:] for c in self.steps.columns if c.startswith("rate/")]
+
+
+def _key(df: pd.DataFrame) -> tuple:
+    return (len(df), int(df["step"].iloc[-1]) if len(df) else None, int(df["step"].iloc[0]) if len(df) else None)
 
 
 def progress(meta: dict[str, Any], step: int) -> float:

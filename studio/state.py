@@ -67,10 +67,10 @@ def run_table(runs: str, demo: str | None) -> pd.DataFrame:
     return table.sort_values(["demo", "_created"], ascending=[True, False]).reset_index(drop=True)
 
 
-def label(row: Any) -> str:
+def label(row: Any, status: bool = True) -> str:
     """A run's one-line name in selectors: name · status (· demo)."""
     tag = " · demo (read-only)" if row.get("demo") else ""
-    return f"{row['name']} · {row['status']}{tag}"
+    return f"{row['name']}" + (f" · {row['status']}" if status else "") + tag
 
 
 def all_runs() -> pd.DataFrame:

@@ -158,6 +158,12 @@ def test_corrupt_sample(shipped):
     assert np.allclose(same, (a - norm[0]) / norm[1], atol=1e-6)
     _, blank = presets.corrupt_sample(a, v[None], {"visual_dropout": 1.0}, np.random.default_rng(0))
     assert blank.shape == (1, 8, 8) and not blank.any()
+    same, _ = presets.corrupt_sample(a, v, {"audio_snr_db": None}, np.random.default_rng(0))  # None = off
+    assert np.array_equal(same, a)
+    silent, kept = presets.corrupt_sample(a, v, {"drop_audio": True, "drop_visual": False}, np.random.default_rng(0))
+    assert (silent == a.min()).all() and np.array_equal(kept, v)
+    with pytest.raises(ConfigError, match=r"degrade\.drop: unknown knob .*audio_dropout"):
+        presets.corrupt_sample(a, v, {"drop": True}, np.random.default_rng(0))
 
 
 # --- the loader -------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "custom": {},
 }
 
+SAMPLE_FLAGS = {"drop_audio": "audio_dropout", "drop_visual": "visual_dropout"}  # corrupt_sample only
+
 PRESET_HELP: dict[str, str] = {
     "clean": "no degradation: vision dominates (8x8 digits are easy)",
     "audio-dominant": "noisy, occluded images: audio is the stronger modality",
@@ -67,7 +69,7 @@ def defaults() -> dict[str, Any]:
 def _check(key: str, value: Any) -> Any:
     spec = KNOBS[key]
     where = f"data.avdigits.degrade.{key}"
-    if value == "off":
+    if value is None or value == "off":
         return spec["default"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise ConfigError(f"{where} = {value!r}: expected a number ({spec['help']})")
@@ -86,13 +88,17 @@ def resolve(preset: str, degrade: dict[str, Any] | None = None) -> dict[str, Any
     """Knob values of `preset`, overridden by the user's `degrade` table; every knob present in the result."""
     if preset not in PRESETS:
         raise ConfigError(f"data.avdigits.preset = {preset!r}: expected one of {', '.join(PRESETS)}")
-    knobs = defaults()
-    knobs.update(PRESETS[preset])
-    for key, value in (degrade or {}).items():
+    return complete({**PRESETS[preset], **(degrade or {})})
+
+
+def complete(knobs: dict[str, Any]) -> dict[str, Any]:
+    """Every knob, checked: missing ones off; None or "off" = off; an unknown name -> ConfigError."""
+    out = defaults()
+    for key, value in knobs.items():
         if key not in KNOBS:
             raise ConfigError(f"data.avdigits.degrade.{key}: unknown knob (known knobs: {', '.join(KNOBS)})")
-        knobs[key] = _check(key, value)
-    return knobs
+        out[key] = _check(key, value)
+    return out
 
 
 def active(knobs: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +152,7 @@ def add_visual_noise(visual: np.ndarray, std16: float, rng: np.random.Generator)
 
 def _degrade(audio: np.ndarray, visual: np.ndarray, knobs: dict[str, Any], rngs: list[np.random.Generator],
              silence: float) -> tuple[np.ndarray, np.ndarray]:
-    k = {**defaults(), **knobs}
+    k = complete(knobs)
     audio = add_audio_noise(audio, float(k["audio_snr_db"]), rngs[0])
     audio = drop(audio, float(k["audio_dropout"]), silence, rngs[1])
     visual = occlude(visual, int(k["occlusion"]), rngs[2])
@@ -168,10 +174,15 @@ def corrupt_sample(audio: Any, visual: Any, knobs: dict[str, Any], rng: np.rando
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Degrade ONE sample (what-if page): audio (F, L), visual (H, W) or (C, H, W); returns float32 arrays.
 
+    Besides the knobs, `drop_audio` / `drop_visual` = True drop that modality (dropout probability 1).
     `silence` fills a dropped spectrogram (default: the sample's minimum). `audio_norm` = (mean, std)
     when `audio` is a standardised loader item (see core.data.avdigits): it is undone before the
     corruption, which works on log power, and redone after.
     """
+    knobs = dict(knobs)
+    for flag, knob in SAMPLE_FLAGS.items():  # what-if page's "drop a modality" checkboxes
+        if knobs.pop(flag, False):
+            knobs[knob] = 1.0
     a = np.asarray(audio, dtype=np.float32)
     v = np.asarray(visual, dtype=np.float32)
     if audio_norm is not None:

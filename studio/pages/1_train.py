@@ -42,7 +42,7 @@ def _faults(path: str, status: dict) -> None:
         st.error(f"This run failed: {status.get('error') or 'see the log below'}")
         st.code(_log_tail(path) or "(train.log is empty)", language="text")
     elif status.get("stale") or s == "interrupted":
-        st.warning("This run was **interrupted** (its trainer process is gone). Press **⟳ Resume** to continue "
+        st.warning("This run was **interrupted** (its trainer process is gone). Press **Resume** to continue "
                    "from the last checkpoint; nothing recorded so far is lost.")
 
 
@@ -64,8 +64,8 @@ def _starting(path: str) -> bool:
 
 
 @st.fragment(run_every=state.REFRESH_S)
-def live(path: str) -> None:
-    """Polls the store every second; reads only what is new."""
+def live(path: str, listed: str) -> None:
+    """Polls the store every second; reads only what is new. `listed`: the status the run list shows."""
     if _starting(path):
         return
     rd = state.run_data("live", path)
@@ -76,9 +76,10 @@ def live(path: str) -> None:
         return
     view = rd.view()
     controls.run_bar(path, rd.status, rd.meta, view.step)
-    if rd.status.get("status") not in ("running", "paused") or rd.status.get("stale"):
+    now = "interrupted" if rd.status.get("stale") else rd.status.get("status")
+    if now not in ("running", "paused") or listed == "starting":
         state.run_table.clear()
-        st.rerun()  # finished / failed / interrupted: redraw the page in its static form
+        st.rerun()  # finished / failed / interrupted (static form) or just started (refresh the run list)
     panels.render(view, "live")
 
 
@@ -126,7 +127,7 @@ except (TAAFError, OSError) as e:
     st.error(f"Cannot list runs in {runs_dir}: {e}")
     table = pd.DataFrame(columns=["path", "name", "status", "demo"])
 if table.empty:
-    st.info("No runs yet and no demo run found. Press **▶ Start training** in the sidebar.")
+    st.info("No runs yet and no demo run found. Press **Start training** in the sidebar.")
     st.stop()
 paths = list(table["path"].astype(str))
 if st.session_state.get("live_run") not in paths:
@@ -137,17 +138,18 @@ if st.session_state.get("live_run") not in paths:
         st.session_state["live_run"] = _default_run(table)
 rows = {str(r["path"]): r for r in table.to_dict("records")}
 path = st.selectbox("Run", paths, key="live_run",
-                    format_func=lambda p: state.label(rows[p]) if p in rows else f"{Path(p).name} · starting")
+                    format_func=lambda p: state.label(rows[p], status=False) if p in rows else Path(p).name,
+                    help="the status of the chosen run is shown in the bar below (it updates live)")
 row = rows.get(path, {"status": "starting", "demo": False})
 if row.get("problem") and row.get("status") == "unknown":
     st.error(f"This run cannot be read: {row['problem']}")
     st.code(_log_tail(path), language="text")
 elif row.get("demo"):
     if not (table["demo"] == False).any():  # noqa: E712 (pandas mask)
-        st.success("**Demo replay** — a short run recorded from the shipped data. Press **▶ Start training** in "
+        st.success("**Demo replay** — a short run recorded from the shipped data. Press **Start training** in "
                    "the sidebar to train your own; every panel then moves live.")
     demo(path)
 elif row.get("status") in state.ACTIVE:
-    live(path)
+    live(path, str(row.get("status")))
 else:
     static(path)

@@ -65,9 +65,11 @@ def still() -> None:
     _frame()
 
 
+# The Play button lives outside the fragments: a press reruns the page, which then picks playing() or still().
 c1, c2 = st.columns([1, 6])
-c1.button("⏸ Pause" if st.session_state.get("rp_playing") else "▶ Play", on_click=_toggle, key="rp_play",
-          width="stretch")  # outside the fragments: a press reruns the page, which picks playing() or still()
+playing_now = st.session_state.get("rp_playing")
+c1.button("Pause" if playing_now else "Play", icon=":material/pause:" if playing_now else ":material/play_arrow:",
+          on_click=_toggle, key="rp_play", width="stretch")
 c2.caption(f"{len(marks)} recorded steps; the panels show the run as it was at the chosen step.")
 if st.session_state.get("rp_playing"):
     playing()

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from core.config import load_config
+from core.energy import E_AC_PJ, E_MAC_PJ, energy_estimate, layer_costs
+from core.model import MultimodalSNN
+from core.recorder import epochs_to_fraction, record_probes, shapley_values
+from core.strategies import make_strategy
+
+
+def test_shapley_values_by_hand():
+    s = shapley_values(full=0.9, audio_only=0.6, visual_only=0.5, none=0.1)
+    assert s["shapley_a"] == pytest.approx(0.5 * ((0.6 - 0.1) + (0.9 - 0.5)))
+    assert s["shapley_v"] == pytest.approx(0.5 * ((0.5 - 0.1) + (0.9 - 0.6)))
+    assert s["shapley_a"] + s["shapley_v"] == pytest.approx(0.9 - 0.1)  # efficiency
+
+
+def test_epochs_to_ninety_percent():
+    assert epochs_to_fraction([0.1, 0.5, 0.85, 0.95, 0.9]) == 3
+    assert epochs_to_fraction([float("nan"), float("nan")]) is None
+
+
+def small_model():
+    cfg = load_config()
+    torch.manual_seed(0)
+    return cfg, MultimodalSNN(cfg["model"], (32, 32), (1, 8, 8), num_classes=10)
+
+
+def test_energy_counts_spiking_layers_by_measured_rate():
+    cfg, model = small_model()
+    for layer in model.lif_layers():  # an untrained net in eval mode barely spikes: lower the threshold
+        layer.p = layer.p._replace(v_th=torch.tensor(0.05))
+    audio, visual = torch.randn(4, 32, 32), torch.rand(4, 1, 8, 8)
+    costs = {c.name: c for c in layer_costs(model, audio, visual)}
+    first = costs["audio_encoder.stages.0.conv"]
+    second = costs["audio_encoder.stages.1.conv"]
+    assert not first.spiking_input and second.spiking_input
+    # conv 3x3, 1 -> 16 channels on a 32 x 4 slice, 8 slices: MACs per sample
+    assert first.macs == pytest.approx(8 * 16 * 32 * 4 * 9)
+    assert costs["visual_encoder.stages.0.conv"].steps == 1  # the static frame's conv ran once
+    e = energy_estimate(model, audio, visual)
+    sops = sum(c.macs * c.input_rate for c in costs.values() if c.spiking_input)
+    macs = sum(c.macs for c in costs.values() if not c.spiking_input)
+    assert e["energy_pj"] == pytest.approx(E_MAC_PJ * macs + E_AC_PJ * sops, rel=1e-6)
+    assert 0 < e["sops"] < sum(c.macs for c in costs.values() if c.spiking_input)
+
+
+def test_silent_network_has_no_synaptic_operations():
+    cfg, model = small_model()
+    for layer in model.lif_layers():
+        layer.p = layer.p._replace(v_th=torch.tensor(1e9))
+    e = energy_estimate(model, torch.randn(2, 32, 32), torch.rand(2, 1, 8, 8))
+    assert e["sops"] == 0
+
+
+def test_probe_arrays_shapes_and_binary_spikes():
+    cfg, model = small_model()
+    strategy = make_strategy(cfg)
+    arrays = record_probes(model, strategy, torch.randn(3, 32, 32), torch.rand(3, 1, 8, 8), torch.tensor([1, 2, 3]),
+                           membrane_neurons=5)
+    assert arrays["spikes/a.lif1"].shape == (3, 8, 16 * 16 * 2)
+    assert arrays["membrane/v.lif1"].shape == (3, 4, 5)
+    assert arrays["alpha"].shape == (3, 3, 4)
+    assert arrays["probs"].shape == (3, 3, 4, 10)
+    assert abs(arrays["probs"].sum(-1) - 1).max() < 1e-4
+    assert set(arrays["spikes/a.lif2"].ravel().tolist()) <= {0, 1}
+    assert all(layer.spikes is None and not layer.record for layer in model.lif_layers())
