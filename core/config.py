@@ -105,6 +105,8 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
+FREE_FORM = {"data.avdigits.degrade"}  # tables whose keys are validated by their owner (core/data/presets.py)
+
 ENUMS: dict[str, tuple[str, ...]] = {
     "data.dataset": ("avdigits", "cremad", "ave"),
     "data.avdigits.preset": ("clean", "audio-dominant", "hard", "visual-dominant", "custom"),
@@ -172,6 +174,11 @@ def _merge(base: dict, user: dict, where: str, source: str) -> None:
             known = ", ".join(sorted(base)) or "(none)"
             raise ConfigError(f"{source}: unknown key '{dotted}' (known keys here: {known})")
         default = base[key]
+        if dotted in FREE_FORM:  # knobs merge key by key; their owner validates names and values
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: '{dotted}' must be a table, got {value!r}")
+            base[key] = {**default, **value}
+            continue
         if isinstance(default, dict) and default:
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: '{dotted}' must be a table, got {value!r}")

@@ -48,7 +48,8 @@ def load_trained(run_dir: str | Path, which: str = "best") -> Trained:
 def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) -> dict[str, Any]:
     """One test sample, corrupted as `knobs` says; its rasters, alpha and the prediction building up.
 
-    knobs: audio_snr_db (None = clean), visual_noise, occlusion, drop_audio, drop_visual.
+    knobs: any of core/data/presets.py KNOBS (audio_snr_db with inf = off, audio_dropout, visual_noise,
+    occlusion, visual_dropout) plus drop_audio / drop_visual flags that drop a modality outright.
     """
     audio, visual, label = trained.bundle.test[index]
     audio, visual = corrupt_sample(np.asarray(audio), np.asarray(visual), knobs, np.random.default_rng(seed),

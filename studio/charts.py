@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+
+from studio.figbuild import Fig
 
 MODS = ("a", "v", "f")
 NAMES = {"a": "audio", "v": "visual", "f": "fused"}
@@ -40,49 +41,40 @@ def smooth(values: pd.Series, window: int) -> pd.Series:
     return values if window <= 1 else values.ewm(span=window, adjust=False).mean()
 
 
-def _empty(fig: go.Figure, text: str) -> go.Figure:
-    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 14})
-    return fig
-
-
-def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin={"l": 50, "r": 20, "t": 50 if title else 30, "b": 40 if fig.layout.showlegend is False else 90},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
-        title=title,
-        uirevision="keep",  # live redraws keep the user's zoom
-    )
-    return fig
-
-
 def _has(df: pd.DataFrame | None, col: str) -> bool:
     return df is not None and col in df.columns and df[col].notna().any()
 
 
-def _curve(fig: go.Figure, df: pd.DataFrame, col: str, name: str, color: str, window: int, row: int, col_idx: int,
+def _epoch_ticks(n: int) -> dict:
+    """Whole-epoch ticks (1, 2, ... or every k-th for long runs), never 1.5."""
+    return {"tick0": 1, "dtick": max(1, -(-n // 10))}
+
+
+def _line(x: object, y: object, name: str | None = None, color: str | None = None, width: float = 2,
+          **kw: object) -> dict:
+    return {"type": "scatter", "x": _a(x), "y": _a(y), "mode": "lines", "name": name,
+            "line": {"color": color, "width": width}, **kw}
+
+
+def _curve(fig: Fig, df: pd.DataFrame, col: str, name: str, color: str, window: int, row: int, col_idx: int,
            legend: bool = True) -> None:
     """Faint raw trace plus its smoothed line (smoothing on all rows, then decimated)."""
     d = df[["step", col]].dropna()
     if d.empty:
         return
-    sm = d.assign(_s=smooth(d[col], window))
-    sm = decimate(sm)
+    sm = decimate(d.assign(_s=smooth(d[col], window)))
     if window > 1:
-        fig.add_trace(go.Scatter(x=_a(sm["step"]), y=_a(sm[col]), mode="lines",
-                                 line={"color": color, "width": 1},
-                                 opacity=0.25, name=f"{name} (batch)", showlegend=False, hoverinfo="skip"),
-                      row=row, col=col_idx)
-    fig.add_trace(go.Scatter(x=_a(sm["step"]), y=_a(sm["_s"]), mode="lines", line={"color": color, "width": 2},
-                             name=name,
-                             legendgroup=name, showlegend=legend), row=row, col=col_idx)
+        fig.add(_line(sm["step"], sm[col], f"{name} (batch)", color, 1, opacity=0.25, showlegend=False,
+                      hoverinfo="skip"), row, col_idx)
+    fig.add(_line(sm["step"], sm["_s"], name, color, legendgroup=name, showlegend=legend), row, col_idx)
 
 
 def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, window: int = 20) -> go.Figure:
     """Loss (left) and accuracy (right) of the audio, visual and fused heads: batch, smoothed, validation."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (train batch, smoothed)", "Accuracy"))
+    fig = Fig(1, 2, ("Loss (train batch, smoothed)", "Accuracy"))
     if steps is None or steps.empty:
-        return _layout(_empty(fig, "waiting for the first training step…"), 320)
+        fig.note("waiting for the first training step…")
+        return fig.figure(380)
     for u in MODS:
         if _has(steps, f"loss_{u}"):
             _curve(fig, steps, f"loss_{u}", NAMES[u], COLORS[u], window, 1, 1)
@@ -90,40 +82,36 @@ def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, win
             _curve(fig, steps, f"acc_{u}", NAMES[u], COLORS[u], window, 1, 2, legend=False)
         if _has(epochs, f"val_acc_{u}"):
             e = epochs[["step", f"val_acc_{u}"]].dropna()
-            fig.add_trace(go.Scatter(x=_a(e["step"]), y=_a(e[f"val_acc_{u}"]), mode="lines+markers",
-                                     name=f"{NAMES[u]} val",
-                                     line={"color": COLORS[u], "dash": "dot"}, marker={"symbol": "diamond", "size": 8}),
-                          row=1, col=2)
+            fig.add(_line(e["step"], e[f"val_acc_{u}"], f"{NAMES[u]} val", COLORS[u], mode="lines+markers",
+                          marker={"symbol": "diamond", "size": 8}, line={"color": COLORS[u], "dash": "dot"}), 1, 2)
     if _has(epochs, "val_loss"):
         e = epochs[["step", "val_loss"]].dropna()
-        fig.add_trace(go.Scatter(x=_a(e["step"]), y=_a(e["val_loss"]), mode="lines+markers",
-                                 name="val loss (total)",
-                                 line={"color": "#555", "dash": "dot"}), row=1, col=1)
-    fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    return _layout(fig, 380)
+        fig.add(_line(e["step"], e["val_loss"], "val loss (total)", mode="lines+markers",
+                      line={"color": "#555", "dash": "dot"}), 1, 1)
+    fig.all_axes("x", title={"text": "training step"})
+    fig.yaxis(1, 2, range=[0, 1.02])
+    return fig.figure(380)
 
 
 def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     """Effective learning rate of each parameter group, the balance coefficients k and the ratio rho_a."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("effective learning rate", "coefficient k (1 = unmodulated)",
-                                                        "score ratio ρ_a = s_a / s_v"))
+    fig = Fig(1, 3, ("effective learning rate", "coefficient k (1 = unmodulated)", "score ratio ρ_a = s_a / s_v"))
     if steps is None or steps.empty:
-        return _layout(_empty(fig, "waiting for the first training step…"), 300)
+        fig.note("waiting for the first training step…")
+        return fig.figure(340)
     for u in MODS:
         if _has(steps, f"lr_{u}"):
             d = decimate(steps[["step", f"lr_{u}"]].dropna())
-            fig.add_trace(go.Scatter(x=_a(d["step"]), y=_a(d[f"lr_{u}"]), mode="lines", name=f"lr {NAMES[u]}",
-                                     line={"color": COLORS[u]}), row=1, col=1)
+            fig.add(_line(d["step"], d[f"lr_{u}"], f"lr {NAMES[u]}", COLORS[u]), 1, 1)
     for u in ("a", "v"):
         if _has(steps, f"k_{u}"):
             _curve(fig, steps, f"k_{u}", f"k {NAMES[u]}", COLORS[u], window, 1, 2)
     if _has(steps, "rho_a"):
         _curve(fig, steps, "rho_a", "ρ audio", "#9467bd", window, 1, 3)
-        fig.add_hline(y=1.0, line={"dash": "dash", "color": "gray"}, row=1, col=3)
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_xaxes(title_text="training step")
-    return _layout(fig, 340)
+        fig.hline(1.0, 1, 3)
+    fig.yaxis(1, 1, type="log")
+    fig.all_axes("x", title={"text": "training step"})
+    return fig.figure(340)
 
 
 def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int | None:
@@ -140,98 +128,94 @@ def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int
 
 def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Figure:
     """Unimodal accuracy gap, gradient-norm ratio, Shapley values and epochs-to-90 %, in one 1x4 row."""
-    fig = make_subplots(rows=1, cols=4, subplot_titles=(
-        "val acc gap (audio − visual)", "grad-norm ratio ‖g_a‖/‖g_v‖", "modality Shapley (last epoch)",
-        "epochs to 90 % of final val acc"))
+    fig = Fig(1, 4, ("val acc gap (audio − visual)", "grad-norm ratio ‖g_a‖/‖g_v‖", "modality Shapley (last epoch)",
+                     "epochs to 90 % of last val acc"))
     if _has(epochs, "val_acc_a") and _has(epochs, "val_acc_v"):
         e = epochs[["epoch", "val_acc_a", "val_acc_v"]].dropna()
-        gap = e["val_acc_a"] - e["val_acc_v"]
-        fig.add_trace(go.Bar(x=_a(e["epoch"] + 1), y=_a(gap), name="val gap", showlegend=False,
-                             marker_color=np.where(gap >= 0, COLORS["a"], COLORS["v"])), row=1, col=1)
-        fig.update_xaxes(title_text="epoch", row=1, col=1)
+        gap = _a(e["val_acc_a"] - e["val_acc_v"])
+        fig.add({"type": "bar", "x": _a(e["epoch"] + 1), "y": gap, "name": "val gap",
+                 "marker": {"color": np.where(gap >= 0, COLORS["a"], COLORS["v"]).tolist()}}, 1, 1)
+        fig.xaxis(1, 1, title={"text": "epoch"}, **_epoch_ticks(len(e)))
     if _has(steps, "gnorm_a") and _has(steps, "gnorm_v"):
         d = steps[["step", "gnorm_a", "gnorm_v"]].dropna()
         d = d.assign(ratio=d["gnorm_a"] / d["gnorm_v"].where(d["gnorm_v"] > 0))
         d = decimate(d.assign(sm=smooth(d["ratio"], 20)))
-        fig.add_trace(go.Scatter(x=_a(d["step"]), y=_a(d["ratio"]), mode="lines", opacity=0.25,
-                                 line={"color": "#8c564b"},
-                                 showlegend=False, hoverinfo="skip"), row=1, col=2)
-        fig.add_trace(go.Scatter(x=_a(d["step"]), y=_a(d["sm"]), mode="lines", line={"color": "#8c564b", "width": 2},
-                                 name="‖g_a‖/‖g_v‖", showlegend=False), row=1, col=2)
-        fig.add_hline(y=1.0, line={"dash": "dash", "color": "gray"}, row=1, col=2)
-        fig.update_yaxes(type="log", row=1, col=2)
-        fig.update_xaxes(title_text="training step", row=1, col=2)
+        fig.add(_line(d["step"], d["ratio"], None, "#8c564b", 1, opacity=0.25, hoverinfo="skip"), 1, 2)
+        fig.add(_line(d["step"], d["sm"], "‖g_a‖/‖g_v‖", "#8c564b"), 1, 2)
+        fig.hline(1.0, 1, 2)
+        fig.yaxis(1, 2, type="log")
+        fig.xaxis(1, 2, title={"text": "training step"})
     if _has(epochs, "shapley_a") and _has(epochs, "shapley_v"):
         last = epochs[["shapley_a", "shapley_v"]].dropna().iloc[-1]
-        fig.add_trace(go.Bar(x=["audio", "visual"], y=[last["shapley_a"], last["shapley_v"]], showlegend=False,
-                             marker_color=[COLORS["a"], COLORS["v"]], name="Shapley"), row=1, col=3)
+        fig.add({"type": "bar", "x": ["audio", "visual"], "y": [float(last["shapley_a"]), float(last["shapley_v"])],
+                 "name": "Shapley", "marker": {"color": [COLORS["a"], COLORS["v"]]}}, 1, 3)
     reach = {NAMES[u]: epochs_to_fraction(epochs, f"val_acc_{u}") for u in MODS} if epochs is not None else {}
     reach = {k: v for k, v in reach.items() if v is not None}
     if reach:
-        fig.add_trace(go.Bar(x=list(reach), y=list(reach.values()), showlegend=False, name="epochs to 90 %",
-                             marker_color=[COLORS[u] for u in MODS if NAMES[u] in reach]), row=1, col=4)
+        fig.add({"type": "bar", "x": list(reach), "y": list(reach.values()), "name": "epochs to 90 %",
+                 "marker": {"color": [COLORS[u] for u in MODS if NAMES[u] in reach]}}, 1, 4)
     if not fig.data:
-        _empty(fig, "diagnostics appear after the first epoch")
-    fig.update_layout(showlegend=False)
-    return _layout(fig, 300)
+        fig.note("diagnostics appear after the first epoch")
+    return fig.figure(300, legend=False)
 
 
 def firing_rate_figure(steps: pd.DataFrame, layers: Sequence[str] | None = None, window: int = 20) -> go.Figure:
     """Mean firing rate (spikes per neuron per timestep) of every spiking layer over training."""
-    fig = go.Figure()
+    fig = Fig()
     cols = [c for c in (steps.columns if steps is not None else []) if c.startswith("rate/")]
     if layers:
         cols = [f"rate/{name}" for name in layers if f"rate/{name}" in cols] or cols
-    palette = ["#1f77b4", "#6baed6", "#08519c", "#ff7f0e", "#fdae6b", "#a63603", "#2ca02c", "#74c476"]
-    for i, c in enumerate(cols):
+    shades = {"a": ["#08519c", "#3182bd", "#6baed6", "#9ecae1"], "v": ["#a63603", "#e6550d", "#fd8d3c", "#fdae6b"]}
+    seen: dict[str, int] = {}
+    for c in cols:
+        mod = c[5] if c[5] in shades and c[6:7] == "." else "f"  # audio layers in blues, visual in oranges
+        i = seen[mod] = seen.get(mod, -1) + 1
+        color = shades[mod][i % 4] if mod in shades else ["#2ca02c", "#74c476", "#31a354"][i % 3]
         d = steps[["step", c]].dropna()
         d = decimate(d.assign(sm=smooth(d[c], window)))
-        fig.add_trace(go.Scatter(x=_a(d["step"]), y=_a(d["sm"]), mode="lines", name=c[5:],
-                                 line={"color": palette[i % 8]}))
+        fig.add(_line(d["step"], d["sm"], c[5:], color))
     if not cols:
-        _empty(fig, "no firing rates recorded yet")
-    fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(title_text="rate (spikes / neuron / step)", rangemode="tozero")
-    return _layout(fig, 340, "Firing rate per layer")
+        fig.note("no firing rates recorded yet")
+    fig.xaxis(title={"text": "training step"})
+    fig.yaxis(title={"text": "rate (spikes / neuron / step)"}, rangemode="tozero")
+    return fig.figure(340, "Firing rate per layer")
 
 
 def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
     """Estimated inference energy per sample of the SNN against the same network as an ANN, per epoch."""
-    fig = go.Figure()
+    fig = Fig()
     title = "Energy per sample"
     if _has(epochs, "energy_pj"):
         e = epochs.dropna(subset=["energy_pj"])
-        fig.add_trace(go.Scatter(x=_a(e["epoch"] + 1), y=_a(e["energy_pj"] / 1e6), mode="lines+markers",
-                                 name="SNN (µJ)", line={"color": "#2ca02c"}))
+        fig.add(_line(e["epoch"] + 1, e["energy_pj"] / 1e6, "SNN (µJ)", "#2ca02c", mode="lines+markers"))
         if _has(epochs, "energy_ann_pj"):
-            fig.add_trace(go.Scatter(x=_a(e["epoch"] + 1), y=_a(e["energy_ann_pj"] / 1e6), mode="lines+markers",
-                                     name="same ANN (µJ)", line={"color": "#7f7f7f", "dash": "dash"}))
+            fig.add(_line(e["epoch"] + 1, e["energy_ann_pj"] / 1e6, "same ANN (µJ)", mode="lines+markers",
+                          line={"color": "#7f7f7f", "dash": "dash"}))
             ann = float(e["energy_ann_pj"].iloc[-1])
             if ann > 0:
                 title += f" — SNN uses {100 * float(e['energy_pj'].iloc[-1]) / ann:.0f} % of the ANN's"
-        fig.update_xaxes(title_text="epoch")
-        fig.update_yaxes(title_text="µJ per sample", rangemode="tozero")
+        fig.xaxis(title={"text": "epoch"}, **_epoch_ticks(len(e)))
+        fig.yaxis(title={"text": "µJ per sample"}, rangemode="tozero")
     else:
-        _empty(fig, "energy is estimated at the end of each epoch")
-    return _layout(fig, 340, title)
+        fig.note("energy is estimated at the end of each epoch")
+    return fig.figure(340, title)
 
 
 def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "step") -> go.Figure:
     """One line per run of `metric` (a column of each frame) against `x` (step or epoch)."""
-    fig = go.Figure()
+    fig = Fig()
     for name, df in curves.items():
         if not _has(df, metric) or x not in df.columns:
             continue
         d = decimate(df[[x, metric]].dropna())
-        if x == "epoch":
-            d = d.assign(epoch=d["epoch"] + 1)  # stored 0-based; shown as "after epoch n"
-        fig.add_trace(go.Scatter(x=_a(d[x]), y=_a(d[metric]), mode="lines+markers" if len(d) < 60 else "lines",
-                                 name=name))
+        xs = d[x] + 1 if x == "epoch" else d[x]  # epochs are stored 0-based; shown as "after epoch n"
+        fig.add(_line(xs, d[metric], name, mode="lines+markers" if len(d) < 60 else "lines"))
     if not fig.data:
-        _empty(fig, f"none of the chosen runs recorded {metric}")
-    fig.update_xaxes(title_text=x)
-    fig.update_yaxes(title_text=metric)
-    return _layout(fig, 420)
+        fig.note(f"none of the chosen runs recorded {metric}")
+    n = max((len(df) for df in curves.values()), default=1)
+    fig.xaxis(title={"text": x}, **(_epoch_ticks(n) if x == "epoch" else {}))
+    fig.yaxis(title={"text": metric})
+    return fig.figure(420)
 
 
 def summary_table(finals: pd.DataFrame, metrics: Sequence[str],

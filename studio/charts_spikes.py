@@ -9,12 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from studio.charts import COLORS, MODS, NAMES, _empty, _layout
+from studio.charts import COLORS, MODS, NAMES, _a
+from studio.figbuild import Fig
 
 RASTER_SCALE = [[0.0, "#f4f4f4"], [1.0, "#111111"]]
+# Explicit lists: figures skip plotly's validation (figbuild.py), which is what turns names into lists,
+# and plotly.js itself knows only a few scale names (not Magma).
+MAGMA = [[i / (len(pc.sequential.Magma) - 1), c] for i, c in enumerate(pc.sequential.Magma)]
+GREYS = [[0.0, "#ffffff"], [1.0, "#000000"]]
 
 
 def alpha_history_figure(steps: Sequence[int], alphas: np.ndarray) -> go.Figure:
@@ -22,20 +27,18 @@ def alpha_history_figure(steps: Sequence[int], alphas: np.ndarray) -> go.Figure:
 
     `alphas` is (S, 3, T): the probe-sample mean of alpha at each of the S probe steps.
     """
-    fig = make_subplots(rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=[f"α_{NAMES[u]}(t)" for u in MODS])
+    fig = Fig(1, 3, [f"α_{NAMES[u]}(t)" for u in MODS], shared_yaxes=True, horizontal_spacing=0.03)
     if len(steps) == 0:
-        return _layout(_empty(fig, "attention appears at the first probe step…"), 280)
+        fig.note("attention appears at the first probe step…")
+        return fig.figure(280, legend=False)
     a = np.asarray(alphas, dtype=np.float32)
-    t = np.arange(1, a.shape[2] + 1)
+    t = np.arange(1, a.shape[2] + 1, dtype=np.int32)
     for i in range(3):
-        fig.add_trace(go.Heatmap(z=a[:, i, :].T, x=list(steps), y=t, coloraxis="coloraxis",
-                                 hovertemplate="step %{x}<br>t=%{y}<br>α=%{z:.3f}<extra></extra>"), row=1, col=i + 1)
-    fig.update_layout(coloraxis=alpha_colors(a.shape[2], float(a.max())))
-    fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(title_text="timestep t", dtick=1, row=1, col=1)
-    fig.update_layout(showlegend=False)
-    return _layout(fig, 280)
+        fig.add({"type": "heatmap", "z": a[:, i, :].T, "x": _a(steps), "y": t, "coloraxis": "coloraxis",
+                 "hovertemplate": "step %{x}<br>t=%{y}<br>α=%{z:.3f}<extra></extra>"}, 1, i + 1)
+    fig.all_axes("x", title={"text": "training step"})
+    fig.yaxis(1, 1, title={"text": "timestep t"}, dtick=1)
+    return fig.figure(280, legend=False, coloraxis=alpha_colors(a.shape[2], float(a.max())))
 
 
 def alpha_colors(T: int, top: float) -> dict:
@@ -44,20 +47,21 @@ def alpha_colors(T: int, top: float) -> dict:
     cmax = max(2 * uniform, top, 1e-6)
     mid = uniform / cmax
     return {"colorscale": [[0.0, "#2166ac"], [mid, "#f7f7f7"], [1.0, "#b2182b"]], "cmin": 0.0, "cmax": cmax,
-            "colorbar": {"title": "α", "thickness": 12, "tickvals": [0, uniform, cmax],
+            "colorbar": {"title": {"text": "α"}, "thickness": 12, "tickvals": [0, uniform, cmax],
                          "ticktext": ["0", f"1/T = {uniform:.2f}", f"{cmax:.2f}"]}}
 
 
 def alpha_bars_figure(alpha: np.ndarray, title: str = "Current attention α_u(t)") -> go.Figure:
     """Grouped bars of alpha (3, T) per timestep; each row sums to 1 over t."""
     a = np.asarray(alpha, dtype=np.float32)
-    t = np.arange(1, a.shape[1] + 1)
-    fig = go.Figure([go.Bar(x=t, y=a[i], name=NAMES[u], marker_color=COLORS[u]) for i, u in enumerate(MODS)])
-    fig.add_hline(y=1.0 / a.shape[1], line={"dash": "dot", "color": "gray"}, annotation_text="uniform")
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text="timestep t", dtick=1)
-    fig.update_yaxes(title_text="α", rangemode="tozero")
-    return _layout(fig, 310, title)
+    t = np.arange(1, a.shape[1] + 1, dtype=np.int32)
+    fig = Fig()
+    for i, u in enumerate(MODS):
+        fig.add({"type": "bar", "x": t, "y": a[i], "name": NAMES[u], "marker": {"color": COLORS[u]}})
+    fig.hline(1.0 / a.shape[1], text="uniform", dash="dot", color="gray")
+    fig.xaxis(title={"text": "timestep t"}, dtick=1)
+    fig.yaxis(title={"text": "α"}, rangemode="tozero")
+    return fig.figure(310, title, barmode="group")
 
 
 def pick_neurons(spikes: np.ndarray, max_neurons: int | None) -> np.ndarray:
@@ -72,6 +76,14 @@ def pick_neurons(spikes: np.ndarray, max_neurons: int | None) -> np.ndarray:
     return order
 
 
+def _raster_trace(s: np.ndarray, x: np.ndarray, max_neurons: int | None, hover: str) -> dict:
+    idx = pick_neurons(s, max_neurons)
+    z = s[:, idx].T.astype(np.uint8)  # (neurons, T)
+    return {"type": "heatmap", "z": z, "x": x, "y": np.arange(len(idx), dtype=np.int32),
+            "customdata": np.broadcast_to(idx.astype(np.int32)[:, None], z.shape), "colorscale": RASTER_SCALE,
+            "zmin": 0, "zmax": 1, "showscale": False, "xgap": 1, "hovertemplate": hover}
+
+
 def raster_figure(layers: Mapping[str, np.ndarray], max_neurons: int | None = 300,
                   height: int = 360) -> go.Figure:
     """Spike rasters, one panel per layer: x = timestep, y = neuron (sorted by firing rate), dark = spike.
@@ -79,24 +91,19 @@ def raster_figure(layers: Mapping[str, np.ndarray], max_neurons: int | None = 30
     Each value is (T_layer, N_layer) of 0/1 for one sample.
     """
     names = list(layers)
-    fig = make_subplots(rows=1, cols=max(len(names), 1), horizontal_spacing=0.04,
-                        subplot_titles=names or ["no layer"])
+    fig = Fig(1, max(len(names), 1), names or ["no layer"], horizontal_spacing=0.04)
     if not names:
-        return _layout(_empty(fig, "no spikes recorded"), height)
+        fig.note("no spikes recorded")
+        return fig.figure(height, legend=False)
     for i, name in enumerate(names):
         s = np.asarray(layers[name])
-        idx = pick_neurons(s, max_neurons)
-        z = s[:, idx].T.astype(np.uint8)  # (neurons, T)
-        rate = float(s.mean())
-        fig.add_trace(go.Heatmap(z=z, x=np.arange(1, s.shape[0] + 1), y=np.arange(len(idx)), customdata=np.broadcast_to(
-            idx[:, None], z.shape), colorscale=RASTER_SCALE, zmin=0, zmax=1, showscale=False, xgap=1,
-            hovertemplate="t=%{x}<br>neuron %{customdata}<br>spike=%{z}<extra></extra>"), row=1, col=i + 1)
-        fig.layout.annotations[i].text = f"{name}  ({s.shape[1]} neurons, rate {rate:.3f})"
-        fig.update_xaxes(title_text="timestep", dtick=1 if s.shape[0] <= 16 else None, row=1, col=i + 1)
-    fig.update_yaxes(title_text="neuron (by rate)", row=1, col=1)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(showlegend=False)
-    return _layout(fig, height)
+        fig.add(_raster_trace(s, np.arange(1, s.shape[0] + 1, dtype=np.int32), max_neurons,
+                              "t=%{x}<br>neuron %{customdata}<br>spike=%{z}<extra></extra>"), 1, i + 1)
+        fig.title(i, f"{name}  ({s.shape[1]} neurons, rate {float(s.mean()):.3f})")
+        fig.xaxis(1, i + 1, title={"text": "timestep"}, dtick=1 if s.shape[0] <= 16 else None)
+        fig.yaxis(1, i + 1, autorange="reversed")
+    fig.yaxis(1, 1, title={"text": "neuron (by rate)"})
+    return fig.figure(height, legend=False)
 
 
 def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float,
@@ -104,28 +111,29 @@ def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float
     """Membrane traces (T, M) of chosen neurons with spike markers and the threshold line."""
     v = np.asarray(membrane, dtype=np.float32)
     neurons = list(range(min(v.shape[1], 4))) if neurons is None else [n for n in neurons if n < v.shape[1]]
-    t = np.arange(1, v.shape[0] + 1)
-    fig = go.Figure()
+    t = np.arange(1, v.shape[0] + 1, dtype=np.int32)
+    fig = Fig()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
     for j, n in enumerate(neurons):
         c = palette[j % len(palette)]
-        fig.add_trace(go.Scatter(x=t, y=v[:, n], mode="lines", name=f"neuron {n}", line={"color": c, "shape": "hv"}))
+        fig.add({"type": "scatter", "x": t, "y": v[:, n], "mode": "lines", "name": f"neuron {n}",
+                 "line": {"color": c, "shape": "hv"}})
         if spikes is not None and n < spikes.shape[1]:
             hit = np.flatnonzero(spikes[:, n])
             if hit.size:
-                mark = {"symbol": "line-ns-open", "size": 14, "color": c, "line": {"width": 3}}
-                fig.add_trace(go.Scatter(x=t[hit], y=np.full(hit.size, v_th * 1.08), mode="markers", showlegend=False,
-                                         marker=mark,
-                                         name=f"spikes {n}", hovertemplate="spike at t=%{x}<extra></extra>"))
-    fig.add_hline(y=v_th, line={"dash": "dash", "color": "black"}, annotation_text=f"v_th = {v_th:g}")
-    fig.update_xaxes(title_text="timestep", dtick=1 if v.shape[0] <= 16 else None)
-    fig.update_yaxes(title_text="membrane v")
-    return _layout(fig, 330, title)
+                fig.add({"type": "scatter", "x": t[hit], "y": np.full(hit.size, v_th * 1.08, np.float32),
+                         "mode": "markers", "showlegend": False, "name": f"spikes {n}",
+                         "marker": {"symbol": "line-ns-open", "size": 14, "color": c, "line": {"width": 3}},
+                         "hovertemplate": "spike at t=%{x}<extra></extra>"})
+    fig.hline(v_th, text=f"v_th = {v_th:g}", dash="dash", color="black")
+    fig.xaxis(title={"text": "timestep"}, dtick=1 if v.shape[0] <= 16 else None)
+    fig.yaxis(title={"text": "membrane v"})
+    return fig.figure(330, title)
 
 
 def _centres(n: int) -> np.ndarray:
     """Cell centres of n equal steps on the normalised time axis [0, 1]."""
-    return (np.arange(n) + 0.5) / n
+    return ((np.arange(n) + 0.5) / n).astype(np.float32)
 
 
 def whatif_figure(result: Mapping[str, np.ndarray], audio_layer: str, visual_layer: str,
@@ -135,10 +143,9 @@ def whatif_figure(result: Mapping[str, np.ndarray], audio_layer: str, visual_lay
     Audio layers run audio_steps timesteps, visual layers visual_steps and alpha the common T; every panel
     is placed on time in [0, 1] (step i of n covers [i/n, (i+1)/n]) so that they line up.
     """
-    fig = make_subplots(rows=5, cols=1, shared_xaxes=True, vertical_spacing=0.035,
-                        row_heights=[0.3, 0.11, 0.3, 0.11, 0.11],
-                        subplot_titles=(f"audio raster · {audio_layer}", "α_audio(t)",
-                                        f"visual raster · {visual_layer}", "α_visual(t)", "α_fused(t)"))
+    fig = Fig(5, 1, (f"audio raster · {audio_layer}", "α_audio(t)", f"visual raster · {visual_layer}",
+                     "α_visual(t)", "α_fused(t)"), shared_xaxes=True, vertical_spacing=0.035,
+              row_heights=[0.3, 0.11, 0.3, 0.11, 0.11])
     alpha = np.asarray(result["alpha"], dtype=np.float32)
     T = alpha.shape[1]
     for row, layer in ((1, audio_layer), (3, visual_layer)):
@@ -146,55 +153,53 @@ def whatif_figure(result: Mapping[str, np.ndarray], audio_layer: str, visual_lay
         if key not in result:
             continue
         s = np.asarray(result[key])
-        idx = pick_neurons(s, max_neurons)
-        fig.add_trace(go.Heatmap(z=s[:, idx].T.astype(np.uint8), x=_centres(s.shape[0]), y=np.arange(len(idx)),
-                                 colorscale=RASTER_SCALE, zmin=0, zmax=1, showscale=False, xgap=1,
-                                 hovertemplate="time %{x:.2f}<br>spike=%{z}<extra></extra>"), row=row, col=1)
-        fig.update_yaxes(autorange="reversed", title_text="neuron", row=row, col=1)
+        fig.add(_raster_trace(s, _centres(s.shape[0]), max_neurons,
+                              "time %{x:.2f}<br>neuron %{customdata}<br>spike=%{z}<extra></extra>"), row, 1)
+        fig.yaxis(row, 1, autorange="reversed", title={"text": "neuron"})
+    top = max(2.0 / T, float(alpha.max()) * 1.1)
     for row, i in ((2, 0), (4, 1), (5, 2)):
         u = MODS[i]
-        fig.add_trace(go.Bar(x=_centres(T), y=alpha[i], width=0.9 / T, marker_color=COLORS[u], name=f"α {NAMES[u]}",
-                             hovertemplate="t=%{x:.2f}<br>α=%{y:.3f}<extra></extra>"), row=row, col=1)
-        fig.update_yaxes(range=[0, max(1.0 / T * 2, float(alpha.max()) * 1.1)], row=row, col=1)
-    fig.update_xaxes(range=[0, 1], row=5, col=1, title_text="normalised time (0 = first step, 1 = last)")
-    fig.update_layout(showlegend=False)
-    return _layout(fig, 720)
+        fig.add({"type": "bar", "x": _centres(T), "y": alpha[i], "width": 0.9 / T, "name": f"α {NAMES[u]}",
+                 "marker": {"color": COLORS[u]}, "hovertemplate": "t=%{x:.2f}<br>α=%{y:.3f}<extra></extra>"}, row, 1)
+        fig.yaxis(row, 1, range=[0, top])
+    fig.all_axes("x", range=[0, 1])
+    fig.xaxis(5, 1, title={"text": "normalised time (0 = first step, 1 = last)"})
+    return fig.figure(720, legend=False)
 
 
 def buildup_figure(build_up: np.ndarray, class_names: Sequence[str], label: int | None = None) -> go.Figure:
     """Fused class probabilities using timesteps <= t: the prediction building up over time."""
     p = np.asarray(build_up, dtype=np.float32)
-    t = np.arange(1, p.shape[0] + 1)
+    t = np.arange(1, p.shape[0] + 1, dtype=np.int32)
     pred = int(p[-1].argmax())
-    fig = go.Figure()
+    fig = Fig()
     for c in range(p.shape[1]):
         emph = c in (pred, label)
         name = class_names[c] if c < len(class_names) else str(c)
         tag = " (true)" if c == label else ""
         tag += " (predicted)" if c == pred else ""
-        fig.add_trace(go.Scatter(x=t, y=p[:, c], mode="lines+markers" if emph else "lines", name=name + tag,
-                                 line={"width": 3 if emph else 1, "color": None if emph else "#bbbbbb"},
-                                 showlegend=emph))
-    fig.update_xaxes(title_text="timesteps used (t)", dtick=1)
-    fig.update_yaxes(title_text="fused probability", range=[0, 1.02])
-    return _layout(fig, 340, "Fused prediction building up over time")
+        fig.add({"type": "scatter", "x": t, "y": p[:, c], "mode": "lines+markers" if emph else "lines",
+                 "name": name + tag, "showlegend": emph,
+                 "line": {"width": 3 if emph else 1, "color": None if emph else "#bbbbbb"}})
+    fig.xaxis(title={"text": "timesteps used (t)"}, dtick=1)
+    fig.yaxis(title={"text": "fused probability"}, range=[0, 1.02])
+    return fig.figure(340, "Fused prediction building up over time")
 
 
 def inputs_figure(audio: np.ndarray, visual: np.ndarray) -> go.Figure:
     """The (corrupted) inputs as images: the spectrogram (F, L) and the frame (C, H, W), first channel."""
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=("audio spectrogram", "visual frame"))
+    fig = Fig(1, 2, ("audio spectrogram", "visual frame"), column_widths=[0.6, 0.4])
     a = np.asarray(audio, dtype=np.float32)
     v = np.asarray(visual, dtype=np.float32)
     v = v[0] if v.ndim == 3 else v
-    fig.add_trace(go.Heatmap(z=a, colorscale="Magma", showscale=False,
-                             hovertemplate="frame %{x}<br>band %{y}<br>%{z:.2f}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Heatmap(z=v, colorscale="Greys", reversescale=True, showscale=False,
-                             hovertemplate="x %{x} y %{y}<br>%{z:.2f}<extra></extra>"), row=1, col=2)
-    fig.update_xaxes(title_text="frame", row=1, col=1)
-    fig.update_yaxes(title_text="mel band", row=1, col=1)
-    fig.update_yaxes(autorange="reversed", scaleanchor="x2", row=1, col=2)
-    fig.update_layout(showlegend=False)
-    return _layout(fig, 300)
+    fig.add({"type": "heatmap", "z": a, "colorscale": MAGMA, "showscale": False,
+             "hovertemplate": "frame %{x}<br>band %{y}<br>%{z:.2f}<extra></extra>"}, 1, 1)
+    fig.add({"type": "heatmap", "z": v, "colorscale": GREYS, "showscale": False,
+             "hovertemplate": "x %{x} y %{y}<br>%{z:.2f}<extra></extra>"}, 1, 2)
+    fig.xaxis(1, 1, title={"text": "frame"})
+    fig.yaxis(1, 1, title={"text": "mel band"})
+    fig.yaxis(1, 2, autorange="reversed", scaleanchor="x2")
+    return fig.figure(300, legend=False)
 
 
 def mod_layers(layers: Sequence[str], modality: str) -> list[str]:

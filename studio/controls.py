@@ -10,7 +10,6 @@ import streamlit as st
 
 from core import launcher
 from core.config import ENUMS, load_config
-from core.data.presets import KNOBS, PRESET_HELP, PRESETS
 from core.errors import TAAFError
 from studio import state
 from studio.rundata import progress
@@ -25,24 +24,34 @@ KNOB_UI: dict[str, tuple[float, float, float]] = {  # slider min, max, step (the
 }
 
 
-def config_path(strategy: str) -> Path | None:
-    """configs/<strategy>.toml if shipped, else configs/taaf.toml, else none (the trainer's defaults)."""
-    for name in (strategy, "taaf"):
+def config_path(dataset: str, strategy: str) -> Path | None:
+    """The shipped config of this dataset and strategy (configs/<strategy>.toml for AV-Digits,
+    configs/<dataset>-<strategy>.toml otherwise), else that dataset's TAAF config, else configs/taaf.toml."""
+    prefix = "" if dataset == "avdigits" else f"{dataset}-"
+    for name in (f"{prefix}{strategy}", f"{prefix}taaf", "taaf"):
         p = state.REPO_ROOT / "configs" / f"{name}.toml"
         if p.is_file():
             return p
     return None
 
 
-def _base_config() -> dict[str, Any]:
+def _base_config(dataset: str) -> dict[str, Any]:
+    """Defaults of the sidebar's fields: the dataset's TAAF config."""
     try:
-        return load_config(config_path("taaf"))
+        return load_config(config_path(dataset, "taaf"))
     except TAAFError:
         return load_config(None)
 
 
+def _presets() -> Any:
+    from core.data import presets  # lazy: core.data imports torch (about a second)
+
+    return presets
+
+
 def _preset_knobs(preset: str) -> dict[str, Any]:
-    return {**{k: spec["default"] for k, spec in KNOBS.items()}, **PRESETS.get(preset, {})}
+    p = _presets()
+    return {**{k: spec["default"] for k, spec in p.KNOBS.items()}, **p.PRESETS.get(preset, {})}
 
 
 def _load_preset() -> None:
@@ -59,13 +68,14 @@ def _knobs(preset: str) -> dict[str, Any]:
     """Knob widgets; returns only the knobs that differ from the preset (the config's degrade table)."""
     if "knob_visual_noise" not in st.session_state:
         _load_preset()
-    on = st.checkbox("audio noise", key="knob_snr_on", help=KNOBS["audio_snr_db"]["help"])
+    knobs = _presets().KNOBS
+    on = st.checkbox("audio noise", key="knob_snr_on", help=knobs["audio_snr_db"]["help"])
     lo, hi, step = KNOB_UI["audio_snr_db"]
     snr = st.slider("audio SNR (dB)", lo, hi, step=step, key="knob_audio_snr_db", disabled=not on)
     values: dict[str, Any] = {"audio_snr_db": snr if on else math.inf}
     for k in ("audio_dropout", "visual_noise", "occlusion", "visual_dropout"):
         lo, hi, step = KNOB_UI[k]
-        values[k] = st.slider(k.replace("_", " "), lo, hi, step=step, key=f"knob_{k}", help=KNOBS[k]["help"])
+        values[k] = st.slider(k.replace("_", " "), lo, hi, step=step, key=f"knob_{k}", help=knobs[k]["help"])
     base = _preset_knobs(preset)
     changed = {k: v for k, v in values.items() if v != base[k]}
     return {k: ("off" if isinstance(v, float) and math.isinf(v) else v) for k, v in changed.items()}
@@ -73,38 +83,40 @@ def _knobs(preset: str) -> dict[str, Any]:
 
 def sidebar() -> None:
     """Settings of a new run and the Start button (one click with defaults)."""
-    cfg = _base_config()
     sb = st.sidebar
     sb.header("New run")
     with sb:
         ds = st.selectbox("dataset", list(DATASETS), format_func=DATASETS.get, key="cfg_dataset")
+        cfg = _base_config(ds)
         over: dict[str, Any] = {"data.dataset": ds}
         if ds == "avdigits":
-            presets = list(PRESETS)
+            presets, preset_help = list(_presets().PRESETS), _presets().PRESET_HELP
             st.selectbox("imbalance preset", presets, key="cfg_preset", on_change=_load_preset,
                          index=presets.index(cfg["data"]["avdigits"]["preset"]),
-                         help="; ".join(f"**{k}**: {v}" for k, v in PRESET_HELP.items()))
+                         help="; ".join(f"**{k}**: {v}" for k, v in preset_help.items()))
             preset = st.session_state["cfg_preset"]
-            st.caption(PRESET_HELP.get(preset, ""))
+            st.caption(preset_help.get(preset, ""))
             with st.expander("preset knobs"):
                 degrade = _knobs(preset)
             over["data.avdigits.preset"] = preset
             over["data.avdigits.degrade"] = degrade  # replaces the config file's table
         else:
-            over["data.path"] = st.text_input("dataset folder", key="cfg_path",
-                                              placeholder="/data/CREMA-D" if ds == "cremad" else "/data/AVE")
+            over["data.path"] = st.text_input("dataset folder", cfg["data"]["path"], key=f"cfg_path_{ds}",
+                                              help="the folder holding your copy (docs/datasets.md); "
+                                                   "check it first with python -m core.data check")
         strategies = list(ENUMS["strategy.name"])
         strategy = st.selectbox("strategy", strategies, key="cfg_strategy",
                                 index=strategies.index(cfg["strategy"]["name"]))
         c1, c2 = st.columns(2)
         over["strategy.name"] = strategy
-        over["model.T"] = c1.number_input("timesteps T", 1, 64, int(cfg["model"]["T"]), key="cfg_T")
-        over["train.epochs"] = c2.number_input("epochs", 1, 1000, int(cfg["train"]["epochs"]), key="cfg_epochs")
+        # Keys carry the dataset: switching it brings that dataset's defaults (CREMA-D: SGD, 100 epochs).
+        over["model.T"] = c1.number_input("timesteps T", 1, 64, int(cfg["model"]["T"]), key=f"cfg_T_{ds}")
+        over["train.epochs"] = c2.number_input("epochs", 1, 1000, int(cfg["train"]["epochs"]), key=f"cfg_epochs_{ds}")
         over["optim.lr"] = c1.number_input("learning rate", 1e-6, 1.0, float(cfg["optim"]["lr"]), format="%.4f",
-                                           step=1e-4, key="cfg_lr")
+                                           step=1e-4, key=f"cfg_lr_{ds}")
         over["strategy.beta"] = c2.number_input("β (balance)", 0.0, 10.0, float(cfg["strategy"]["beta"]), step=0.1,
-                                                key="cfg_beta")
-        over["train.seed"] = c1.number_input("seed", 0, 2**31 - 1, int(cfg["train"]["seed"]), key="cfg_seed")
+                                                key=f"cfg_beta_{ds}")
+        over["train.seed"] = c1.number_input("seed", 0, 2**31 - 1, int(cfg["train"]["seed"]), key=f"cfg_seed_{ds}")
         st.session_state["_overrides"] = over
         st.button("Start training", icon=":material/play_arrow:", type="primary", on_click=_start, key="start",
                   width="stretch")
@@ -116,7 +128,7 @@ def _start() -> None:
         state.flash("Enter the dataset folder first (data.path).", "error")
         return
     try:
-        run_dir = launcher.start_run(state.runs_dir(), config_path(over["strategy.name"]), over)
+        run_dir = launcher.start_run(state.runs_dir(), config_path(over["data.dataset"], over["strategy.name"]), over)
     except TAAFError as e:
         state.flash(f"Not started: {e}", "error")
         return
@@ -142,7 +154,7 @@ def run_bar(path: str, status: dict[str, Any], meta: dict[str, Any], step: int, 
     s = "interrupted" if status.get("stale") else status.get("status", "unknown")
     cols = st.columns([4, 1, 1, 1])
     frac = progress(meta, step)
-    cols[0].progress(frac, text=f"**{Path(path).name}** — {s} · step {max(step + 1, 0)}"
+    cols[0].progress(frac, text=f"**{Path(path).name}** — {s} · step {max(step, 0)}"
                      + (f" / {meta['total_steps']}" if meta.get("total_steps") else ""))
     if demo:
         return
@@ -155,6 +167,7 @@ def run_bar(path: str, status: dict[str, Any], meta: dict[str, Any], step: int, 
     if s in ("running", "paused"):
         cols[2].button("Stop", icon=":material/stop:", on_click=_send, args=("stop", path), key="stop",
                        width="stretch")
-    if s == "interrupted":
-        cols[1].button("Resume", icon=":material/restart_alt:", on_click=_send, args=("resume_interrupted", path),
-                       key="resume_int", width="stretch", help="continue from the last checkpoint")
+    if s in ("interrupted", "stopped"):
+        cols[1].button("Resume" if s == "interrupted" else "Continue", icon=":material/restart_alt:", on_click=_send,
+                       args=("resume_interrupted", path), key="resume_int", width="stretch",
+                       help="continue training from the last checkpoint (python -m core.train --resume)")

@@ -35,7 +35,7 @@ HELP = {
     "imbalance": "Is one modality monopolising training? **Val acc gap**: audio minus visual accuracy per epoch. "
                  "**Grad-norm ratio**: size of the audio encoder's gradient over the visual one's (1 = balanced). "
                  "**Shapley**: how much each modality adds to the fused accuracy (blank one input, re-evaluate). "
-                 "**Epochs to 90 %**: how fast each head reached 90 % of its final validation accuracy.",
+                 "**Epochs to 90 %**: how fast each head reached 90 % of its latest validation accuracy.",
     "rates": "Average spikes per neuron per timestep in each spiking layer. Near 0: silent layers (no signal "
              "passes); near 1: saturated layers. Healthy SNNs sit in between.",
     "energy": "Estimated energy for one inference: spiking layers cost 0.9 pJ per synaptic operation (only when "
@@ -44,9 +44,9 @@ HELP = {
 
 
 @st.cache_data(max_entries=6, ttl=600, show_spinner=False)
-def probe_arrays(path: str, step: int) -> dict[str, np.ndarray]:
+def probe_arrays(path: str, step: int, immutable: bool = False) -> dict[str, np.ndarray]:
     """Probe arrays at one step (a few hundred KB; a handful cached for all sessions)."""
-    with RunReader(Path(path)) as r:
+    with RunReader(Path(path), immutable=immutable or None) as r:
         return r.arrays(step, "probe")
 
 
@@ -55,15 +55,16 @@ def header(view: RunView) -> None:
     meta, last = view.meta, view.steps.iloc[-1] if len(view.steps) else None
     c = st.columns(4)
     total = meta.get("total_steps")
-    c[0].metric("step", f"{view.step + 1 if view.step >= 0 else 0}" + (f" / {total}" if total else ""))
+    c[0].metric("step", f"{max(view.step, 0)}" + (f" / {total}" if total else ""))  # trainer steps count from 1
     epochs = meta.get("epochs")
     ep = int(last["epoch"]) + 1 if last is not None else 0
     c[1].metric("epoch", f"{ep}" + (f" / {epochs}" if epochs else ""))
     val = view.epochs["val_acc_f"].dropna() if "val_acc_f" in view.epochs else []
     c[2].metric("fused val acc", f"{val.iloc[-1]:.1%}" if len(val) else "—",
                 delta=f"{val.iloc[-1] - val.iloc[-2]:+.1%}" if len(val) > 1 else None)
-    sps = last.get("samples_per_s") if last is not None else None
-    c[3].metric("samples / s", f"{sps:.0f}" if sps is not None and math.isfinite(sps) else "—")
+    sps = view.steps["samples_per_s"].tail(20).median() if "samples_per_s" in view.steps else None
+    c[3].metric("samples / s", f"{sps:.0f}" if sps is not None and math.isfinite(sps) else "—",
+                help="training speed, median of the last 20 steps")
 
 
 def _plot(fig: object, key: str) -> None:
@@ -105,7 +106,7 @@ def rasters(view: RunView, slot: str) -> None:
         return
     step = view.probe_steps[-1]
     try:
-        arrays = probe_arrays(str(view.path), step)
+        arrays = probe_arrays(str(view.path), step, view.immutable)
     except StoreError as e:
         st.warning(f"Probe arrays of step {step} cannot be read: {e}")
         return

@@ -37,6 +37,7 @@ class RunData:
     """Scalars and attention history of one run up to `last_step`; refreshed in place."""
 
     path: Path
+    immutable: bool = False  # a shipped, finished run (the demo): read as a snapshot, never touch its folder
     meta: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
@@ -53,7 +54,7 @@ class RunData:
 
         Raises StoreError for a missing, corrupt or half-written run.
         """
-        with RunReader(self.path) as r:
+        with RunReader(self.path, immutable=self.immutable or None) as r:
             old_status = self.status.get("status"), self.status.get("stale")
             self.status = r.status()
             if not self.meta or self.status.get("status") in ("running", "paused"):
@@ -117,7 +118,7 @@ class RunData:
             epochs = epochs[epochs["step"] <= upto] if len(epochs) else epochs
             n = int(np.searchsorted(np.asarray(ps, dtype=np.int64), upto, side="right"))
             ps, al = ps[:n], al[:n]
-        return RunView(self.path, self.meta, self.config, self.status, steps, epochs, list(ps),
+        return RunView(self.path, self.immutable, self.meta, self.config, self.status, steps, epochs, list(ps),
                        np.stack(al) if al else np.zeros((0, 3, int(self.meta.get("T", 1))), np.float32),
                        (self.version, upto), _key(steps), _key(epochs), (len(ps), ps[-1] if ps else None))
 
@@ -127,6 +128,7 @@ class RunView:
     """An immutable cut of RunData for the panels; `key` changes whenever its content may have."""
 
     path: Path
+    immutable: bool
     meta: dict[str, Any]
     config: dict[str, Any]
     status: dict[str, Any]
@@ -156,6 +158,6 @@ def _key(df: pd.DataFrame) -> tuple:
 
 
 def progress(meta: dict[str, Any], step: int) -> float:
-    """Fraction of total_steps done (0 when unknown)."""
+    """Fraction of total_steps done (0 when unknown); the trainer numbers steps 1..total_steps."""
     total = meta.get("total_steps") or 0
-    return min(1.0, max(0.0, (step + 1) / total)) if total else 0.0
+    return min(1.0, max(0.0, step / total)) if total else 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import streamlit as st
 
 from core import launcher
 from core.errors import TAAFError
-from core.store import list_runs
+from core.store import RunReader, list_runs
 from studio.rundata import RunData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +40,15 @@ def demo_dir() -> Path | None:
 
 @st.cache_data(ttl=2, max_entries=8, show_spinner=False)
 def run_table(runs: str, demo: str | None) -> pd.DataFrame:
-    """Every run in `runs` (plus launched ones still starting) and the demo run; newest first."""
-    table = list_runs(runs)
+    """Every run in `runs` (plus launched ones still starting) and the demo run; newest first.
+
+    `runs` may also be one run's own folder (a run trained elsewhere, watched read-only).
+    """
+    if (Path(runs) / "store.sqlite").is_file():
+        table = list_runs(Path(runs).parent)
+        table = table[table["path"] == str(Path(runs))].reset_index(drop=True)
+    else:
+        table = list_runs(runs)
     table["demo"] = False
     extra = []
     base = Path(runs)
@@ -55,9 +63,7 @@ def run_table(runs: str, demo: str | None) -> pd.DataFrame:
                 extra.append({"name": d.name, "path": str(d), "status": stt["status"], "problem": stt["error"] or "",
                               "created": stt["updated"], "demo": False})
     if demo:
-        rows = list_runs(Path(demo).parent)
-        rows = rows[rows["path"] == str(demo)].assign(demo=True)
-        extra += rows.to_dict("records")
+        extra.append(_demo_row(Path(demo)))
     if extra:
         table = pd.concat([table, pd.DataFrame(extra)], ignore_index=True) if len(table) else pd.DataFrame(extra)
     if table.empty:
@@ -65,6 +71,42 @@ def run_table(runs: str, demo: str | None) -> pd.DataFrame:
     table["status"] = table["status"].fillna("unknown")
     table["_created"] = pd.to_numeric(table.get("created"), errors="coerce").fillna(0)
     return table.sort_values(["demo", "_created"], ascending=[True, False]).reset_index(drop=True)
+
+
+def _demo_row(demo: Path) -> dict[str, Any]:
+    """The demo run's list row, read as an immutable snapshot (list_runs would add -wal/-shm files to it)."""
+    row: dict[str, Any] = {"name": demo.name, "path": str(demo), "status": "unknown", "problem": "", "demo": True}
+    try:
+        with RunReader(demo, immutable=True) as r:
+            meta, st_ = r.meta(), r.status()
+            row.update(status=st_["status"], strategy=meta.get("strategy"), preset=meta.get("preset"),
+                       seed=meta.get("seed"), steps=r.last_step() + 1, total_steps=meta.get("total_steps"),
+                       created=st_["started"], updated=st_["updated"])
+    except TAAFError as e:
+        row["problem"] = str(e)
+    return row
+
+
+def reader(path: str | Path) -> RunReader:
+    """A RunReader; the demo run is opened as an immutable snapshot."""
+    demo = demo_dir()
+    return RunReader(Path(path), immutable=True if demo and Path(path) == demo else None)
+
+
+def metrics_csv(path: str | Path, scope: str) -> bytes:
+    """A run's full (unthinned) step or epoch metrics as CSV, built when the download button is pressed."""
+    with reader(path) as r:
+        return r.scalars(scope).to_csv(index=False).encode()
+
+
+def download_buttons(path: str | Path, key: str) -> None:
+    """Per-step and per-epoch metrics of one run as CSV files."""
+    name = Path(path).name
+    c1, c2 = st.columns(2)
+    c1.download_button("Per-step metrics (CSV)", data=partial(metrics_csv, str(path), "step"), key=f"{key}_steps",
+                       file_name=f"{name}-steps.csv", mime="text/csv", on_click="ignore", icon=":material/download:")
+    c2.download_button("Per-epoch metrics (CSV)", data=partial(metrics_csv, str(path), "epoch"), key=f"{key}_epochs",
+                       file_name=f"{name}-epochs.csv", mime="text/csv", on_click="ignore", icon=":material/download:")
 
 
 def label(row: Any, status: bool = True) -> str:
@@ -84,7 +126,8 @@ def run_data(slot: str, path: str | Path) -> RunData:
     path = Path(path)
     rd = st.session_state.get(slot)
     if not isinstance(rd, RunData) or rd.path != path:
-        rd = RunData(path)
+        demo = demo_dir()
+        rd = RunData(path, immutable=bool(demo and path == demo))
         st.session_state[slot] = rd
         st.session_state.pop(f"{slot}_figs", None)
     return rd

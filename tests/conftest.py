@@ -29,14 +29,14 @@ def make_run(run_dir: Path, status: str = "finished", steps: int = 40, steps_per
             "steps_per_epoch": steps_per_epoch, "total_steps": max(steps, 1)}
     for k, v in meta.items():
         w.set_meta(k, v)
-    for s in range(steps):
-        e = s // steps_per_epoch
+    for s in range(1, steps + 1):  # like the trainer: step n = n steps done
+        e = (s - 1) // steps_per_epoch
         vals = {"loss": 2.3 - s / steps, **{f"loss_{u}": 2.3 - s / steps for u in "avf"},
                 **{f"acc_{u}": min(1.0, s / steps + rng.random() * 0.1) for u in "avf"},
                 "rho_a": 1.5, "rho_v": 1 / 1.5, "k_a": 0.6, "k_v": 1.0, "lr_a": 1.8e-3, "lr_v": 3e-3, "lr_f": 3e-3,
                 "gnorm_a": 2.0, "gnorm_v": 1.0, "samples_per_s": 300.0, **{f"rate/{n}": 0.1 for n in LAYERS}}
         w.log_scalars(s, e, vals, scope="step")
-        if s % every == 0:
+        if s == 1 or s % every == 0:
             alpha = rng.random((P, 3, T)).astype(np.float32)
             arrays = {"alpha": alpha / alpha.sum(-1, keepdims=True),
                       "probs": np.full((P, 3, T, C), 1 / C, np.float32), "labels": np.arange(P) % C}
@@ -45,7 +45,7 @@ def make_run(run_dir: Path, status: str = "finished", steps: int = 40, steps_per
                 arrays[f"spikes/{n}"] = (rng.random((P, t_l, NEURONS[n])) < 0.2).astype(np.uint8)
                 arrays[f"membrane/{n}"] = rng.normal(0.5, 0.4, (P, t_l, 16)).astype(np.float16)
             w.log_arrays(s, e, arrays, kind="probe")
-        if (s + 1) % steps_per_epoch == 0:
+        if s % steps_per_epoch == 0:
             f = (e + 1) / max(1, steps // steps_per_epoch)
             w.log_scalars(s, e, {"val_acc_a": 0.8 * f, "val_acc_v": 0.4 * f, "val_acc_f": 0.9 * f, "val_loss": 1.0,
                                  "shapley_a": 0.3, "shapley_v": 0.1, "energy_pj": 1e6, "energy_ann_pj": 5e6,

@@ -129,6 +129,8 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         timings["first_paint_s"] = time.time() - t0
         _no_exception(page, "first paint")
         page.screenshot(path=str(ART / "0-first-launch.png"))
+        if (REPO / "sample_data" / "demo_run" / "store.sqlite").exists():  # first launch: the demo moves
+            page.get_by_text("Demo replay").first.wait_for(timeout=10_000)
         t0 = time.time()
         page.reload()
         page.get_by_role("button", name=re.compile("Start training")).wait_for(timeout=30_000)
@@ -136,8 +138,8 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         timings["reload_paint_s"] = time.time() - t0
 
         # One click with defaults, except a short run.
-        epochs = page.get_by_label("epochs")
-        epochs.fill("3")
+        epochs = page.get_by_label("epochs")  # AV-Digits (the default dataset)
+        epochs.fill("8")
         epochs.press("Enter")
         time.sleep(0.5)
         page.get_by_role("button", name=re.compile("Start training")).click()
@@ -153,15 +155,22 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
             seen = _progress_step(page)
             s = _wait(lambda seen=seen: (v := _progress_step(page)) > seen and v, 30, "next step", page, poll=0.02)
             t_seen = time.time()
-            steps = RunReader(run).scalars("step", since_step=s - 2)
-            logged = steps.loc[steps["step"] == s - 1, "time"]
+            steps = RunReader(run).scalars("step", since_step=s - 1)
+            logged = steps.loc[steps["step"] == s, "time"]
             if len(logged):
                 lat.append(t_seen - float(logged.iloc[0]))
         timings["step_to_visible_s_median"] = sorted(lat)[len(lat) // 2]
         timings["step_to_visible_s_max"] = max(lat)
         _no_exception(page, "live")
+        # Let it learn a little before the screenshots (attention and rasters take shape after ~40 steps).
+        try:
+            _wait(lambda: _progress_step(page) >= 45, 150, "step 45")
+        except AssertionError:
+            pass  # a slow machine: screenshots of an earlier step are still fine
+        time.sleep(2)
         page.screenshot(path=str(ART / "1-live-top.png"))
         _shot(page, "1-live.png")
+        _shot(page, "1-live-readme.png", 2100)
 
         # A selector inside the live panels redraws quickly (while the trainer keeps both cores busy).
         redraw = []

@@ -180,3 +180,30 @@ def test_buildup_and_inputs(whatif_result: dict) -> None:
 
 def test_mod_layers() -> None:
     assert charts_spikes.mod_layers(["a.lif1", "v.lif1", "a.lif2", "f.x"], "a") == ["a.lif1", "a.lif2"]
+
+
+def test_every_builder_output_is_valid_plotly(whatif_result: dict) -> None:
+    """The builders skip plotly's validation for speed (studio/figbuild.py): validate them here instead."""
+    rng = np.random.default_rng(4)
+    spikes = (rng.random((8, 40)) < 0.2).astype(np.uint8)
+    figs = [
+        charts.loss_acc_figure(_steps(), _epochs()), charts.loss_acc_figure(pd.DataFrame()),
+        charts.lr_figure(_steps()), charts.lr_figure(pd.DataFrame()),
+        charts.imbalance_figure(_steps(), _epochs()), charts.imbalance_figure(pd.DataFrame(), None),
+        charts.firing_rate_figure(_steps()), charts.firing_rate_figure(pd.DataFrame()),
+        charts.energy_figure(_epochs()), charts.energy_figure(None),
+        charts.compare_figure({"r": _epochs()}, "val_acc_f", "epoch"), charts.compare_figure({}, "x"),
+        charts_spikes.alpha_history_figure([1, 2, 3, 4, 5], _alphas()),
+        charts_spikes.alpha_history_figure([], _alphas(0)),
+        charts_spikes.alpha_bars_figure(_alphas(1)[0]),
+        charts_spikes.raster_figure({"a.lif1": spikes}), charts_spikes.raster_figure({}),
+        charts_spikes.membrane_figure(rng.random((8, 4)), spikes, 1.0),
+        charts_spikes.whatif_figure(whatif_result, "a.lif1", "v.lif1"),
+        charts_spikes.buildup_figure(whatif_result["build_up"], [str(i) for i in range(10)], 2),
+        charts_spikes.inputs_figure(whatif_result["audio"], whatif_result["visual"]),
+    ]
+    for fig in figs:
+        go.Figure(fig.to_dict())  # raises ValueError on any invalid property or value
+        # colour scales must be explicit lists: unvalidated names reach plotly.js, which lacks most of them
+        assert all(not isinstance(t.to_plotly_json().get("colorscale"), str) for t in fig.data)
+        assert fig.layout.height and fig.to_json()

@@ -99,7 +99,7 @@ def test_ddp_single_writer_commands_and_exact_resume(tmp_path):
 
 
 WORKER = r'''
-import json, sys
+import gc, json, sys
 from pathlib import Path
 import torch, torch.distributed as dist
 from core.config import load_config
@@ -125,7 +125,10 @@ for name in ("taaf", "ogm-ge", "unimodal-audio"):
                  "losses_differ": float(got[0][-1]) != float(got[1][-1])}
 if t.dist.is_main:
     Path(sys.argv[1]).write_text(json.dumps(out))
-t.dist.close()
+d = t.dist
+del t  # free DDP (and its process group) now: gloo threads outliving the interpreter abort the process
+gc.collect()
+d.close()
 '''
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import launcher
-from core.store import RunReader
+from core.store import RunReader, RunWriter
 from tests.conftest import make_run
 
 APP = str(Path(__file__).resolve().parents[1] / "studio" / "app.py")
@@ -41,12 +42,23 @@ def _ok(at: AppTest) -> None:
 
 def test_first_launch_replays_the_demo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     demo = make_run(tmp_path / "sample" / "demo_run")
+    for f in demo.glob("store.sqlite-*"):
+        f.unlink()
+    before = sorted(p.name for p in demo.rglob("*"))
     at = _app(monkeypatch, tmp_path / "no-runs-yet", demo)
     _ok(at)
+    assert sorted(p.name for p in demo.rglob("*")) == before  # the shipped demo folder is never written to
     assert "Demo replay" in _text(at)
     assert "does not exist yet" in _text(at)
     assert len(_charts(at)) >= 6  # loss, lr, attention, raster, membrane, diagnostics...
     assert at.button(key="start") is not None
+
+
+def test_runs_dir_may_be_one_run_folder(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
+    at = _app(monkeypatch, runs_dir / "taaf-hard-s1")  # a run trained elsewhere, pointed at directly
+    _ok(at)
+    assert at.selectbox(key="live_run").options == ["taaf-hard-s1"]
+    assert len(_charts(at)) >= 8
 
 
 def test_nothing_at_all_still_renders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -64,6 +76,20 @@ def test_finished_run_draws_every_panel(monkeypatch: pytest.MonkeyPatch, runs_di
     at.radio(key="live_mod").set_value("visual").run()  # a selector inside the panel fragment
     _ok(at)
     assert "v.lif1" in at.selectbox(key="live_mem").options
+
+
+def test_running_run_is_live_and_its_buttons_reach_the_trainer(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    run = make_run(tmp_path / "runs" / "live-one", status="running")  # its writer pid (this process) is alive
+    at = _app(monkeypatch, tmp_path / "runs")
+    _ok(at)
+    assert any("running" in str(p.proto.text) for p in at.get("progress"))
+    at.button(key="pause").click().run()
+    _ok(at)
+    at.button(key="stop").click().run()
+    w = RunWriter.open(run)
+    assert [w.poll_command(), w.poll_command(), w.poll_command()] == ["pause", "stop", None]
+    w.close()
 
 
 def test_failed_stale_and_corrupt_runs_are_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -117,6 +143,27 @@ def test_start_launches_once_and_a_second_start_is_refused(monkeypatch: pytest.M
             p.wait()
 
 
+def test_trainer_crashing_at_start_shows_its_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def crashing(args: list[str], log_path: Path) -> subprocess.Popen:
+        with open(log_path, "a") as log:
+            return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit('error: data.path: corrupt npz')"],
+                                    stdout=log, stderr=log)
+
+    monkeypatch.setattr(launcher, "_spawn", crashing)
+    at = _app(monkeypatch, tmp_path / "runs")
+    at.button(key="start").click().run()
+    run = next((tmp_path / "runs").glob("*/launch.json")).parent
+    info = launcher.launch_info(run)
+    while launcher.pid_alive(info["pid"]):
+        time.sleep(0.05)
+    at.run()
+    _ok(at)
+    assert "exited before creating its run store" in _text(at) and "corrupt npz" in _text(at)
+    at.button(key="start").click().run()  # a crashed start does not block the next one
+    _ok(at)
+    assert "already" not in _text(at)
+
+
 def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
     make_run(runs_dir / "broken-half-written")  # then remove its store: config.json only
     (runs_dir / "broken-half-written" / "store.sqlite").unlink()
@@ -131,13 +178,18 @@ def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
     at.selectbox(key="cmp_metric").set_value("rho_a").run()
     _ok(at)
     assert len(at.get("download_button")) == 2
+    from studio.state import metrics_csv
+
+    steps = metrics_csv(runs_dir / "taaf-hard-s0", "step").decode().splitlines()
+    assert len(steps) == 41 and "rho_a" in steps[0].split(",")  # header + every step, unthinned
+    assert "val_acc_f" in metrics_csv(runs_dir / "taaf-hard-s0", "epoch").decode().splitlines()[0]
 
 
 def test_replay_page_scrubs_and_plays(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
     at = _app(monkeypatch, runs_dir, page="pages/4_replay.py")
     _ok(at)
     slider = at.select_slider(key="rp_step")
-    assert list(slider.options) == ["0", "10", "20", "30"] and slider.value == 30
+    assert list(slider.options) == ["1", "10", "20", "30", "40"] and slider.value == 40
     slider.set_value(10).run()
     _ok(at)
     assert at.select_slider(key="rp_step").value == 10
@@ -169,3 +221,18 @@ def test_live_page_on_a_real_run(monkeypatch: pytest.MonkeyPatch, tiny_run: Path
     at = _app(monkeypatch, tiny_run.parent)
     _ok(at)
     assert len(_charts(at)) >= 8
+
+
+def test_missing_dataset_folder_is_a_message_not_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    at = _app(monkeypatch, tmp_path / "runs")
+    at.selectbox(key="cfg_dataset").set_value("cremad").run()
+    assert at.number_input(key="cfg_epochs_cremad").value == 100  # that dataset's config defaults
+    at.text_input(key="cfg_path_cremad").input("").run()
+    at.button(key="start").click().run()
+    _ok(at)
+    assert "dataset folder" in _text(at)  # nothing entered
+    at.text_input(key="cfg_path_cremad").input("/nonexistent/CREMA-D").run()
+    at.button(key="start").click().run()
+    _ok(at)
+    assert "Not started" in _text(at) and "/nonexistent/CREMA-D" in _text(at)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

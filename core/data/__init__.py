@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.data.common import DataBundle
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.data.common import DataBundle
 
 DATASETS = ("avdigits", "cremad", "ave")
 
@@ -28,6 +30,15 @@ def build_datasets(cfg: dict[str, Any]) -> DataBundle:
 
         return ave.build(data_cfg, seed)
     raise ConfigError(f"data.dataset = {name!r}: expected one of {', '.join(DATASETS)}")
+
+
+def __getattr__(name: str) -> Any:
+    # DataBundle imports torch: loaded on first use, so `core.data.presets` stays light for the studio.
+    if name == "DataBundle":
+        from core.data.common import DataBundle
+
+        return DataBundle
+    raise AttributeError(name)
 
 
 __all__ = ["DataBundle", "build_datasets", "DATASETS"]

@@ -86,6 +86,9 @@ def live(path: str, listed: str) -> None:
 @st.fragment
 def static(path: str) -> None:
     """A run that is not moving: drawn once; widgets rerun only this fragment."""
+    if not (Path(path) / "store.sqlite").exists():  # its trainer died before creating the store
+        _starting(path)
+        return
     rd = state.run_data("live", path)
     try:
         rd.refresh()
@@ -96,6 +99,9 @@ def static(path: str) -> None:
     controls.run_bar(path, rd.status, rd.meta, view.step)
     _faults(path, rd.status)
     panels.render(view, "live")
+    st.subheader("Export")
+    state.download_buttons(path, "live_dl")
+    st.caption("Every chart also has plotly's camera button (top right, on hover) to save it as PNG.")
 
 
 @st.fragment(run_every=state.REFRESH_S)
@@ -115,41 +121,46 @@ def demo(path: str) -> None:
     panels.render(view, "live")
 
 
-st.title("Train & watch")
-controls.sidebar()
-state.show_flash()
-runs_dir = state.runs_dir()
-if not runs_dir.exists():
-    st.caption(f"Runs folder `{runs_dir}` does not exist yet; it is created when you start a run.")
-try:
-    table = state.all_runs()
-except (TAAFError, OSError) as e:
-    st.error(f"Cannot list runs in {runs_dir}: {e}")
-    table = pd.DataFrame(columns=["path", "name", "status", "demo"])
-if table.empty:
-    st.info("No runs yet and no demo run found. Press **Start training** in the sidebar.")
-    st.stop()
-paths = list(table["path"].astype(str))
-if st.session_state.get("live_run") not in paths:
-    chosen = st.session_state.get("live_run")
-    if chosen and Path(chosen).is_dir():  # just started: not in the cached table yet
-        paths.insert(0, chosen)
+def main() -> None:
+    """Choose the run to watch and draw it live, static or as the demo replay."""
+    runs_dir = state.runs_dir()
+    if not runs_dir.exists():
+        st.caption(f"Runs folder `{runs_dir}` does not exist yet; it is created when you start a run.")
+    try:
+        table = state.all_runs()
+    except (TAAFError, OSError) as e:
+        st.error(f"Cannot list runs in {runs_dir}: {e}")
+        table = pd.DataFrame(columns=["path", "name", "status", "demo"])
+    if table.empty:
+        st.info("No runs yet and no demo run found. Press **Start training** in the sidebar.")
+        return
+    paths = list(table["path"].astype(str))
+    if st.session_state.get("live_run") not in paths:
+        chosen = st.session_state.get("live_run")
+        if chosen and Path(chosen).is_dir():  # just started: not in the cached table yet
+            paths.insert(0, chosen)
+        else:
+            st.session_state["live_run"] = _default_run(table)
+    rows = {str(r["path"]): r for r in table.to_dict("records")}
+    path = st.selectbox("Run", paths, key="live_run",
+                        format_func=lambda p: state.label(rows[p], status=False) if p in rows else Path(p).name,
+                        help="the status of the chosen run is shown in the bar below (it updates live)")
+    row = rows.get(path, {"status": "starting", "demo": False})
+    if row.get("problem") and row.get("status") == "unknown":
+        st.error(f"This run cannot be read: {row['problem']}")
+        st.code(_log_tail(path), language="text")
+    elif row.get("demo"):
+        if not (table["demo"] == False).any():  # noqa: E712 (pandas mask)
+            st.success("**Demo replay** — a short run recorded from the shipped data. Press **Start training** in "
+                       "the sidebar to train your own; every panel then moves live.")
+        demo(path)
+    elif row.get("status") in state.ACTIVE:
+        live(path, str(row.get("status")))
     else:
-        st.session_state["live_run"] = _default_run(table)
-rows = {str(r["path"]): r for r in table.to_dict("records")}
-path = st.selectbox("Run", paths, key="live_run",
-                    format_func=lambda p: state.label(rows[p], status=False) if p in rows else Path(p).name,
-                    help="the status of the chosen run is shown in the bar below (it updates live)")
-row = rows.get(path, {"status": "starting", "demo": False})
-if row.get("problem") and row.get("status") == "unknown":
-    st.error(f"This run cannot be read: {row['problem']}")
-    st.code(_log_tail(path), language="text")
-elif row.get("demo"):
-    if not (table["demo"] == False).any():  # noqa: E712 (pandas mask)
-        st.success("**Demo replay** — a short run recorded from the shipped data. Press **Start training** in "
-                   "the sidebar to train your own; every panel then moves live.")
-    demo(path)
-elif row.get("status") in state.ACTIVE:
-    live(path, str(row.get("status")))
-else:
-    static(path)
+        static(path)
+
+
+st.title("Train & watch")
+state.show_flash()
+main()
+controls.sidebar()  # after the panels: its imports (presets -> torch) must not delay the first paint

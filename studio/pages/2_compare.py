@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from core.errors import TAAFError
-from core.store import RunReader
 from studio import charts, state
 from studio.rundata import MAX_ROWS, thin
 
@@ -23,13 +19,8 @@ FINAL = ["val_acc_f", "val_acc_a", "val_acc_v", "shapley_a", "shapley_v", "energ
 @st.cache_data(max_entries=32, ttl=120, show_spinner=False)
 def scalars(path: str, scope: str, keys: tuple[str, ...] | None, updated: float) -> pd.DataFrame:
     """Scalars of one run (thinned for drawing); `updated` in the key refreshes live runs."""
-    with RunReader(Path(path)) as r:
+    with state.reader(path) as r:
         return thin(r.scalars(scope, keys=list(keys) if keys else None), MAX_ROWS)
-
-
-def _csv(path: str, scope: str) -> bytes:
-    with RunReader(Path(path)) as r:  # the full, unthinned record
-        return r.scalars(scope).to_csv(index=False).encode()
 
 
 st.title("Compare runs")
@@ -95,9 +86,5 @@ if len(finals_df):
 
 st.subheader("Export")
 which = st.selectbox("Run to export", chosen, format_func=lambda p: rows[p]["name"], key="cmp_export")
-e1, e2 = st.columns(2)
-e1.download_button("⬇ Per-step metrics (CSV)", data=partial(_csv, which, "step"), file_name=f"{rows[which]['name']}"
-                   "-steps.csv", mime="text/csv", key="dl_steps", on_click="ignore")
-e2.download_button("⬇ Per-epoch metrics (CSV)", data=partial(_csv, which, "epoch"),
-                   file_name=f"{rows[which]['name']}-epochs.csv", mime="text/csv", key="dl_epochs", on_click="ignore")
+state.download_buttons(which, "cmp_dl")
 st.caption("Every figure has plotly's camera button (top right of the chart) to save it as PNG.")
