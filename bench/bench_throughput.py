@@ -4,9 +4,10 @@
     python bench/bench_throughput.py --device cuda        # one GPU: plain run, then DDP with 1 process
     torchrun --nproc-per-node N bench/bench_throughput.py --device cuda   # DDP with N processes (rank 0 prints)
 
-Variants ("tiny" = the CPU default network on AV-Digits shapes, for reference): "128" = 128 x 128 spectrogram + one 128 x 128 RGB frame (configs/cremad-taaf.toml, the S-CMRL
-shape); "257" = 257 x 188 spectrogram + one 224 x 224 frame (configs/cremad-taaf-spec257.toml, OGM-GE's).
-T = 4 in both. The real training loop runs (core.train.Trainer.train_epoch: store logging, control
+Variants: "128" = 128 x 128 spectrogram + one 128 x 128 RGB frame (configs/cremad-taaf.toml, the S-CMRL
+shape); "257" = 257 x 188 spectrogram + one 224 x 224 frame (configs/cremad-taaf-spec257.toml, OGM-GE's);
+"tiny" = the CPU default network on AV-Digits shapes (configs/taaf.toml), for reference.
+T = 4 in all. The real training loop runs (core.train.Trainer.train_epoch: store logging, control
 polling, per-step metrics); only the dataset is replaced by in-memory tensors, so feature loading from
 disk is not measured (see docs/datasets.md). Probes, Shapley and energy are off; checkpoints are not written.
 Figure = samples trained between the end of the warm-up steps and the last step, over that wall time.
@@ -151,7 +152,7 @@ def main() -> None:
             label = f"{variant:>3}  amp={'bf16' if amp else 'off ':4}"
             if launched:
                 rate = measure(variant, args, amp)
-                say(f"{label}  DDP x{os.environ['WORLD_SIZE']}: {rate:8.1f} samples/s (all ranks)")
+                say(f"{label}  DDP x{os.environ['WORLD_SIZE']}: {rate:9.2f} samples/s (all ranks)")
                 continue
             plain = measure(variant, args, amp)
             os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "RANK": "0",
@@ -161,7 +162,7 @@ def main() -> None:
             finally:
                 for k in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
                     os.environ.pop(k, None)
-            say(f"{label}  plain {plain:8.1f} samples/s   DDP x1 {ddp1:8.1f} samples/s   "
+            say(f"{label}  plain {plain:9.2f} samples/s   DDP x1 {ddp1:9.2f} samples/s   "
                 f"DDP/plain {ddp1 / plain:.2f}")
 
 

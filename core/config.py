@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         "dataset": "avdigits",  # avdigits | cremad | ave
         "path": "sample_data/av_digits.npz",  # a file for avdigits, a folder for cremad / ave
-        "batch_size": 64,
+        "batch_size": 32,
         "num_workers": 0,
         "cache_dir": ".cache/features",  # decoded features of real datasets, keyed by settings
         "avdigits": {
@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
         "blocks": 0,  # residual blocks per stage; 0 = one plain conv per stage (tiny default)
         "attn_dim": 16,  # TAAF query / key size
         "tau_mem_inv": 500.0,  # 1/ms; with dt = 1 ms the membrane keeps half its potential per step
-        "v_th": 1.0,
+        "v_th": 0.5,
     },
     "strategy": {
         "name": "taaf",  # taaf | taaf-no-balance | concat | ogm-ge | unimodal-audio | unimodal-visual

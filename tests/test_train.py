@@ -1,5 +1,6 @@
 """The training loop end to end: CLI, run store contents, resume equivalence and every fault path."""
 
+import math
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from core.config import load_config
+from core.data import build_datasets
 from core.errors import CheckpointError, RunExistsError
 from core.store import RunReader
 from core.strategies.taaf import TAAFStrategy
@@ -91,19 +93,22 @@ def test_resume_equals_uninterrupted_run(tmp_path):
 
 def test_non_finite_loss_fails_at_step_and_keeps_checkpoint(tmp_path, monkeypatch):
     cfg = load_config(ROOT / "configs/taaf.toml", FAST)
+    steps_per_epoch = math.ceil(len(build_datasets(cfg).train) / cfg["data"]["batch_size"])
+    bad_call = steps_per_epoch + 6  # in the second epoch, after the first checkpoint
     original = TAAFStrategy.loss
     calls = {"n": 0}
 
     def poisoned(self, model, out, y):
         calls["n"] += 1
         loss, scalars = original(self, model, out, y)
-        return (loss * float("nan") if calls["n"] == 25 else loss), scalars
+        return (loss * float("nan") if calls["n"] == bad_call else loss), scalars
 
     monkeypatch.setattr(TAAFStrategy, "loss", poisoned)
-    with pytest.raises(TrainingFailed, match="non-finite loss .* at step 24"):
+    # the step counter has not advanced yet when the bad loss is seen: it names the last finished step
+    with pytest.raises(TrainingFailed, match=f"non-finite loss .* at step {bad_call - 1} "):
         train(cfg, tmp_path / "run")
     st = RunReader(tmp_path / "run").status()
-    assert st["status"] == "failed" and "step 24" in st["error"]
+    assert st["status"] == "failed" and f"step {bad_call - 1} " in st["error"]
     ck = torch.load(tmp_path / "run/checkpoints/last.pt", weights_only=True)
     assert ck["epoch"] == 0  # the epoch before the failure, intact
 
