@@ -27,10 +27,13 @@ from torch import nn
 from core.errors import TAAFError
 from core.model import ModelOutput
 
-# DDP finds the forward's output tensors with torch's pytree: without this the ModelOutput dataclass is
-# one opaque leaf, no gradient passes through DDP's sink, and with a static graph the gradients are
-# silently never all-reduced (ranks drift apart).
-pytree.register_dataclass(ModelOutput)
+# DDP finds the forward's output tensors with torch's pytree. Unregistered, the ModelOutput dataclass is
+# one opaque leaf: concat / OGM-GE then stop with "Expected to have finished reduction" (measured), and
+# with static_graph the gradients are silently never all-reduced.
+try:
+    pytree.register_dataclass(ModelOutput)
+except ValueError:  # already registered (a second import under another name)
+    pass
 
 COMMANDS = (None, "pause", "resume", "stop")
 ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")  # what torchrun sets for env:// initialisation

@@ -146,6 +146,11 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         page.get_by_text("Started").first.wait_for(timeout=15_000)
         _no_exception(page, "after Start")
         run = _wait(lambda: next(iter(server["runs"].glob("*/launch.json")), None), 10, "run folder").parent
+        # The trainer imports torch and loads data before its first step: on a busy machine that takes a while,
+        # and until then the page may still show the demo replay.
+        _wait(lambda: (run / "store.sqlite").exists() and RunReader(run).last_step() >= 1, 180, "trainer's first step",
+              page)
+        page.locator('[data-testid="stProgress"]').get_by_text(run.name).first.wait_for(timeout=60_000)
 
         # Live: the attention panel shows a newer step, and steps appear in the browser within ~1 s.
         first = _wait(lambda: _alpha_step(page) >= 0 and _alpha_step(page) + 1, 180, "first attention step", page) - 1
@@ -159,6 +164,9 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
             logged = steps.loc[steps["step"] == s, "time"]
             if len(logged):
                 lat.append(t_seen - float(logged.iloc[0]))
+        if not lat:
+            page.screenshot(path=str(ART / "timeout-latency.png"), full_page=True)
+        assert lat, f"the page's step {s} never matched a logged step of {run.name} (last {RunReader(run).last_step()})"
         timings["step_to_visible_s_median"] = sorted(lat)[len(lat) // 2]
         timings["step_to_visible_s_max"] = max(lat)
         _no_exception(page, "live")

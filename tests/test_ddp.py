@@ -15,9 +15,9 @@ import torch
 from core.store import RunReader, send_command
 
 ROOT = Path(__file__).resolve().parents[1]
+TRAIN_ITEMS, BATCH = 1213, 64  # bundled AV-Digits training split; per-rank batch
 FAST = ["train.epochs=3", "record.progress=false", "train.threads=1", "record.shapley=false",
-        "record.energy=false", "record.every_steps=1000"]
-TRAIN_ITEMS, BATCH = 1213, 64  # bundled AV-Digits training split; default batch size
+        "record.energy=false", "record.every_steps=1000", f"data.batch_size={BATCH}"]
 
 
 def torchrun(*args: str) -> subprocess.Popen:
