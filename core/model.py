@@ -16,6 +16,7 @@ from norse.torch.functional.encode import poisson_encode
 from norse.torch.functional.lif_box import LIFBoxFeedForwardState, lif_box_feed_forward_step
 from torch import nn
 
+from core.errors import ConfigError
 from core.taaf import MODALITIES, TAAF, uniform_alpha
 
 DT = 1e-3  # seconds per simulation step
@@ -209,7 +210,9 @@ class MultimodalSNN(nn.Module):
         self.align_a = nn.Identity() if identity else TimeAlign(self.audio_steps, self.T)
         self.align_v = nn.Identity() if identity else TimeAlign(self.visual_steps, self.T)
         if audio_shape[1] < self.audio_steps:
-            raise ValueError(f"audio has {audio_shape[1]} frames, fewer than model.audio_steps = {self.audio_steps}")
+            raise ConfigError(
+                f"model.audio_steps = {self.audio_steps}: the spectrograms have only {audio_shape[1]} frames"
+            )
         slice_shape = (1, audio_shape[0], audio_shape[1] // self.audio_steps)
         d_a = self.audio_encoder.output_dim(slice_shape, 1)
         d_v = self.visual_encoder.output_dim(tuple(visual_shape), 1)

@@ -118,6 +118,7 @@ def write_markdown(results: dict[tuple[str, str], list[dict]], seeds: int, epoch
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m core.report", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="4 epochs per run instead of the config's")
+    ap.add_argument("--epochs", type=int, default=0, help="epochs per run (overrides --quick)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--presets", nargs="+", default=REPORT_PRESETS, choices=REPORT_PRESETS)
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
@@ -126,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--finished-only", action="store_true",
                     help="train nothing: tabulate the runs already finished (missing cells are listed)")
     args = ap.parse_args(argv)
-    epochs = 4 if args.quick else None
-    runs_dir = Path(args.runs_dir) / ("quick" if args.quick else "full")
+    epochs = args.epochs or (4 if args.quick else None)
+    runs_dir = Path(args.runs_dir) / (f"e{epochs}" if epochs else "full")
     results: dict[tuple[str, str], list[dict]] = {}
     missing: list[str] = []
     try:
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except TAAFError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    label = "4 epochs (--quick)" if args.quick else "the config's epochs"
+    label = f"{epochs} epochs" if epochs else "the config's epochs"
     write_markdown(results, args.seeds, label, Path(args.out), missing)
     print(f"wrote {args.out}")
     return 0

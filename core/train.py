@@ -4,7 +4,7 @@
     python -m core.train --resume runs/<name>
     torchrun --nproc-per-node N -m core.train --config ...        (rank 0 writes the store)
 
-Every step is written to the run store (core/store.py) while training, so the studio can watch it.
+Every step is written to the run store (core/store/) while training, so the studio can watch it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,99 @@
+"""What the run store's writer and readers share: the schema, connections, and small helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import StoreError, TAAFError
+
+SCHEMA_VERSION = 1
+STORE_FILE = "store.sqlite"
+STATUSES = ("running", "paused", "finished", "failed", "interrupted", "stopped")
+COMMANDS = ("pause", "resume", "stop")
+SCOPES = ("step", "epoch")
+BUSY_MS = 10_000  # a short writer (send_command) and the trainer may briefly wait for each other
+CHECKPOINT_EVERY_S = 10.0  # heartbeat folds the WAL into store.sqlite this often (immutable readers see it)
+
+SCHEMA_SQL = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE status (id INTEGER PRIMARY KEY CHECK (id = 1), status TEXT NOT NULL, error TEXT,
+    pid INTEGER, host TEXT, started REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE scalars (scope TEXT NOT NULL CHECK (scope IN ('step', 'epoch')), step INTEGER NOT NULL,
+    key TEXT NOT NULL, epoch INTEGER, time REAL NOT NULL, value REAL,
+    PRIMARY KEY (scope, step, key)) WITHOUT ROWID;
+CREATE TABLE arrays (kind TEXT NOT NULL, step INTEGER NOT NULL, epoch INTEGER, time REAL NOT NULL,
+    path TEXT NOT NULL, PRIMARY KEY (kind, step));
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, kind TEXT NOT NULL,
+    message TEXT NOT NULL);
+CREATE TABLE control (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL,
+    command TEXT NOT NULL, consumed_at REAL);
+"""
+KIND_RE = re.compile(r"^[A-Za-z0-9_.-]+$")  # array kinds become file names: no separators
+
+
+class CommandError(TAAFError, ValueError):
+    """An unknown control command was sent."""
+
+
+def to_json(value: Any) -> str:
+    def default(o: Any) -> Any:  # numpy scalars/arrays and paths show up in configs and meta
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, Path):
+            return str(o)
+        raise TypeError(f"{type(o).__name__} is not JSON-able")
+
+    return json.dumps(value, default=default, allow_nan=True)
+
+
+def connect(target: str, uri: bool = False, readonly: bool = False) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one step is exactly one transaction.
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=BUSY_MS / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+    if readonly:
+        conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+def check_schema(conn: sqlite3.Connection, run_dir: Path) -> None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{run_dir}: {STORE_FILE} is corrupt or not a run store ({e})") from None
+    if row is None:
+        raise StoreError(f"{run_dir}: {STORE_FILE} has no schema_version (half-created run store)")
+    if int(json.loads(row[0])) > SCHEMA_VERSION:
+        raise StoreError(f"{run_dir}: schema_version {row[0]} is newer than this code's {SCHEMA_VERSION}; update TAAF")
+
+
+def store_path(run_dir: Path) -> Path:
+    db = run_dir / STORE_FILE
+    if not db.is_file():
+        raise StoreError(f"{run_dir}: no run store ({STORE_FILE} missing)")
+    return db
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id runs on this host (zombies count as dead)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    try:  # a child nobody waited for yet is a zombie: it no longer writes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

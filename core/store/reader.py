@@ -1,0 +1,219 @@
+"""Reading a run store from any number of other processes (studio, evaluate, report), live or read-only."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from core.errors import StoreError, TAAFError
+from core.store.common import (
+    STORE_FILE,
+    check_schema,
+    connect,
+    pid_alive,
+    store_path,
+)
+
+
+class RunReader:
+    """Read-only view of a run; safe beside a live writer. On a read-only folder it opens the
+    database with `immutable=1`: a snapshot that ignores the WAL (see docs/run-store.md)."""
+
+    def __init__(self, run_dir: str | Path, immutable: bool | None = None, stale_after: float = 60.0) -> None:
+        self.run_dir = Path(run_dir)
+        self.stale_after = stale_after
+        db = store_path(self.run_dir)
+        if immutable is None:  # WAL readers must create/map store.sqlite-shm: impossible in a read-only folder
+            immutable = not os.access(self.run_dir, os.W_OK)
+        try:
+            self._conn = self._open(db, immutable)
+        except sqlite3.OperationalError as e:
+            if immutable:
+                raise StoreError(f"{self.run_dir}: cannot open {STORE_FILE} ({e})") from None
+            immutable = True  # e.g. -shm not creatable although the folder looked writable
+            try:
+                self._conn = self._open(db, True)
+            except sqlite3.Error as e2:
+                raise StoreError(f"{self.run_dir}: cannot open {STORE_FILE} ({e2})") from None
+        self.immutable = immutable
+        self._lock = threading.Lock()
+
+    def _open(self, db: Path, immutable: bool) -> sqlite3.Connection:
+        conn = connect(db.resolve().as_uri() + ("?immutable=1" if immutable else "?mode=ro"), uri=True, readonly=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StoreError(f"{self.run_dir}: {STORE_FILE} is corrupt or not a run store ({e})") from None
+        check_schema(conn, self.run_dir)
+        return conn
+
+    def _query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def config(self) -> dict[str, Any]:
+        path = self.run_dir / "config.json"
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise StoreError(f"{path}: missing (half-created run)") from None
+        except (OSError, ValueError) as e:
+            raise StoreError(f"{path}: not readable JSON ({e})") from None
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
+
+    def status(self) -> dict[str, Any]:
+        """status, error, pid, host, started, updated (unix s), age_s and stale: a running/paused run
+        whose writer is dead on this host or whose heartbeat is older than `stale_after` seconds."""
+        rows = self._query("SELECT status, error, pid, host, started, updated FROM status WHERE id = 1")
+        if not rows:
+            raise StoreError(f"{self.run_dir}: {STORE_FILE} has no status row (half-created run store)")
+        st = dict(zip(("status", "error", "pid", "host", "started", "updated"), rows[0], strict=True))
+        st["age_s"] = time.time() - st["updated"]
+        dead = st["host"] == socket.gethostname() and not pid_alive(st["pid"])
+        st["stale"] = st["status"] in ("running", "paused") and (dead or st["age_s"] > self.stale_after)
+        return st
+
+    def last_step(self) -> int:
+        """The highest step with step-scope scalars; -1 if none."""
+        row = self._query("SELECT MAX(step) FROM scalars WHERE scope = 'step'")[0]
+        return -1 if row[0] is None else int(row[0])
+
+    def scalars(self, scope: str = "step", since_step: int = -1, keys: list[str] | None = None) -> pd.DataFrame:
+        """Wide frame of steps > since_step: columns step, epoch, time, then one per key (NaN = not
+        logged or non-finite), sorted by step. Read in one transaction, so every step is complete."""
+        where, params = "scope = ? AND step > ?", [scope, int(since_step)]
+        if keys is not None:
+            keys = list(keys)
+            where += f" AND key IN ({','.join('?' * len(keys))})"
+            params += keys
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN")
+            try:
+                groups = c.execute(f"SELECT step, MAX(epoch), MAX(time), COUNT(*) FROM scalars WHERE {where} "
+                                   "GROUP BY step ORDER BY step", params).fetchall()
+                names = [r[0] for r in c.execute(f"SELECT DISTINCT key FROM scalars WHERE {where} ORDER BY key",
+                                                 params)]
+                # Rows come in primary-key order (step, key); a step's rows are contiguous, `count` long.
+                vals = np.array([r[0] for r in c.execute(f"SELECT value FROM scalars WHERE {where} "
+                                                         "ORDER BY step, key", params)], dtype=float)
+                counts = np.array([g[3] for g in groups], dtype=np.int64)
+                if (counts == len(names)).all():  # every step has every key: reshape in place
+                    mat = vals.reshape(len(groups), len(names))
+                else:  # key codes computed in SQL: far cheaper than fetching 10^5 key strings
+                    case = "CASE key " + " ".join(f"WHEN ? THEN {i}" for i in range(len(names))) + " END"
+                    codes = [r[0] for r in c.execute(f"SELECT {case} FROM scalars WHERE {where} "
+                                                     "ORDER BY step, key", [*names, *params])]
+                    mat = np.full((len(groups), len(names)), np.nan)
+                    mat[np.repeat(np.arange(len(groups)), counts), codes] = vals
+            finally:
+                c.execute("COMMIT")
+        head = pd.DataFrame({
+            "step": np.array([g[0] for g in groups], dtype=np.int64),
+            "epoch": np.array([g[1] if g[1] is not None else -1 for g in groups], dtype=np.int64),
+            "time": np.array([g[2] for g in groups], dtype=float),
+        })
+        df = pd.concat([head, pd.DataFrame(mat, columns=names)], axis=1)
+        if keys is not None:  # asked-for keys always appear, in the asked order
+            df = df.reindex(columns=["step", "epoch", "time", *keys])
+        return df
+
+    def array_steps(self, kind: str = "probe") -> list[int]:
+        return [r[0] for r in self._query("SELECT step FROM arrays WHERE kind = ? ORDER BY step", (kind,))]
+
+    def arrays(self, step: int, kind: str = "probe") -> dict[str, np.ndarray]:
+        rows = self._query("SELECT path FROM arrays WHERE kind = ? AND step = ?", (kind, int(step)))
+        if not rows:
+            raise StoreError(f"{self.run_dir}: no {kind!r} arrays at step {step}")
+        path = self.run_dir / rows[0][0]
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as e:
+            raise StoreError(f"{path}: cannot load {kind!r} arrays of step {step} ({e})") from None
+
+    def events(self) -> pd.DataFrame:
+        rows = self._query("SELECT id, time, kind, message FROM events ORDER BY id")
+        return pd.DataFrame(rows, columns=["id", "time", "kind", "message"])
+
+    def log_tail(self, n_lines: int = 50) -> str:
+        """The last n_lines of train.log ('' if there is none), read from the end of the file."""
+        path = self.run_dir / "train.log"
+        if n_lines <= 0 or not path.is_file():
+            return ""
+        with open(path, "rb") as f:
+            pos = f.seek(0, os.SEEK_END)
+            data = b""
+            while pos > 0 and data.count(b"\n") <= n_lines:
+                size = min(1 << 16, pos)
+                pos -= size
+                f.seek(pos)
+                data = f.read(size) + data
+        return "\n".join(data.decode("utf-8", "replace").splitlines()[-n_lines:])
+
+
+def _from_config(cfg: dict, *path: str) -> Any:
+    for p in path:
+        cfg = cfg.get(p) if isinstance(cfg, dict) else None
+    return cfg
+
+
+LIST_COLUMNS = ["name", "path", "status", "strategy", "preset", "seed", "steps", "total_steps",
+                "last_val_acc_f", "created", "updated", "problem"]
+
+
+def list_runs(runs_dir: str | Path, stale_after: float = 60.0) -> pd.DataFrame:
+    """One row per subdirectory holding store.sqlite or config.json, sorted by name. Broken or
+    half-created runs get status 'unknown' and a one-line `problem` instead of raising."""
+    runs_dir, out = Path(runs_dir), []
+    subdirs = sorted(p for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
+    for d in subdirs:
+        if not ((d / STORE_FILE).exists() or (d / "config.json").exists()):
+            continue
+        row: dict[str, Any] = {"name": d.name, "path": str(d), "status": "unknown", "problem": ""}
+        try:
+            with RunReader(d, stale_after=stale_after) as r:
+                meta, st = r.meta(), r.status()
+                try:
+                    cfg = r.config()
+                except StoreError:
+                    cfg = {}
+                last = r._query("SELECT value FROM scalars WHERE scope = 'epoch' AND key = 'val_acc_f' "
+                                "AND value IS NOT NULL ORDER BY step DESC LIMIT 1")
+                row.update(
+                    status="interrupted" if st["stale"] else st["status"],
+                    strategy=meta.get("strategy", _from_config(cfg, "strategy", "name")),
+                    preset=meta.get("preset", _from_config(cfg, "data", "avdigits", "preset")),
+                    seed=meta.get("seed", _from_config(cfg, "train", "seed")),
+                    steps=r.last_step() + 1, total_steps=meta.get("total_steps"),
+                    last_val_acc_f=last[0][0] if last else None,
+                    created=meta.get("created", st["started"]), updated=st["updated"])
+        except (TAAFError, sqlite3.Error, OSError, ValueError) as e:
+            row["problem"] = str(e).splitlines()[0] if str(e) else type(e).__name__
+        out.append(row)
+    return pd.DataFrame(out, columns=LIST_COLUMNS)

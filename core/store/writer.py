@@ -1,0 +1,240 @@
+"""The run store's one writer (the training process, rank 0) and the control channel's sender."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import sqlite3
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from core.errors import RunExistsError, StoreError
+from core.store.common import (
+    CHECKPOINT_EVERY_S,
+    COMMANDS,
+    KIND_RE,
+    SCHEMA_SQL,
+    SCHEMA_VERSION,
+    SCOPES,
+    STATUSES,
+    STORE_FILE,
+    CommandError,
+    check_schema,
+    connect,
+    store_path,
+    to_json,
+)
+from core.store.reader import RunReader
+
+
+class RunWriter:
+    """The one writer of a run (the training process). Thread-safe: a heartbeat thread may share it."""
+
+    def __init__(self, run_dir: Path, conn: sqlite3.Connection) -> None:
+        self.run_dir = run_dir
+        self._conn: sqlite3.Connection | None = conn
+        self._lock = threading.Lock()
+        self._checkpointed = time.time()
+
+    @classmethod
+    def create(cls, run_dir: str | Path, config: dict[str, Any]) -> RunWriter:
+        run_dir = Path(run_dir)
+        db = run_dir / STORE_FILE
+        if db.exists():
+            raise RunExistsError(f"{run_dir}: a run already exists there ({STORE_FILE}); pick a new name or resume it")
+        for sub in ("arrays", "checkpoints"):
+            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            text = to_json(config)
+        except (TypeError, ValueError) as e:
+            raise StoreError(f"{run_dir}: config is not JSON-able ({e})") from None
+        tmp = run_dir / f".config.json.{os.getpid()}.tmp"
+        tmp.write_text(text + "\n")
+        os.replace(tmp, run_dir / "config.json")
+        # Build the schema under a temporary name, then publish it: a store.sqlite never lacks its tables.
+        tmp_db = run_dir / f".{STORE_FILE}.{os.getpid()}.tmp"
+        tmp_db.unlink(missing_ok=True)
+        now = time.time()
+        conn = connect(str(tmp_db))
+        conn.execute("PRAGMA journal_mode = WAL")  # persists in the file header
+        conn.execute("BEGIN")
+        for stmt in SCHEMA_SQL.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                         [("schema_version", str(SCHEMA_VERSION)), ("created", to_json(now))])
+        conn.execute("INSERT INTO status VALUES (1, 'running', NULL, ?, ?, ?, ?)",
+                     (os.getpid(), socket.gethostname(), now, now))
+        conn.execute("COMMIT")
+        conn.close()
+        try:
+            os.link(tmp_db, db)  # fails if another process published a store meanwhile
+        except FileExistsError:
+            tmp_db.unlink(missing_ok=True)
+            raise RunExistsError(f"{run_dir}: a run already exists there ({STORE_FILE}); pick a new name") from None
+        except OSError:  # filesystems without hard links
+            os.replace(tmp_db, db)
+        tmp_db.unlink(missing_ok=True)
+        return cls._attach(run_dir)
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> RunWriter:
+        """Reopen an existing run for --resume. Refuses a run another live process still writes."""
+        run_dir = Path(run_dir)
+        with RunReader(run_dir, immutable=False) as r:
+            st = r.status()
+        if st["status"] in ("running", "paused") and not st["stale"] and st["pid"] != os.getpid():
+            raise StoreError(f"{run_dir}: run is still {st['status']} (pid {st['pid']} on {st['host']}); stop it first")
+        return cls._attach(run_dir)
+
+    @classmethod
+    def _attach(cls, run_dir: Path) -> RunWriter:
+        conn = connect(str(store_path(run_dir)))
+        check_schema(conn, run_dir)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, no fsync per step
+        w = cls(run_dir, conn)
+        w._exec("UPDATE status SET pid = ?, host = ?, updated = ? WHERE id = 1",
+                (os.getpid(), socket.gethostname(), time.time()))
+        return w
+
+    def _exec(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"{self.run_dir}: run writer is closed")
+            return self._conn.execute(sql, params)
+
+    def _many(self, sql: str, rows: list[tuple]) -> None:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"{self.run_dir}: run writer is closed")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def log_scalars(self, step: int, epoch: int, values: dict[str, Any], scope: str = "step") -> None:
+        """All keys of one step in one transaction; NaN/inf are stored as NULL (read back as NaN)."""
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+        now, rows = time.time(), []
+        for key, v in values.items():
+            if key in ("step", "epoch", "time"):  # these name the wide frame's index columns
+                raise ValueError(f"scalar key {key!r} is reserved")
+            try:
+                f = float(v)
+            except (TypeError, ValueError):
+                raise StoreError(f"{self.run_dir}: scalar {key!r} = {v!r} is not a number") from None
+            rows.append((scope, int(step), str(key), int(epoch), now, f if math.isfinite(f) else None))
+        if rows:
+            self._many("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def log_arrays(self, step: int, epoch: int, arrays: dict[str, Any], kind: str = "probe") -> str:
+        """Write arrays/<kind>-<step>.npz atomically (temp file + rename), then its row. Returns the path."""
+        if not KIND_RE.match(kind):
+            raise ValueError(f"array kind must match {KIND_RE.pattern}, got {kind!r}")
+        rel = f"arrays/{kind}-{int(step):09d}.npz"
+        final = self.run_dir / rel
+        final.parent.mkdir(exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        # Same zip layout as np.savez_compressed, minus its reserved argument names ('file', 'allow_pickle').
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for key, a in arrays.items():
+                with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(a), allow_pickle=False)
+        os.replace(tmp, final)  # readers see the old file or the new one, never a half-written one
+        self._many("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?, ?, ?)",
+                   [(kind, int(step), int(epoch), time.time(), rel)])
+        return rel
+
+    def truncate_after(self, step: int) -> None:
+        """Forget steps after `step` (a resumed run replays them from its checkpoint): rows first, in one
+        transaction, then the array files no row points to any more."""
+        with self._lock:
+            paths = [r[0] for r in self._conn.execute("SELECT path FROM arrays WHERE step > ?", (int(step),))]
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM scalars WHERE step > ?", (int(step),))
+                self._conn.execute("DELETE FROM arrays WHERE step > ?", (int(step),))
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        for rel in paths:
+            (self.run_dir / rel).unlink(missing_ok=True)
+
+    def log_event(self, kind: str, message: str) -> None:
+        self._exec("INSERT INTO events (time, kind, message) VALUES (?, ?, ?)", (time.time(), str(kind), str(message)))
+
+    def set_meta(self, key: str, value: Any) -> None:
+        try:
+            text = to_json(value)
+        except (TypeError, ValueError) as e:
+            raise StoreError(f"{self.run_dir}: meta {key!r} is not JSON-able ({e})") from None
+        self._exec("INSERT OR REPLACE INTO meta VALUES (?, ?)", (str(key), text))
+
+    def set_status(self, status: str, error: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        self._exec("UPDATE status SET status = ?, error = ?, pid = ?, host = ?, updated = ? WHERE id = 1",
+                   (status, error, os.getpid(), socket.gethostname(), time.time()))
+
+    def heartbeat(self) -> None:
+        """Cheap liveness mark (one row update); call it every step and while paused."""
+        now = time.time()
+        self._exec("UPDATE status SET updated = ? WHERE id = 1", (now,))
+        if now - self._checkpointed > CHECKPOINT_EVERY_S:  # keep store.sqlite alone fresh for synced copies
+            self._checkpointed = now
+            self._exec("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def poll_command(self) -> str | None:
+        """The oldest unconsumed control command, marked consumed; None if there is none."""
+        row = self._exec("SELECT id, command FROM control WHERE consumed_at IS NULL ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            return None
+        self._exec("UPDATE control SET consumed_at = ? WHERE id = ?", (time.time(), row[0]))
+        return row[1] if row[1] in COMMANDS else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            try:  # fold the WAL into the main file so a copied/synced store.sqlite alone is complete
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def send_command(run_dir: str | Path, command: str) -> int:
+    """Queue 'pause' | 'resume' | 'stop' for the run's trainer (it polls between steps). Returns the command id."""
+    if command not in COMMANDS:
+        raise CommandError(f"unknown run command {command!r}; expected one of {', '.join(COMMANDS)}")
+    run_dir = Path(run_dir)
+    conn = connect(str(store_path(run_dir)))  # short-lived; busy_timeout waits out the trainer's step commit
+    try:
+        check_schema(conn, run_dir)
+        conn.execute("BEGIN IMMEDIATE")
+        cur = conn.execute("INSERT INTO control (time, command) VALUES (?, ?)", (time.time(), command))
+        conn.execute("COMMIT")
+        return int(cur.lastrowid)
+    except sqlite3.Error as e:
+        raise StoreError(f"{run_dir}: cannot send {command!r} ({e})") from None
+    finally:
+        conn.close()
