@@ -95,7 +95,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "record": {
         "runs_dir": "runs",
-        "every_steps": 10,  # probe recording period
+        "every_steps": 20,  # probe recording period (each probe costs about one training step)
         "probes": 8,  # fixed validation samples recorded at each probe
         "membrane_neurons": 16,
         "shapley": True,

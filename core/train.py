@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,8 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * t["epochs"]
         self.epoch, self.step, self.best_val, self.bad_epochs = 0, 0, -1.0, 0
         self.writer: RunWriter | None = None
+        self.array_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-writer")
+        self.pending_arrays: Future | None = None
         if self.dist.is_main:
             self.writer = RunWriter.open(self.run_dir) if resume else RunWriter.create(self.run_dir, cfg)
         if resume:
@@ -184,6 +187,7 @@ class Trainer:
 
     def set_status(self, status: str, error: str | None = None) -> None:
         if self.writer is not None:
+            self.flush_arrays()
             self.writer.set_status(status, error=error)
 
     # ---- the loop ----------------------------------------------------------------------------
@@ -261,7 +265,16 @@ class Trainer:
     def record_probe(self) -> None:
         audio, visual, y = (x.to(self.device) for x in self.probe)
         arrays = record_probes(self.model, self.strategy, audio, visual, y, self.cfg["record"]["membrane_neurons"])
-        self.writer.log_arrays(self.step, self.epoch, arrays, kind="probe")
+        # Compressing and writing the arrays happens on a background thread (zlib and file I/O release the
+        # GIL): the training loop only waits if the previous probe is still being written.
+        self.flush_arrays()
+        self.pending_arrays = self.array_thread.submit(self.writer.log_arrays, self.step, self.epoch, arrays, "probe")
+
+    def flush_arrays(self) -> None:
+        """Wait for the probe being written (and raise its error, if any)."""
+        if self.pending_arrays is not None:
+            pending, self.pending_arrays = self.pending_arrays, None
+            pending.result()
 
     def end_epoch(self) -> None:
         """Validation per head, Shapley values, energy, and the epoch's checkpoint."""
@@ -331,6 +344,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_e
         raise
     finally:
         trainer.dist.close()
+        trainer.array_thread.shutdown(wait=True)
     trainer.set_status("finished")
     if trainer.writer is not None:
         trainer.writer.close()
