@@ -10,6 +10,7 @@ Every step is written to the run store (core/store/) while training, so the stud
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import random
@@ -343,8 +344,11 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_e
         trainer.set_status("failed", error=f"{type(e).__name__}: {e}")
         raise
     finally:
-        trainer.dist.close()
         trainer.array_thread.shutdown(wait=True)
+        # Free DDP before its process group: a reducer that outlives the group aborts the process at exit.
+        trainer.net = trainer.model
+        gc.collect()
+        trainer.dist.close()
     trainer.set_status("finished")
     if trainer.writer is not None:
         trainer.writer.close()
@@ -358,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-dir", help="run directory (default: <record.runs_dir>/<strategy>-<preset>-s<seed>-<time>)")
     ap.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     args = ap.parse_args(argv)
-    # SIGTERM (a killed launcher, a job scheduler) ends the run like Ctrl-C: marked interrupted.
+    # Ctrl-C and SIGTERM (a killed launcher, a job scheduler) end the run the same way: marked interrupted.
+    # SIGINT is set explicitly: a process started in the background inherits it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         if args.resume:
