@@ -54,7 +54,8 @@ DEFAULTS: dict[str, Any] = {
     },
     "model": {
         "T": 4,  # common number of timesteps after alignment
-        "audio_steps": 8,  # spectrogram time slices fed to the audio encoder
+        "audio_steps": 4,  # spectrogram time slices fed to the audio encoder, one per step
+        "audio_context": 1,  # neighbouring slices each step also sees, on either side (0 = its slice alone)
         "visual_steps": 4,  # steps the frame is presented for
         "align": "learned",  # learned | none (then audio_steps = visual_steps = T)
         "encoding": "direct",  # direct | poisson (visual input)
@@ -128,6 +129,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.num_workers": _nonneg,
     "model.T": _ge1,
     "model.audio_steps": _ge1,
+    "model.audio_context": _nonneg,
     "model.visual_steps": _ge1,
     "model.widths": (
         lambda v: len(v) >= 1 and all(isinstance(w, int) and w >= 1 for w in v),

@@ -201,6 +201,7 @@ class MultimodalSNN(nn.Module):
         super().__init__()
         m = model_cfg
         self.T, self.audio_steps, self.visual_steps = m["T"], m["audio_steps"], m["visual_steps"]
+        self.audio_context = m["audio_context"]
         self.encoding, self.fusion = m["encoding"], fusion
         self.v_th = float(m["v_th"])
         p = LIFBoxParameters(tau_mem_inv=torch.tensor(float(m["tau_mem_inv"])), v_th=torch.tensor(self.v_th))
@@ -213,7 +214,7 @@ class MultimodalSNN(nn.Module):
             raise ConfigError(
                 f"model.audio_steps = {self.audio_steps}: the spectrograms have only {audio_shape[1]} frames"
             )
-        slice_shape = (1, audio_shape[0], audio_shape[1] // self.audio_steps)
+        slice_shape = (1, audio_shape[0], audio_shape[1] // self.audio_steps * (2 * self.audio_context + 1))
         d_a = self.audio_encoder.output_dim(slice_shape, 1)
         d_v = self.visual_encoder.output_dim(tuple(visual_shape), 1)
         self.head_a = nn.Linear(d_a, num_classes)
@@ -233,11 +234,13 @@ class MultimodalSNN(nn.Module):
         return {"a": audio, "v": visual, "f": [q for q in self.parameters() if id(q) not in taken]}
 
     def audio_slices(self, audio: torch.Tensor) -> torch.Tensor:
-        """(B, F, L) spectrogram -> (S_a, B, 1, F, L // S_a): successive time slices, one per step."""
-        s = self.audio_steps
+        """(B, F, L) spectrogram -> (S_a, B, 1, F, W (2c + 1)): successive time slices of W = L // S_a frames,
+        one per step, each with c neighbouring slices of context on either side (zeros past the ends)."""
+        s, c = self.audio_steps, self.audio_context
         width = audio.shape[-1] // s
-        x = audio[..., : width * s].unflatten(-1, (s, width))  # (B, F, S, W)
-        return x.permute(2, 0, 1, 3).unsqueeze(2)
+        x = F.pad(audio[..., : width * s], (c * width, c * width))
+        windows = x.unfold(-1, width * (2 * c + 1), width)  # (B, F, S, W (2c + 1))
+        return windows.permute(2, 0, 1, 3).unsqueeze(2)
 
     def visual_steps_input(self, visual: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, bool]:
         """Frame presented for S_v steps: direct current (static), or Poisson spikes of its intensity."""

@@ -20,7 +20,7 @@ from core.store import RunWriter  # noqa: E402
 from core.train import train  # noqa: E402
 
 DEMO = ROOT / "sample_data" / "demo_run"
-SETTINGS = ["train.epochs=8", "record.every_steps=4", "record.progress=true", "train.seed=0"]
+SETTINGS = ["train.epochs=8", "record.every_steps=4", "record.progress=false", "train.seed=0"]
 
 
 def main() -> None:

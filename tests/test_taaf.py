@@ -62,8 +62,22 @@ def test_network_shapes_time_first_and_alpha_sums():
         assert out.pred[u].shape == (5, 10)
     names = [layer.name for layer in model.lif_layers()]
     assert names == ["a.lif1", "a.lif2", "v.lif1", "v.lif2"]
-    # each encoder ran its own number of steps before alignment
-    assert model.audio_slices(torch.randn(5, 32, 32)).shape == (6, 5, 1, 32, 5)
+    # each encoder ran its own number of steps before alignment; an audio step sees its slice of 5 frames
+    # plus one slice of context on either side
+    assert model.audio_slices(torch.randn(5, 32, 32)).shape == (6, 5, 1, 32, 15)
+
+
+def test_audio_slices_carry_their_neighbours_as_context():
+    cfg = load_config(None, ["model.audio_steps=4", "model.audio_context=1"])
+    model = MultimodalSNN(cfg["model"], (2, 8), (1, 8, 8), num_classes=3)
+    audio = torch.arange(16.0).view(1, 2, 8)  # 2 bands x 8 frames: slices of 2 frames
+    x = model.audio_slices(audio)[:, 0, 0]  # (S, F, 6)
+    assert torch.equal(x[1, 0], torch.tensor([0.0, 1, 2, 3, 4, 5]))  # slice 1 with slices 0 and 2
+    assert torch.equal(x[0, 0], torch.tensor([0.0, 0, 0, 1, 2, 3]))  # zeros before the start
+    assert torch.equal(x[3, 1], torch.tensor([12.0, 13, 14, 15, 0, 0]))  # and after the end
+    cfg0 = load_config(None, ["model.audio_steps=4", "model.audio_context=0"])
+    plain = MultimodalSNN(cfg0["model"], (2, 8), (1, 8, 8), num_classes=3).audio_slices(audio)[:, 0, 0]
+    assert torch.equal(plain[2, 0], torch.tensor([4.0, 5]))
 
 
 def test_mean_fusion_has_uniform_alpha_and_no_attention_parameters():

@@ -57,7 +57,7 @@ def test_cli_trains_and_records_everything(tmp_path):
     assert arrays["alpha"].shape == (P, 3, T)
     assert abs(arrays["alpha"].sum(-1) - 1).max() < 1e-4
     assert arrays["probs"].shape == (P, 3, T, 10)
-    assert arrays["spikes/a.lif1"].shape[:2] == (P, 8) and arrays["spikes/v.lif1"].shape[:2] == (P, 4)
+    assert arrays["spikes/a.lif1"].shape[:2] == (P, 4) and arrays["spikes/v.lif1"].shape[:2] == (P, 4)
     assert set(arrays["spikes/v.lif2"].ravel().tolist()) <= {0, 1}
     ck = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     assert ck["epoch"] == 1 and "a.lif1" in ck["neurons"]
