@@ -27,7 +27,7 @@ class LayerCost:
     input_rate: float
 
 
-def _macs(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def _macs(module: nn.Module, y: torch.Tensor) -> float:
     if isinstance(module, nn.Conv2d):
         k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
         return float(y.numel() * k)
@@ -46,7 +46,7 @@ def layer_costs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> 
             binary = bool(((x == 0) | (x == 1)).all())
             rate = float((x != 0).float().mean())
             c = costs.setdefault(name, LayerCost(name, 0.0, 0, binary, rate))
-            c.macs += _macs(module, x, output) / batch
+            c.macs += _macs(module, output) / batch
             c.steps += max(1, x.shape[0] // batch)
 
         return fn

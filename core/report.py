@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import statistics
 import sys
 import time
@@ -35,8 +36,6 @@ def run_one(strategy: str, preset: str, seed: int, runs_dir: Path, epochs: int |
     if not train_missing:
         return None
     if run_dir.exists():
-        import shutil
-
         shutil.rmtree(run_dir)  # an unfinished report run is simply redone
     overrides = [f'strategy.name="{strategy}"', f'data.avdigits.preset="{preset}"', "data.avdigits.degrade={}",
                  f"train.seed={seed}", "record.progress=false"]

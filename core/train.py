@@ -31,7 +31,7 @@ from core.data import build_datasets
 from core.data.common import iterate_batches
 from core.distributed import Distributed
 from core.energy import energy_estimate
-from core.errors import CheckpointError, TAAFError
+from core.errors import TAAFError
 from core.model import MultimodalSNN
 from core.recorder import evaluate, probe_indices, record_probes, shapley_values, stack_items
 from core.store import RunReader, RunWriter
@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: run marked interrupted; continue with --resume", file=sys.stderr)
         return 130
-    except (TAAFError, CheckpointError) as e:
+    except TAAFError as e:  # config, data, store and checkpoint errors: one line
         print(f"error: {e}", file=sys.stderr)
         return 2 if not isinstance(e, TrainingFailed) else 1
     except Exception:
