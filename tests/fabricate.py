@@ -1,4 +1,4 @@
-"""Tiny CREMA-D and AVE trees with real files (soundfile wavs, Pillow jpgs, numpy / pickle spectrograms).
+"""Tiny CREMA-D and AVE trees with real files (soundfile wavs, Pillow jpgs, numpy / pickle spectrograms), and configs.
 
 Used by tests/test_cremad.py and tests/test_ave.py; nothing here touches a real dataset.
 """
@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from PIL import Image
+
+from core.config import load_config
 
 CREMAD_CLASSES = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]
 AVE_CLASSES = ["Church bell", "Bark", "Male speech, man speaking"]  # unsorted on purpose: classes get sorted
@@ -31,6 +33,18 @@ def write_frames(folder: Path, n: int = 3, color: tuple[int, int, int] = (200, 5
     for i in range(n):
         c = tuple(min(255, v + 20 * i) for v in color)
         Image.new("RGB", size, color=c).save(folder / f"{i + 1:05d}.jpg", quality=90)
+
+
+def tree_config(dataset: str, root: Path, cache_dir: Path, **over) -> dict:
+    """A full config reading `dataset` from a fabricated tree: 16 px frames, `over` as data.<dataset>.<key> = value."""
+    sets = {
+        "data.dataset": dataset,
+        "data.path": str(root),
+        "data.cache_dir": str(cache_dir),
+        f"data.{dataset}.frame_size": 16,
+        **{f"data.{dataset}.{k}": v for k, v in over.items()},
+    }
+    return load_config(None, sets)
 
 
 def _lines(rows: list[str], crlf: bool, header: str | None = None) -> bytes:

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fabricate import AVE_CLASSES, fabricate_ave
+from fabricate import AVE_CLASSES, fabricate_ave, tree_config
 
-from core.config import load_config
 from core.data import ave, build_datasets
 from core.data.check import main as check_main
 from core.errors import ConfigError, DataError
@@ -22,16 +21,8 @@ SORTED = sorted(AVE_CLASSES)
 
 
 def data_cfg(root: Path, tmp_path: Path, **over) -> dict:
-    sets = {
-        "data.dataset": "ave",
-        "data.path": str(root),
-        "data.cache_dir": str(tmp_path / "cache"),
-        "data.ave.frame_size": 16,
-        "data.ave.audio_size": 20,
-        "data.ave.seconds": 1.0,
-        **{f"data.ave.{k}": v for k, v in over.items()},
-    }
-    return load_config(None, sets)["data"]
+    """The `data` section, with small short audio so every test decodes fast."""
+    return tree_config("ave", root, tmp_path / "cache", **{"audio_size": 20, "seconds": 1.0, **over})["data"]
 
 
 def assert_labels(bundle, tree) -> None:
@@ -46,16 +37,7 @@ def assert_labels(bundle, tree) -> None:
 
 def test_wav_layout_with_header(tmp_path):
     tree = fabricate_ave(tmp_path / "AVE", header=True)
-    cfg = load_config(
-        None,
-        {
-            "data.dataset": "ave",
-            "data.path": str(tree.root),
-            "data.cache_dir": str(tmp_path / "cache"),
-            "data.ave.frame_size": 16,
-        },
-    )
-    b = build_datasets(cfg)
+    b = build_datasets(tree_config("ave", tree.root, tmp_path / "cache"))  # default audio settings
     assert b.class_names == SORTED and b.num_classes == 3
     assert (len(b.train), len(b.val), len(b.test)) == (6, 3, 3)
     assert b.audio_shape == (128, 128) and b.visual_shape == (3, 16, 16)

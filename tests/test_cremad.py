@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fabricate import CREMAD_CLASSES, fabricate_cremad, write_wav
+from fabricate import CREMAD_CLASSES, fabricate_cremad, tree_config, write_wav
 
-from core.config import load_config
 from core.data import audio_features, build_datasets, cremad
 from core.data.check import main as check_main
 from core.errors import DataError
@@ -24,14 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def data_cfg(root: Path, tmp_path: Path, **over) -> dict:
-    sets = {
-        "data.dataset": "cremad",
-        "data.path": str(root),
-        "data.cache_dir": str(tmp_path / "cache"),
-        "data.cremad.frame_size": 16,
-        **{f"data.cremad.{k}": v for k, v in over.items()},
-    }
-    return load_config(None, sets)["data"]
+    return tree_config("cremad", root, tmp_path / "cache", **over)["data"]
 
 
 @pytest.fixture
@@ -52,16 +44,7 @@ def count_decodes(monkeypatch) -> list[str]:
 
 
 def test_build_shapes_labels_and_splits(tree, tmp_path):
-    cfg = load_config(
-        None,
-        {
-            "data.dataset": "cremad",
-            "data.path": str(tree.root),
-            "data.cache_dir": str(tmp_path / "cache"),
-            "data.cremad.frame_size": 16,
-        },
-    )
-    b = build_datasets(cfg)  # through the real dispatch
+    b = build_datasets(tree_config("cremad", tree.root, tmp_path / "cache"))  # through the real dispatch
     assert b.class_names == CREMAD_CLASSES and b.num_classes == 6
     assert b.audio_shape == (257, 188) and b.visual_shape == (3, 16, 16)
     assert len(b.train) + len(b.val) == 18 and len(b.val) == 2 and len(b.test) == 6

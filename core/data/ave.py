@@ -13,23 +13,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.data import audio_features as af
-from core.data.cache import (
-    DecodeFailure,
-    cache_folder,
-    datasets_from_cache,
-    decode_check,
-    ensure_cache,
-    file_stamp,
-    one_line,
-)
-from core.data.check import CheckReport, Problems, count_table, read_rows
+from core.data.cache import CachePlan, cached_bundle, checked_report, decode_frame, plan_cache, unreadable_audio
+from core.data.check import CheckReport, Problems, class_counts, count_table, raise_if_problems, read_rows
 from core.data.common import DataBundle
 from core.errors import ConfigError
 
@@ -77,14 +68,8 @@ def decode_clip(s: dict[str, Any], job: tuple[str, str]) -> tuple[np.ndarray, np
             spec = af.read_spectrogram(audio, s["audio"])
         spec = af.resize_2d(spec, s["audio_size"])
     except Exception as e:  # any decoder failure is the file's problem, reported by name
-        raise DecodeFailure("unreadable audio", f"{Path(audio).name} ({one_line(e)})") from None
-    try:
-        img = af.read_frame(frame, s["frame_size"])
-    except Exception as e:
-        raise DecodeFailure(
-            "unreadable frame", f"{Path(frame).parent.name}/{Path(frame).name} ({one_line(e)})"
-        ) from None
-    return spec, img
+        raise unreadable_audio(audio, e) from None
+    return spec, decode_frame(frame, s["frame_size"])
 
 
 def _is_header(fields: list[str]) -> bool:
@@ -194,13 +179,9 @@ def _scan_files(s: Scan, c: dict[str, Any], ids: list[str]) -> None:
             s.files[vid] = (audio, frame)
 
 
-def _cache(data_cfg: dict[str, Any], s: Scan) -> tuple[Path, list[str], list[tuple[str, str]], partial]:
+def _cache_plan(data_cfg: dict[str, Any], s: Scan) -> CachePlan:
     st = settings(data_cfg["ave"], s.audio_dir.name if s.audio_dir else "")
-    ids = sorted(s.files)
-    stamps = [[vid, file_stamp(s.files[vid][0]), s.files[vid][1].name, file_stamp(s.files[vid][1])] for vid in ids]
-    key = {"path": str(s.root.resolve()), "settings": st, "files": stamps}
-    jobs = [(str(s.files[vid][0]), str(s.files[vid][1])) for vid in ids]
-    return cache_folder(data_cfg["cache_dir"], "ave", key), ids, jobs, partial(decode_clip, st)
+    return plan_cache(data_cfg["cache_dir"], "ave", s.root, st, s.files, decode_clip)
 
 
 def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
@@ -208,10 +189,7 @@ def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
     c = data_cfg["ave"]
     _pickle_gate(c)
     s = scan(data_cfg)
-    counts = {
-        split: {name: sum(y == i for _, y in items) for i, name in enumerate(s.classes)}
-        for split, items in s.splits.items()
-    }
+    counts = class_counts(s.splits, s.classes)
     lines = [f"AVE at {s.root}"]
     if s.splits:
         listed = ", ".join(f"{s.names[k]} {len(v)}" for k, v in s.splits.items())
@@ -226,13 +204,8 @@ def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
         f"audio: {c['audio']} from {where} -> {c['audio_size']} x {c['audio_size']}; frames: middle "
         f"image of {c['frames_dir']}/<id>/ -> 3 x {c['frame_size']} x {c['frame_size']}"
     )
-    problems = s.problems
-    if s.files:
-        folder, _, jobs, fn = _cache(data_cfg, s)
-        found, note = decode_check(folder, jobs, fn, data_cfg["num_workers"], decode)
-        problems.extend(found)
-        lines.append(note)
-    return CheckReport(problems.lines(), "\n".join(lines), counts)
+    plan = _cache_plan(data_cfg, s) if s.files else None
+    return checked_report(s.problems, lines, counts, plan, data_cfg["num_workers"], decode)
 
 
 def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
@@ -240,9 +213,8 @@ def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
     c = data_cfg["ave"]
     _pickle_gate(c)
     s = scan(data_cfg)
-    CheckReport(s.problems.lines(), "").raise_if_bad(str(s.root))
-    folder, ids, jobs, fn = _cache(data_cfg, s)
+    raise_if_problems(s.problems, str(s.root))
     a_shape, v_shape = (c["audio_size"], c["audio_size"]), (3, c["frame_size"], c["frame_size"])
-    ensure_cache(folder, ids, jobs, fn, data_cfg["num_workers"], a_shape, v_shape, str(s.root))
-    ds = datasets_from_cache(folder, {k: s.splits[k] for k in ("train", "val", "test")})
-    return DataBundle(ds["train"], ds["val"], ds["test"], len(s.classes), list(s.classes), a_shape, v_shape)
+    splits = {k: s.splits[k] for k in ("train", "val", "test")}
+    plan = _cache_plan(data_cfg, s)
+    return cached_bundle(plan, splits, s.classes, a_shape, v_shape, data_cfg["num_workers"], str(s.root))

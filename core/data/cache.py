@@ -15,6 +15,8 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from core.data.audio_features import normalise_frame
-from core.data.check import CheckReport, Problems
+from core.data.audio_features import normalise_frame, read_frame
+from core.data.check import CheckReport, Problems, raise_if_problems
+from core.data.common import DataBundle
 
 CACHE_VERSION = 1
 
@@ -42,6 +45,21 @@ def one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0] if text else ''}"
 
 
+def unreadable_audio(path: str | Path, e: BaseException) -> DecodeFailure:
+    """The failure to raise when no decoder could read an audio file: named by file name, with the cause."""
+    return DecodeFailure("unreadable audio", f"{Path(path).name} ({one_line(e)})")
+
+
+def decode_frame(frame: str | Path, size: int) -> np.ndarray:
+    """A frame image as uint8 (3, size, size); DecodeFailure naming `<id>/<file>` when it cannot be read."""
+    try:
+        return read_frame(frame, size)
+    except Exception as e:  # any decoder failure is the file's problem, reported by name
+        raise DecodeFailure(
+            "unreadable frame", f"{Path(frame).parent.name}/{Path(frame).name} ({one_line(e)})"
+        ) from None
+
+
 def cache_folder(cache_dir: str | Path, dataset: str, key: dict[str, Any]) -> Path:
     """The settings-keyed folder; `key` must hold everything that changes the decoded arrays."""
     blob = json.dumps({"version": CACHE_VERSION, "dataset": dataset, **key}, sort_keys=True, default=str)
@@ -52,6 +70,33 @@ def file_stamp(path: Path) -> list[int]:
     """(size, mtime_ns): replacing a file in place invalidates the cache without hashing gigabytes."""
     st = path.stat()
     return [st.st_size, st.st_mtime_ns]
+
+
+@dataclass
+class CachePlan:
+    """One dataset's cache: its folder, the clip ids in row order, their decode jobs and the (picklable) decoder."""
+
+    folder: Path
+    ids: list[str]
+    jobs: list[Any]
+    fn: Callable[[Any], tuple[np.ndarray, np.ndarray]]
+
+
+def plan_cache(
+    cache_dir: str | Path,
+    dataset: str,
+    root: Path,
+    settings: dict[str, Any],
+    files: dict[str, tuple[Path, Path]],
+    decode_clip: Callable[[dict[str, Any], tuple[str, str]], tuple[np.ndarray, np.ndarray]],
+) -> CachePlan:
+    """The cache of `files` (id -> (audio, frame)) decoded by `decode_clip` with `settings`, in sorted id order."""
+    ids = sorted(files)
+    stamps = [[cid, file_stamp(files[cid][0]), files[cid][1].name, file_stamp(files[cid][1])] for cid in ids]
+    # the key's content decides the folder name: changing it orphans every cache already decoded
+    key = {"path": str(root.resolve()), "settings": settings, "files": stamps}
+    jobs = [(str(files[cid][0]), str(files[cid][1])) for cid in ids]
+    return CachePlan(cache_folder(cache_dir, dataset, key), ids, jobs, partial(decode_clip, settings))
 
 
 def is_complete(folder: Path) -> bool:
@@ -69,8 +114,6 @@ def decode_all(
     jobs: list[Any], fn: Callable[[Any], tuple[np.ndarray, np.ndarray]], workers: int, desc: str = "decoding"
 ) -> Iterator[tuple[int, Any]]:
     """(index, (audio, visual) or ("fail", kind, item)) for every job, in order; `fn` must be picklable."""
-    from functools import partial
-
     from tqdm import tqdm
 
     safe = partial(_safe, fn)
@@ -102,16 +145,9 @@ def decode_problems(jobs: list[Any], fn: Callable, workers: int) -> Problems:
     return problems
 
 
-def build_cache(
-    folder: Path,
-    ids: list[str],
-    jobs: list[Any],
-    fn: Callable,
-    workers: int,
-    audio_shape: tuple[int, ...],
-    visual_shape: tuple[int, ...],
-) -> Problems:
-    """Decode every job into `folder` (atomically). Returns the decode problems; nothing is written if any."""
+def build_cache(plan: CachePlan, workers: int, audio_shape: tuple[int, ...], visual_shape: tuple[int, ...]) -> Problems:
+    """Decode every job into the plan's folder (atomically). Returns the decode problems; nothing is written if any."""
+    folder, ids = plan.folder, plan.ids
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".tmp-{folder.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -123,7 +159,7 @@ def build_cache(
         visual = np.lib.format.open_memmap(
             tmp / "visual.npy", mode="w+", dtype=np.uint8, shape=(len(ids), *visual_shape)
         )
-        for i, out in decode_all(jobs, fn, workers, desc=f"caching {folder.name}"):
+        for i, out in decode_all(plan.jobs, plan.fn, workers, desc=f"caching {folder.name}"):
             if failed(out):
                 problems.add(out[1], out[2])
                 continue
@@ -195,28 +231,53 @@ def datasets_from_cache(folder: Path, splits: dict[str, list[tuple[str, int]]]) 
     return out
 
 
-def decode_check(folder: Path, jobs: list[Any], fn: Callable, workers: int, decode: bool) -> tuple[Problems, str]:
+def decode_check(plan: CachePlan, workers: int, decode: bool) -> tuple[Problems, str]:
     """check()'s decode pass: (problems, one-line note for the summary)."""
     if not decode:
         return Problems(), "decoding: skipped (--no-decode)"
-    if is_complete(folder):
-        return Problems(), f"decoding: skipped, every clip is already decoded in {folder}"
-    problems = decode_problems(jobs, fn, workers)
-    return problems, f"decoding: tried {len(jobs)} clip(s), {'some failed' if problems else 'all readable'}"
+    if is_complete(plan.folder):
+        return Problems(), f"decoding: skipped, every clip is already decoded in {plan.folder}"
+    problems = decode_problems(plan.jobs, plan.fn, workers)
+    return problems, f"decoding: tried {len(plan.jobs)} clip(s), {'some failed' if problems else 'all readable'}"
+
+
+def checked_report(
+    problems: Problems,
+    lines: list[str],
+    counts: dict[str, dict[str, int]],
+    plan: CachePlan | None,
+    workers: int,
+    decode: bool,
+) -> CheckReport:
+    """check()'s report: the scan's problems and summary lines, extended by the decode pass when there is a plan."""
+    if plan is not None:
+        found, note = decode_check(plan, workers, decode)
+        problems.extend(found)
+        lines.append(note)
+    return CheckReport(problems.lines(), "\n".join(lines), counts)
 
 
 def ensure_cache(
-    folder: Path,
-    ids: list[str],
-    jobs: list[Any],
-    fn: Callable,
-    workers: int,
-    audio_shape: tuple[int, ...],
-    visual_shape: tuple[int, ...],
-    where: str,
+    plan: CachePlan, workers: int, audio_shape: tuple[int, ...], visual_shape: tuple[int, ...], where: str
 ) -> None:
     """build()'s decode pass: reuse a complete cache, else decode everything; DataError if any file fails."""
-    if is_complete(folder):
+    if is_complete(plan.folder):
         return
-    problems = build_cache(folder, ids, jobs, fn, workers, audio_shape, visual_shape)
-    CheckReport(problems.lines(), "").raise_if_bad(where)
+    raise_if_problems(build_cache(plan, workers, audio_shape, visual_shape), where)
+
+
+def cached_bundle(
+    plan: CachePlan,
+    splits: dict[str, list[tuple[str, int]]],
+    class_names: list[str],
+    audio_shape: tuple[int, int],
+    visual_shape: tuple[int, int, int],
+    workers: int,
+    where: str,
+) -> DataBundle:
+    """build()'s ending: fill the cache unless it is complete, then serve the train / val / test splits from it."""
+    ensure_cache(plan, workers, audio_shape, visual_shape, where)
+    ds = datasets_from_cache(plan.folder, splits)
+    return DataBundle(
+        ds["train"], ds["val"], ds["test"], len(class_names), list(class_names), audio_shape, visual_shape
+    )

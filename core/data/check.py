@@ -69,6 +69,19 @@ def read_rows(path: Path, sep: str) -> list[tuple[int, list[str]]]:
     return [(n, [f.strip() for f in line.split(sep)]) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
+def raise_if_problems(problems: Problems, where: str) -> None:
+    """build()'s refusal: a DataError naming the first problem (and how many more), if there is any."""
+    CheckReport(problems.lines(), "").raise_if_bad(where)
+
+
+def class_counts(splits: dict[str, list[tuple[str, int]]], class_names: list[str]) -> dict[str, dict[str, int]]:
+    """Items per class in each split, from (id, label index) lists; every class listed, absent ones as 0."""
+    return {
+        split: {name: sum(y == i for _, y in items) for i, name in enumerate(class_names)}
+        for split, items in splits.items()
+    }
+
+
 def count_table(counts: dict[str, dict[str, int]], class_names: list[str]) -> str:
     """Clips per class (rows) and split (columns), with totals."""
     splits = list(counts)

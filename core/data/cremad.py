@@ -10,23 +10,14 @@ Labels NEU HAP SAD FEA DIS ANG -> 0..5 (OGM-GE's order). Validation is carved fr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.data import audio_features as af
-from core.data.cache import (
-    DecodeFailure,
-    cache_folder,
-    datasets_from_cache,
-    decode_check,
-    ensure_cache,
-    file_stamp,
-    one_line,
-)
-from core.data.check import CheckReport, Problems, count_table, read_rows
+from core.data.cache import CachePlan, cached_bundle, checked_report, decode_frame, plan_cache, unreadable_audio
+from core.data.check import CheckReport, Problems, class_counts, count_table, raise_if_problems, read_rows
 from core.data.common import DataBundle
 
 CLASSES = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]
@@ -61,14 +52,8 @@ def decode_clip(s: dict[str, Any], job: tuple[str, str]) -> tuple[np.ndarray, np
         if s["audio"] == "resized":
             spec = af.resize_2d(spec, s["audio_size"])
     except Exception as e:  # any decoder failure is the file's problem, reported by name
-        raise DecodeFailure("unreadable audio", f"{Path(wav).name} ({one_line(e)})") from None
-    try:
-        img = af.read_frame(frame, s["frame_size"])
-    except Exception as e:
-        raise DecodeFailure(
-            "unreadable frame", f"{Path(frame).parent.name}/{Path(frame).name} ({one_line(e)})"
-        ) from None
-    return spec, img
+        raise unreadable_audio(wav, e) from None
+    return spec, decode_frame(frame, s["frame_size"])
 
 
 @dataclass
@@ -162,23 +147,15 @@ def carve_val(
     ]
 
 
-def _cache(data_cfg: dict[str, Any], s: Scan) -> tuple[Path, list[str], list[tuple[str, str]], partial]:
-    c = data_cfg["cremad"]
-    ids = sorted(s.files)
-    stamps = [[cid, file_stamp(s.files[cid][0]), s.files[cid][1].name, file_stamp(s.files[cid][1])] for cid in ids]
-    key = {"path": str(s.root.resolve()), "settings": settings(c), "files": stamps}
-    jobs = [(str(s.files[cid][0]), str(s.files[cid][1])) for cid in ids]
-    return cache_folder(data_cfg["cache_dir"], "cremad", key), ids, jobs, partial(decode_clip, settings(c))
+def _cache_plan(data_cfg: dict[str, Any], s: Scan) -> CachePlan:
+    return plan_cache(data_cfg["cache_dir"], "cremad", s.root, settings(data_cfg["cremad"]), s.files, decode_clip)
 
 
 def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
     """Validate a CREMA-D folder: the report behind `python -m core.data check` and build()."""
     c = data_cfg["cremad"]
     s = scan(data_cfg)
-    counts = {
-        split: {name: sum(y == i for _, y in items) for i, name in enumerate(CLASSES)}
-        for split, items in s.splits.items()
-    }
+    counts = class_counts(s.splits, CLASSES)
     lines = [f"CREMA-D at {s.root}"]
     if s.splits:
         clips = [cid for items in s.splits.values() for cid, _ in items]
@@ -196,23 +173,17 @@ def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
         f"audio: {c['audio']} -> {a_shape[0]} x {a_shape[1]}; frames: middle image of "
         f"{c['frames_dir']}/<clip>/ -> 3 x {c['frame_size']} x {c['frame_size']}"
     )
-    problems = s.problems
-    if s.files:
-        folder, _, jobs, fn = _cache(data_cfg, s)
-        found, note = decode_check(folder, jobs, fn, data_cfg["num_workers"], decode)
-        problems.extend(found)
-        lines.append(note)
-    return CheckReport(problems.lines(), "\n".join(lines), counts)
+    plan = _cache_plan(data_cfg, s) if s.files else None
+    return checked_report(s.problems, lines, counts, plan, data_cfg["num_workers"], decode)
 
 
 def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
     """Check, decode (or reuse the cache), carve validation, and return the three splits."""
     c = data_cfg["cremad"]
     s = scan(data_cfg)
-    CheckReport(s.problems.lines(), "").raise_if_bad(str(s.root))
-    folder, ids, jobs, fn = _cache(data_cfg, s)
+    raise_if_problems(s.problems, str(s.root))
     a_shape, v_shape = audio_shape(c), (3, c["frame_size"], c["frame_size"])
-    ensure_cache(folder, ids, jobs, fn, data_cfg["num_workers"], a_shape, v_shape, str(s.root))
     train, val = carve_val(s.splits["train"], c["val_fraction"], seed, c["speaker_disjoint_val"])
-    ds = datasets_from_cache(folder, {"train": train, "val": val, "test": s.splits["test"]})
-    return DataBundle(ds["train"], ds["val"], ds["test"], len(CLASSES), list(CLASSES), a_shape, v_shape)
+    splits = {"train": train, "val": val, "test": s.splits["test"]}
+    plan = _cache_plan(data_cfg, s)
+    return cached_bundle(plan, splits, CLASSES, a_shape, v_shape, data_cfg["num_workers"], str(s.root))
