@@ -82,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
         "lr": 0.003,
         "weight_decay": 0.0,
         "momentum": 0.9,
-        "scheduler": "none",  # none | step
+        "scheduler": "none",  # none | step | cosine (per step, from lr to 0 over the run)
         "step_size": 70,
         "gamma": 0.1,
     },
@@ -118,7 +118,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "strategy.name": ("taaf", "taaf-no-balance", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual"),
     "strategy.coeff": ("tanh", "ogm"),
     "optim.name": ("adam", "sgd"),
-    "optim.scheduler": ("none", "step"),
+    "optim.scheduler": ("none", "step", "cosine"),
 }
 
 _pos = (lambda v: v > 0, "a number > 0")

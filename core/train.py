@@ -130,8 +130,7 @@ class Trainer:
 
     # ---- one step ----------------------------------------------------------------------------
     def set_learning_rates(self, scale: tuple[float, float]) -> dict[str, float]:
-        o = self.cfg["optim"]
-        base = o["lr"] * (o["gamma"] ** (self.epoch // o["step_size"]) if o["scheduler"] == "step" else 1.0)
+        base = scheduled_lr(self.cfg["optim"], self.epoch, self.step, self.total_steps)
         factors = {"a": scale[0], "v": scale[1], "f": 1.0}
         for group in self.optimizer.param_groups:
             group["lr"] = base * factors[group["name"]]
@@ -149,7 +148,7 @@ class Trainer:
             )
         # averaged over ranks: they scale lrs / gradients, which must match on every rank
         signals = self.dist.mean_scalars(self.strategy.signals(self.model, out, y, self.epoch))
-        lrs = self.set_learning_rates(self.strategy.lr_scale(signals))
+        lrs = self.set_learning_rates(self.strategy.lr_scale(signals, self.epoch))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.strategy.after_backward(self.model, signals, self.epoch)
@@ -316,6 +315,15 @@ class Trainer:
             if self.writer is not None:
                 self.writer.set_meta("test", summary["test"])
         return summary
+
+
+def scheduled_lr(optim: dict[str, Any], epoch: int, step: int, total_steps: int) -> float:
+    """Base learning rate at this point of the run; a function of (epoch, step) only, so --resume agrees."""
+    if optim["scheduler"] == "step":
+        return optim["lr"] * optim["gamma"] ** (epoch // optim["step_size"])
+    if optim["scheduler"] == "cosine":  # from lr down to 0 at the last step
+        return optim["lr"] * 0.5 * (1.0 + math.cos(math.pi * min(step / max(total_steps, 1), 1.0)))
+    return optim["lr"]
 
 
 def grad_norm(params: Any) -> float:

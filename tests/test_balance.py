@@ -58,3 +58,29 @@ def test_ogm_ge_scales_conv_grads_and_adds_noise_of_grad_std():
     noise = conv.weight.grad
     assert noise.std().item() == pytest.approx(original.std().item(), rel=0.15)
     assert abs(noise.mean().item()) < 0.3
+
+
+def test_taaf_balance_applies_only_inside_the_modulation_window():
+    from core.config import load_config
+    from core.strategies import STRATEGIES
+
+    cfg = load_config(None, ["strategy.modulation_starts=2", "strategy.modulation_ends=4"])
+    taaf = STRATEGIES["taaf"](cfg)
+    signals = balance_coefficients(3.0, 1.5, beta=1.0)
+    assert taaf.lr_scale(signals, 1) == (1.0, 1.0)
+    assert taaf.lr_scale(signals, 2) == pytest.approx((1 - math.tanh(1.0), 1.0))
+    assert taaf.lr_scale(signals, 4) == pytest.approx((1 - math.tanh(1.0), 1.0))
+    assert taaf.lr_scale(signals, 5) == (1.0, 1.0)
+    assert STRATEGIES["taaf-no-balance"](cfg).lr_scale(signals, 3) == (1.0, 1.0)
+
+
+def test_scheduled_learning_rates():
+    from core.train import scheduled_lr
+
+    o = {"lr": 0.1, "scheduler": "none", "step_size": 2, "gamma": 0.5}
+    assert scheduled_lr(o, 7, 70, 100) == 0.1
+    assert scheduled_lr(dict(o, scheduler="step"), 5, 50, 100) == pytest.approx(0.1 * 0.5**2)
+    cos = dict(o, scheduler="cosine")
+    assert scheduled_lr(cos, 0, 0, 100) == pytest.approx(0.1)
+    assert scheduled_lr(cos, 0, 50, 100) == pytest.approx(0.05)
+    assert scheduled_lr(cos, 0, 100, 100) == pytest.approx(0.0, abs=1e-12)

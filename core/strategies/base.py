@@ -4,7 +4,7 @@ The training loop calls, for every step:
     out = model(audio, visual)
     loss, scalars = strategy.loss(model, out, y)
     signals = strategy.signals(model, out, y, epoch)     # rho_a, rho_v, k_a, k_v (logged)
-    lr scale of the audio / visual parameter groups = strategy.lr_scale(signals)
+    lr scale of the audio / visual parameter groups = strategy.lr_scale(signals, epoch)
     loss.backward(); strategy.after_backward(model, signals, epoch); optimizer.step()
 """
 
@@ -38,7 +38,7 @@ class Strategy:
     def signals(self, model: nn.Module, out: ModelOutput, y: torch.Tensor, epoch: int) -> dict[str, float]:
         return dict(NEUTRAL)
 
-    def lr_scale(self, signals: dict[str, float]) -> tuple[float, float]:
+    def lr_scale(self, signals: dict[str, float], epoch: int) -> tuple[float, float]:
         return 1.0, 1.0
 
     def after_backward(self, model: nn.Module, signals: dict[str, float], epoch: int) -> None:

@@ -25,7 +25,8 @@ class TAAFStrategy(Strategy):
         s_v = confidence_score(out.logits["v"], out.alpha["v"], y)
         return balance_coefficients(s_a, s_v, self.s["beta"], self.s["coeff"])
 
-    def lr_scale(self, signals: dict[str, float]) -> tuple[float, float]:
-        if not self.balance:
+    def lr_scale(self, signals: dict[str, float], epoch: int) -> tuple[float, float]:
+        # the same epoch window as OGM-GE's modulation (modulation_starts..modulation_ends)
+        if not self.balance or not self.s["modulation_starts"] <= epoch <= self.s["modulation_ends"]:
             return 1.0, 1.0
         return signals["k_a"], signals["k_v"]
