@@ -98,7 +98,7 @@ class RunData:
             todo = [todo[i] for i in np.unique(np.linspace(0, len(todo) - 1, MAX_NEW_PROBES).astype(int))]
         for s in todo:
             try:
-                alpha = r.arrays(s, "probe").get("alpha")
+                alpha = r.arrays(s, "probe", keys=["alpha"]).get("alpha")  # one member: a long run opens fast
             except StoreError:
                 continue  # a probe file that vanished or is corrupt is skipped, not fatal
             if alpha is not None and alpha.ndim == 3:

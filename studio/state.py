@@ -20,6 +20,7 @@ from studio.rundata import RunData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFRESH_S = 1.0  # live panels poll the store this often
+PULSE_S = 0.4  # the run bar (status and step) polls this often: a logged step shows within a second
 ACTIVE = ("running", "paused", "starting")
 
 

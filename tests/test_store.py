@@ -57,6 +57,8 @@ def test_round_trip(run: Path) -> None:
     assert set(a) == {"spikes/a.lif1", "membrane/a.lif1", "alpha", "labels"}  # '/' in keys round-trips
     assert a["spikes/a.lif1"].dtype == np.uint8 and a["spikes/a.lif1"].max() == 9
     assert a["membrane/a.lif1"].dtype == np.float16 and a["labels"].dtype == np.int64
+    only = r.arrays(9, keys=["alpha", "absent"])
+    assert set(only) == {"alpha"} and np.array_equal(only["alpha"], a["alpha"])
     with pytest.raises(StoreError, match="no 'probe' arrays at step 5"):
         r.arrays(5)
     ev = r.events()

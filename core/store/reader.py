@@ -146,14 +146,15 @@ class RunReader:
     def array_steps(self, kind: str = "probe") -> list[int]:
         return [r[0] for r in self._query("SELECT step FROM arrays WHERE kind = ? ORDER BY step", (kind,))]
 
-    def arrays(self, step: int, kind: str = "probe") -> dict[str, np.ndarray]:
+    def arrays(self, step: int, kind: str = "probe", keys: list[str] | None = None) -> dict[str, np.ndarray]:
+        """The arrays recorded at `step`; `keys` reads only those members (absent ones are left out)."""
         rows = self._query("SELECT path FROM arrays WHERE kind = ? AND step = ?", (kind, int(step)))
         if not rows:
             raise StoreError(f"{self.run_dir}: no {kind!r} arrays at step {step}")
         path = self.run_dir / rows[0][0]
         try:
             with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
+                return {k: z[k] for k in z.files if keys is None or k in keys}
         except (OSError, ValueError, zipfile.BadZipFile) as e:
             raise StoreError(f"{path}: cannot load {kind!r} arrays of step {step} ({e})") from None
 

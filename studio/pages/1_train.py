@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import launcher
 from core.errors import TAAFError
+from core.store import RunReader
 from studio import controls, panels, state
 
 DEMO_SPEED_S = 45.0  # the demo replays its whole run in about this many seconds, then loops
@@ -63,24 +64,39 @@ def _starting(path: str) -> bool:
     return False
 
 
-@st.fragment(run_every=state.REFRESH_S)
-def live(path: str, listed: str) -> None:
-    """Polls the store every second; reads only what is new. `listed`: the status the run list shows."""
+@st.fragment(run_every=state.PULSE_S)
+def pulse(path: str, listed: str) -> None:
+    """The run bar (status, step, Pause / Resume / Stop) on its own fast tick: two small queries, so a
+    logged step shows within a second while the heavier panels refresh at their own pace."""
     if _starting(path):
         return
+    try:
+        with RunReader(Path(path)) as r:
+            status, step = r.status(), r.last_step()
+            meta = st.session_state.get("pulse_meta", {}).get(path) or r.meta()
+    except TAAFError as e:
+        st.error(f"Cannot read this run: {e}")
+        return
+    st.session_state["pulse_meta"] = {path: meta}  # one run's meta: bounded
+    controls.run_bar(path, status, meta, step)
+    now = "interrupted" if status.get("stale") else status.get("status")
+    if now not in ("running", "paused") or listed == "starting":
+        state.run_table.clear()
+        st.rerun()  # finished / failed / interrupted (static form) or just started (refresh the run list)
+
+
+@st.fragment(run_every=state.REFRESH_S)
+def live(path: str) -> None:
+    """Every panel, polled every second; reads only what is new."""
+    if not (Path(path) / "store.sqlite").exists():
+        return  # still starting: pulse() says so
     rd = state.run_data("live", path)
     try:
         rd.refresh()
     except TAAFError as e:
         st.error(f"Cannot read this run: {e}")
         return
-    view = rd.view()
-    controls.run_bar(path, rd.status, rd.meta, view.step)
-    now = "interrupted" if rd.status.get("stale") else rd.status.get("status")
-    if now not in ("running", "paused") or listed == "starting":
-        state.run_table.clear()
-        st.rerun()  # finished / failed / interrupted (static form) or just started (refresh the run list)
-    panels.render(view, "live")
+    panels.render(rd.view(), "live")
 
 
 @st.fragment
@@ -155,7 +171,8 @@ def main() -> None:
                        "the sidebar to train your own; every panel then moves live.")
         demo(path)
     elif row.get("status") in state.ACTIVE:
-        live(path, str(row.get("status")))
+        pulse(path, str(row.get("status")))
+        live(path)
     else:
         static(path)
 
