@@ -179,5 +179,5 @@ def main() -> None:
 
 st.title("Train & watch")
 state.show_flash()
+controls.sidebar()
 main()
-controls.sidebar()  # after the panels: its imports (presets -> torch) must not delay the first paint
