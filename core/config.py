@@ -73,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
         "lambda_v": 1.0,
         "lambda_f": 1.0,
         "ogm_alpha": 0.8,
-        "modulation_starts": 0,
+        "modulation_starts": 0,  # epochs (inclusive) in which OGM-GE and the TAAF balance modulate
         "modulation_ends": 50,
         "ogm_noise": True,  # OGM-GE (true) or plain OGM (false)
     },
