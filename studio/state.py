@@ -122,6 +122,16 @@ def all_runs() -> pd.DataFrame:
     return run_table(str(runs_dir().resolve()), str(demo) if demo else None)
 
 
+def all_runs_or_stop() -> pd.DataFrame:
+    """all_runs() for a page that has nothing to show without it: an unreadable runs folder is shown
+    as an error and ends the page's run (the app stays up)."""
+    try:
+        return all_runs()
+    except (TAAFError, OSError) as e:
+        st.error(f"Cannot list runs in {runs_dir()}: {e}")
+        st.stop()
+
+
 def run_data(slot: str, path: str | Path) -> RunData:
     """This session's RunData for `slot` (one per page), replaced when the run changes: memory stays bounded."""
     path = Path(path)

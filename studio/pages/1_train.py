@@ -12,6 +12,7 @@ from core import launcher
 from core.errors import TAAFError
 from core.store import RunReader
 from studio import controls, panels, state
+from studio.rundata import RunData
 
 DEMO_SPEED_S = 45.0  # the demo replays its whole run in about this many seconds, then loops
 
@@ -64,6 +65,17 @@ def _starting(path: str) -> bool:
     return False
 
 
+def _refreshed(path: str, what: str = "this run") -> RunData | None:
+    """This page's RunData for `path` with what is new read in; None (and the error shown) if unreadable."""
+    rd = state.run_data("live", path)
+    try:
+        rd.refresh()
+    except TAAFError as e:
+        st.error(f"Cannot read {what}: {e}")
+        return None
+    return rd
+
+
 @st.fragment(run_every=state.PULSE_S)
 def pulse(path: str, listed: str) -> None:
     """The run bar (status, step, Pause / Resume / Stop) on its own fast tick: two small queries, so a
@@ -90,13 +102,9 @@ def live(path: str) -> None:
     """Every panel, polled every second; reads only what is new."""
     if not (Path(path) / "store.sqlite").exists():
         return  # still starting: pulse() says so
-    rd = state.run_data("live", path)
-    try:
-        rd.refresh()
-    except TAAFError as e:
-        st.error(f"Cannot read this run: {e}")
-        return
-    panels.render(rd.view(), "live")
+    rd = _refreshed(path)
+    if rd is not None:
+        panels.render(rd.view(), "live")
 
 
 @st.fragment
@@ -105,11 +113,8 @@ def static(path: str) -> None:
     if not (Path(path) / "store.sqlite").exists():  # its trainer died before creating the store
         _starting(path)
         return
-    rd = state.run_data("live", path)
-    try:
-        rd.refresh()
-    except TAAFError as e:
-        st.error(f"Cannot read this run: {e}")
+    rd = _refreshed(path)
+    if rd is None:
         return
     view = rd.view()
     controls.run_bar(path, rd.status, rd.meta, view.step)
@@ -123,11 +128,8 @@ def static(path: str) -> None:
 @st.fragment(run_every=state.REFRESH_S)
 def demo(path: str) -> None:
     """The shipped demo run replayed as if it were training now (loops)."""
-    rd = state.run_data("live", path)
-    try:
-        rd.refresh()
-    except TAAFError as e:
-        st.error(f"Cannot read the demo run: {e}")
+    rd = _refreshed(path, "the demo run")
+    if rd is None:
         return
     last = max(rd.last_step, 0)
     t0 = st.session_state.setdefault("demo_t0", time.time())

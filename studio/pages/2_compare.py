@@ -24,11 +24,7 @@ def scalars(path: str, scope: str, keys: tuple[str, ...] | None, updated: float)
 
 
 st.title("Compare runs")
-try:
-    table = state.all_runs()
-except (TAAFError, OSError) as e:
-    st.error(f"Cannot list runs in {state.runs_dir()}: {e}")
-    st.stop()
+table = state.all_runs_or_stop()
 if table.empty:
     st.info(f"No runs in `{state.runs_dir()}` yet. Train some on the **Train & watch** page.")
     st.stop()

@@ -36,11 +36,7 @@ explain("Pick a test sample, damage one modality (noise, occlusion, or remove it
         "modality, and how the fused prediction builds up as timesteps arrive. Audio and visual encoders run at "
         "their own number of timesteps and attention at the common T, so every panel is drawn on a **normalised "
         "time axis** from 0 (first step) to 1 (last step): step i of n covers [i/n, (i+1)/n].")
-try:
-    table = state.all_runs()
-except (TAAFError, OSError) as e:
-    st.error(f"Cannot list runs: {e}")
-    st.stop()
+table = state.all_runs_or_stop()
 done = table[table["status"].isin(["finished", "stopped", "interrupted"])] if len(table) else table
 done = done[[(Path(p) / "checkpoints").is_dir() and any((Path(p) / "checkpoints").glob("*.pt"))
              for p in done["path"]]] if len(done) else done

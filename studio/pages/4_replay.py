@@ -10,11 +10,7 @@ from studio import panels, state
 PLAY_EVERY_S = 0.7
 
 st.title("Replay")
-try:
-    table = state.all_runs()
-except (TAAFError, OSError) as e:
-    st.error(f"Cannot list runs: {e}")
-    st.stop()
+table = state.all_runs_or_stop()
 table = table[table["status"] != "unknown"] if len(table) else table
 if table.empty:
     st.info("No runs to replay yet.")
