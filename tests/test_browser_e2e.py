@@ -116,6 +116,15 @@ def _wait(cond, timeout: float, what: str, page=None, poll: float = 0.05):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def _see(page, locator, timeout_ms: int, what: str) -> None:
+    """locator.wait_for, with a screenshot of the whole page (and the server log's tail) when it times out."""
+    try:
+        locator.wait_for(timeout=timeout_ms)
+    except Exception as e:  # playwright's TimeoutError
+        page.screenshot(path=str(ART / f"timeout-{what.replace(' ', '_')}.png"), full_page=True)
+        raise AssertionError(f"timed out after {timeout_ms / 1000:.0f} s waiting for {what}: {e}") from None
+
+
 def test_train_watch_control_and_every_page(server: dict) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     timings: dict[str, float] = {}
@@ -150,7 +159,7 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         # and until then the page may still show the demo replay.
         _wait(lambda: (run / "store.sqlite").exists() and RunReader(run).last_step() >= 1, 180, "trainer's first step",
               page)
-        page.locator('[data-testid="stProgress"]').get_by_text(run.name).first.wait_for(timeout=60_000)
+        _see(page, page.locator('[data-testid="stProgress"]').get_by_text(run.name).first, 60_000, "the run bar")
 
         # Live: the attention panel shows a newer step, and steps appear in the browser within ~1 s.
         first = _wait(lambda: _alpha_step(page) >= 0 and _alpha_step(page) + 1, 180, "first attention step", page) - 1
@@ -190,13 +199,13 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         timings["selector_redraw_s_median"] = sorted(redraw)[1]
 
         _button(page, "Pause").click()
-        _button(page, "Resume").wait_for(timeout=60_000)
+        _see(page, _button(page, "Resume"), 60_000, "Resume")
         assert RunReader(run).status()["status"] == "paused"
         _button(page, "Resume").click()
-        _button(page, "Pause").wait_for(timeout=60_000)
+        _see(page, _button(page, "Pause"), 60_000, "Pause")
         _button(page, "Stop").click()
         _wait(lambda: RunReader(run).status()["status"] == "stopped", 60, "stopped", page)
-        page.get_by_text("stopped").first.wait_for(timeout=30_000)
+        _see(page, page.get_by_text("stopped").first, 30_000, "stopped")
         _no_exception(page, "after Stop")
 
         for i, (title, check) in enumerate([("Compare runs", "Final metrics"), ("Inspect a sample", "true class"),
