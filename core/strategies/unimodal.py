@@ -16,7 +16,8 @@ class UnimodalStrategy(Strategy):
 
     def loss(self, model: nn.Module, out: ModelOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         loss = F.cross_entropy(out.pred[self.modality], y)
-        return loss, {f"loss_{self.modality}": float(loss), "loss_f": float(loss)}
+        value = float(loss.detach())
+        return loss, {f"loss_{self.modality}": value, "loss_f": value}
 
     def predictions(self, model: nn.Module, out: ModelOutput) -> dict[str, torch.Tensor]:
         # The other modality has no trained head: it is left out and reported as missing (NaN).
