@@ -133,7 +133,7 @@ def _start() -> None:
         state.flash(f"Not started: {e}", "error")
         return
     state.run_table.clear()
-    st.session_state["live_run"] = str(run_dir)
+    state.watch(run_dir)
     state.flash(f"Started **{run_dir.name}** — the trainer is loading (a few seconds).", "success")
 
 

@@ -19,8 +19,9 @@ from core.store import RunReader, list_runs
 from studio.rundata import RunData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REFRESH_S = 1.0  # live panels poll the store this often
-PULSE_S = 0.4  # the run bar (status and step) polls this often: a logged step shows within a second
+REFRESH_S = 1.0  # the demo replay advances this often
+PANELS_S = 2.0  # live panels redraw this often: each redraw costs the browser ~0.5 s of CPU on 2 busy cores
+PULSE_S = 0.25  # the run bar (status and step) polls this often: a logged step shows within a second
 ACTIVE = ("running", "paused", "starting")
 
 
@@ -51,6 +52,14 @@ def run_table(runs: str, demo: str | None) -> pd.DataFrame:
     else:
         table = list_runs(runs)
     table["demo"] = False
+    for i in table.index[table["status"] == "unknown"]:  # e.g. config.json written, store not yet: starting
+        d = Path(table.at[i, "path"])
+        if launcher.launch_info(d) is not None and not (d / "store.sqlite").exists():
+            try:
+                stt = launcher.run_state(d)
+            except TAAFError:
+                continue
+            table.loc[i, ["status", "problem"]] = [stt["status"], stt["error"] or ""]
     extra = []
     base = Path(runs)
     if base.is_dir():
@@ -120,6 +129,21 @@ def all_runs() -> pd.DataFrame:
     """The run table for this studio's runs dir, with the demo run."""
     demo = demo_dir()
     return run_table(str(runs_dir().resolve()), str(demo) if demo else None)
+
+
+WATCHED = "watched_run"  # the run the Train & watch page shows
+
+
+def watch(path: str | Path) -> None:
+    """Make the Train & watch page show `path` (after Start): a new run selector carries the choice."""
+    st.session_state[WATCHED] = str(path)
+    st.session_state["watch_epoch"] = st.session_state.get("watch_epoch", 0) + 1
+
+
+def run_select_key() -> str:
+    """Key of the Train & watch run selector: live_run, then live_run_1, live_run_2... after each watch()."""
+    n = st.session_state.get("watch_epoch", 0)
+    return f"live_run_{n}" if n else "live_run"
 
 
 def all_runs_or_stop() -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -162,6 +163,32 @@ def test_trainer_crashing_at_start_shows_its_log(monkeypatch: pytest.MonkeyPatch
     at.button(key="start").click().run()  # a crashed start does not block the next one
     _ok(at)
     assert "already" not in _text(at)
+
+
+def test_started_run_stays_selected_and_starting_until_its_store_exists(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    def slow_trainer(args: list[str], log_path: Path) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    monkeypatch.setattr(launcher, "_spawn", slow_trainer)
+    at = _app(monkeypatch, tmp_path / "runs")
+    try:
+        at.button(key="start").click().run()
+        _ok(at)
+        run = next((tmp_path / "runs").glob("*/launch.json")).parent
+        # A new selector (new key) carries the app's choice: a stale browser value for the old one cannot undo it.
+        select = [s for s in at.selectbox if (s.key or "").startswith("live_run")]
+        assert [(s.key, s.value) for s in select] == [("live_run_1", str(run))]
+        # The trainer has written config.json but not yet its store: still starting, not "cannot be read".
+        (run / "config.json").write_text("{}")
+        time.sleep(2.1)  # past the run table's cache
+        at.run()
+        _ok(at)
+        assert "Starting" in _text(at) and "cannot be read" not in _text(at)
+        assert at.selectbox(key="live_run_1").value == str(run)
+    finally:
+        info = launcher.launch_info(run)
+        os.kill(info["pid"], 9)
 
 
 def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:

@@ -97,9 +97,9 @@ def pulse(path: str, listed: str) -> None:
         st.rerun()  # finished / failed / interrupted (static form) or just started (refresh the run list)
 
 
-@st.fragment(run_every=state.REFRESH_S)
+@st.fragment(run_every=state.PANELS_S)
 def live(path: str) -> None:
-    """Every panel, polled every second; reads only what is new."""
+    """Every panel, redrawn every PANELS_S; reads only what is new."""
     if not (Path(path) / "store.sqlite").exists():
         return  # still starting: pulse() says so
     rd = _refreshed(path)
@@ -153,16 +153,19 @@ def main() -> None:
         st.info("No runs yet and no demo run found. Press **Start training** in the sidebar.")
         return
     paths = list(table["path"].astype(str))
-    if st.session_state.get("live_run") not in paths:
-        chosen = st.session_state.get("live_run")
+    chosen = st.session_state.get(state.WATCHED)
+    if chosen not in paths:
         if chosen and Path(chosen).is_dir():  # just started: not in the cached table yet
             paths.insert(0, chosen)
         else:
-            st.session_state["live_run"] = _default_run(table)
+            chosen = _default_run(table)
     rows = {str(r["path"]): r for r in table.to_dict("records")}
-    path = st.selectbox("Run", paths, key="live_run",
+    # The widget's key changes whenever the app itself picks the run (Start): a rerun that the browser sent
+    # with the old selection still in it (a timer tick racing the click) then cannot switch back.
+    path = st.selectbox("Run", paths, index=paths.index(chosen), key=state.run_select_key(),
                         format_func=lambda p: state.label(rows[p], status=False) if p in rows else Path(p).name,
                         help="the status of the chosen run is shown in the bar below (it updates live)")
+    st.session_state[state.WATCHED] = path
     row = rows.get(path, {"status": "starting", "demo": False})
     if row.get("problem") and row.get("status") == "unknown":
         st.error(f"This run cannot be read: {row['problem']}")
