@@ -1,7 +1,7 @@
 """A small, fast figure builder: traces and layout as plain dicts, one unvalidated go.Figure at the end.
 
 Why: building through plotly's validated API (make_subplots + add_trace) costs 30-100 ms per figure,
-which at one refresh per second for ~9 panels is most of the studio's CPU beside a training run.
+which at one refresh every 1-2 s for ~9 panels is most of the studio's CPU beside a training run.
 Plain dicts cost ~2 ms. The subplot grid layout comes from make_subplots once per shape (cached).
 tests/test_charts.py re-validates every builder's output, so a wrong property name still fails a test.
 """
