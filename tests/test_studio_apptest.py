@@ -84,7 +84,8 @@ def test_running_run_is_live_and_its_buttons_reach_the_trainer(monkeypatch: pyte
     run = make_run(tmp_path / "runs" / "live-one", status="running")  # its writer pid (this process) is alive
     at = _app(monkeypatch, tmp_path / "runs")
     _ok(at)
-    assert any("running" in str(p.proto.text) for p in at.get("progress"))
+    total = RunReader(run).meta()["total_steps"]
+    assert any("running" in str(p.proto.text) and f"/ {total}" in str(p.proto.text) for p in at.get("progress"))
     at.button(key="pause").click().run()
     _ok(at)
     at.button(key="stop").click().run()

@@ -78,18 +78,16 @@ def _refreshed(path: str, what: str = "this run") -> RunData | None:
 
 @st.fragment(run_every=state.PULSE_S)
 def pulse(path: str, listed: str) -> None:
-    """The run bar (status, step, Pause / Resume / Stop) on its own fast tick: two small queries, so a
+    """The run bar (status, step, Pause / Resume / Stop) on its own fast tick: three small queries, so a
     logged step shows within a second while the heavier panels refresh at their own pace."""
     if _starting(path):
         return
     try:
-        with RunReader(Path(path)) as r:
-            status, step = r.status(), r.last_step()
-            meta = st.session_state.get("pulse_meta", {}).get(path) or r.meta()
+        with RunReader(Path(path)) as r:  # meta is re-read: the trainer adds total_steps after creating the store
+            status, step, meta = r.status(), r.last_step(), r.meta()
     except TAAFError as e:
         st.error(f"Cannot read this run: {e}")
         return
-    st.session_state["pulse_meta"] = {path: meta}  # one run's meta: bounded
     controls.run_bar(path, status, meta, step)
     now = "interrupted" if status.get("stale") else status.get("status")
     if now not in ("running", "paused") or listed == "starting":
