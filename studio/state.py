@@ -52,14 +52,12 @@ def run_table(runs: str, demo: str | None) -> pd.DataFrame:
     else:
         table = list_runs(runs)
     table["demo"] = False
-    for i in table.index[table["status"] == "unknown"]:  # e.g. config.json written, store not yet: starting
-        d = Path(table.at[i, "path"])
-        if launcher.launch_info(d) is not None and not (d / "store.sqlite").exists():
-            try:
-                stt = launcher.run_state(d)
-            except TAAFError:
-                continue
-            table.loc[i, ["status", "problem"]] = [stt["status"], stt["error"] or ""]
+    # A launched run whose trainer has written config.json but not yet its store is listed as unreadable;
+    # dropped here, the launcher describes it below like any run still loading (starting, or failed).
+    loading = {p for p, s in zip(table["path"], table["status"], strict=True)
+               if s == "unknown" and launcher.launch_info(Path(p)) is not None
+               and not (Path(p) / "store.sqlite").exists()}
+    table = table[~table["path"].isin(loading)]
     extra = []
     base = Path(runs)
     if base.is_dir():
@@ -97,10 +95,15 @@ def _demo_row(demo: Path) -> dict[str, Any]:
     return row
 
 
+def is_demo(path: str | Path) -> bool:
+    """Whether `path` is the shipped demo run (read as an immutable snapshot, its folder never touched)."""
+    demo = demo_dir()
+    return bool(demo and Path(path) == demo)
+
+
 def reader(path: str | Path) -> RunReader:
     """A RunReader; the demo run is opened as an immutable snapshot."""
-    demo = demo_dir()
-    return RunReader(Path(path), immutable=True if demo and Path(path) == demo else None)
+    return RunReader(Path(path), immutable=True if is_demo(path) else None)
 
 
 def metrics_csv(path: str | Path, scope: str) -> bytes:
@@ -161,8 +164,7 @@ def run_data(slot: str, path: str | Path) -> RunData:
     path = Path(path)
     rd = st.session_state.get(slot)
     if not isinstance(rd, RunData) or rd.path != path:
-        demo = demo_dir()
-        rd = RunData(path, immutable=bool(demo and path == demo))
+        rd = RunData(path, immutable=is_demo(path))
         st.session_state[slot] = rd
         st.session_state.pop(f"{slot}_figs", None)
     return rd

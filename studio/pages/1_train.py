@@ -48,21 +48,22 @@ def _faults(path: str, status: dict) -> None:
                    "from the last checkpoint; nothing recorded so far is lost.")
 
 
-def _starting(path: str) -> bool:
-    """The moments before the trainer has created its store; True while the page should keep waiting."""
+def _has_store(path: str) -> bool:
+    return (Path(path) / "store.sqlite").exists()
+
+
+def _before_store(path: str) -> None:
+    """The moments before the trainer has created its store: still loading, or failed doing so."""
     try:
         stt = launcher.run_state(path)
     except TAAFError as e:
         st.error(str(e))
-        return False
-    if stt["status"] == "starting" and not (Path(path) / "store.sqlite").exists():
+        return
+    if stt["status"] == "failed":
+        _faults(path, stt)
+    else:
         st.info(f"Starting **{Path(path).name}** — loading data and building the network…")
         st.code(_log_tail(path, 8) or "…", language="text")
-        return True
-    if stt["status"] == "failed" and not (Path(path) / "store.sqlite").exists():
-        _faults(path, stt)
-        return True
-    return False
 
 
 def _refreshed(path: str, what: str = "this run") -> RunData | None:
@@ -80,7 +81,8 @@ def _refreshed(path: str, what: str = "this run") -> RunData | None:
 def pulse(path: str, listed: str) -> None:
     """The run bar (status, step, Pause / Resume / Stop) on its own fast tick: three small queries, so a
     logged step shows within a second while the heavier panels refresh at their own pace."""
-    if _starting(path):
+    if not _has_store(path):
+        _before_store(path)
         return
     try:
         with RunReader(Path(path)) as r:  # meta is re-read: the trainer adds total_steps after creating the store
@@ -98,7 +100,7 @@ def pulse(path: str, listed: str) -> None:
 @st.fragment(run_every=state.PANELS_S)
 def live(path: str) -> None:
     """Every panel, redrawn every PANELS_S; reads only what is new."""
-    if not (Path(path) / "store.sqlite").exists():
+    if not _has_store(path):
         return  # still starting: pulse() says so
     rd = _refreshed(path)
     if rd is not None:
@@ -108,8 +110,8 @@ def live(path: str) -> None:
 @st.fragment
 def static(path: str) -> None:
     """A run that is not moving: drawn once; widgets rerun only this fragment."""
-    if not (Path(path) / "store.sqlite").exists():  # its trainer died before creating the store
-        _starting(path)
+    if not _has_store(path):  # its trainer died before creating the store
+        _before_store(path)
         return
     rd = _refreshed(path)
     if rd is None:
