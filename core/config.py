@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
         "visual_steps": 4,  # steps the frame is presented for
         "align": "learned",  # learned | none (then audio_steps = visual_steps = T)
         "encoding": "direct",  # direct | poisson (visual input)
-        "widths": [16, 32],  # channels per encoder stage
+        "widths": [32, 64],  # channels per encoder stage
         "blocks": 0,  # residual blocks per stage; 0 = one plain conv per stage (tiny default)
         "attn_dim": 16,  # TAAF query / key size
         "tau_mem_inv": 500.0,  # 1/ms; with dt = 1 ms the membrane keeps half its potential per step

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from core.model import PooledConv2d
+
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9
 
@@ -27,9 +29,11 @@ class LayerCost:
     input_rate: float
 
 
-def _macs(module: nn.Module, y: torch.Tensor) -> float:
+def _macs(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     if isinstance(module, nn.Conv2d):
         k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+        if isinstance(module, PooledConv2d):  # counted as defined: the 3 x 3 conv at full size (then pooling)
+            return float(x.shape[0] * module.out_channels * x.shape[-2] * x.shape[-1] * k)
         return float(y.numel() * k)
     return float(y.numel() * module.in_features)  # nn.Linear
 
@@ -46,7 +50,7 @@ def layer_costs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> 
             binary = bool(((x == 0) | (x == 1)).all())
             rate = float((x != 0).float().mean())
             c = costs.setdefault(name, LayerCost(name, 0.0, 0, binary, rate))
-            c.macs += _macs(module, output) / batch
+            c.macs += _macs(module, x, output) / batch
             c.steps += max(1, x.shape[0] // batch)
 
         return fn

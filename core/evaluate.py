@@ -13,17 +13,16 @@ from typing import Any
 from core.energy import energy_estimate
 from core.errors import TAAFError
 from core.inspect import load_trained
-from core.recorder import evaluate, shapley_values
+from core.recorder import evaluate_zeroed, shapley_values
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best") -> dict[str, Any]:
     trained = load_trained(run_dir, which)
     data = getattr(trained.bundle, split)
     bs, dev = trained.cfg["data"]["batch_size"], "cpu"
-    full = evaluate(trained.model, trained.strategy, data, bs, dev)
-    zeroed = {z: evaluate(trained.model, trained.strategy, data, bs, dev, zero=z)["acc_f"]
-              for z in (("v",), ("a",), ("a", "v"))}
-    out: dict[str, Any] = {**full, **shapley_values(full["acc_f"], zeroed[("v",)], zeroed[("a",)], zeroed[("a", "v")])}
+    zeros = [(), ("v",), ("a",), ("a", "v")]
+    acc = evaluate_zeroed(trained.model, trained.strategy, data, bs, dev, zeros)
+    out: dict[str, Any] = {**acc[()], **shapley_values(acc[()]["acc_f"], *(acc[z]["acc_f"] for z in zeros[1:]))}
     n = min(64, len(data))
     from core.data.common import iterate_batches
 

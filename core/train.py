@@ -33,7 +33,7 @@ from core.distributed import Distributed
 from core.energy import energy_estimate
 from core.errors import TAAFError
 from core.model import MultimodalSNN
-from core.recorder import evaluate, probe_indices, record_probes, shapley_values, stack_items
+from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probes, shapley_values, stack_items
 from core.store import RunReader, RunWriter
 from core.strategies import make_strategy
 
@@ -283,12 +283,12 @@ class Trainer:
         if self.dist.is_main:
             t0 = time.time()
             bs, dev, nw = cfg["data"]["batch_size"], self.device, cfg["data"]["num_workers"]
-            val = evaluate(self.model, self.strategy, self.bundle.val, bs, dev, num_workers=nw)
+            zeros = [(), ("v",), ("a",), ("a", "v")] if cfg["record"]["shapley"] else [()]
+            acc = evaluate_zeroed(self.model, self.strategy, self.bundle.val, bs, dev, zeros, num_workers=nw)
+            val = acc[()]
             scalars = {f"val_{k}": v for k, v in val.items()}
             if cfg["record"]["shapley"]:
-                acc = {z: evaluate(self.model, self.strategy, self.bundle.val, bs, dev, zero=z)["acc_f"]
-                       for z in (("v",), ("a",), ("a", "v"))}
-                scalars.update(shapley_values(val["acc_f"], acc[("v",)], acc[("a",)], acc[("a", "v")]))
+                scalars.update(shapley_values(val["acc_f"], *(acc[z]["acc_f"] for z in zeros[1:])))
             if cfg["record"]["energy"]:
                 audio, visual, _ = (x.to(dev) for x in self.probe)
                 scalars.update(energy_estimate(self.model, audio, visual))

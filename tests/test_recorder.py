@@ -4,7 +4,7 @@ import torch
 from core.config import load_config
 from core.energy import E_AC_PJ, E_MAC_PJ, energy_estimate, layer_costs
 from core.model import MultimodalSNN
-from core.recorder import epochs_to_fraction, record_probes, shapley_values
+from core.recorder import epochs_to_fraction, evaluate, evaluate_zeroed, record_probes, shapley_values
 from core.strategies import make_strategy
 
 
@@ -35,9 +35,9 @@ def test_energy_counts_spiking_layers_by_measured_rate():
     first = costs["audio_encoder.stages.0.conv"]
     second = costs["audio_encoder.stages.1.conv"]
     assert not first.spiking_input and second.spiking_input
-    # conv 3x3, 1 -> 16 channels on a 32 x 24 window (an 8-frame slice with one slice of context on either
+    # conv 3x3, 1 -> 32 channels on a 32 x 24 window (an 8-frame slice with one slice of context on either
     # side), 4 steps: MACs per sample
-    assert first.macs == pytest.approx(4 * 16 * 32 * 24 * 9)
+    assert first.macs == pytest.approx(4 * 32 * 32 * 24 * 9)
     assert costs["visual_encoder.stages.0.conv"].steps == 1  # the static frame's conv ran once
     e = energy_estimate(model, audio, visual)
     sops = sum(c.macs * c.input_rate for c in costs.values() if c.spiking_input)
@@ -66,3 +66,40 @@ def test_probe_arrays_shapes_and_binary_spikes():
     assert abs(arrays["probs"].sum(-1) - 1).max() < 1e-4
     assert set(arrays["spikes/a.lif2"].ravel().tolist()) <= {0, 1}
     assert all(layer.spikes is None and not layer.record for layer in model.lif_layers())
+
+
+class TensorSplit:
+    """The smallest dataset iterate_batches accepts: whole-split tensors."""
+
+    def __init__(self, n: int) -> None:
+        g = torch.Generator().manual_seed(1)
+        self.audio, self.visual = torch.randn(n, 32, 32, generator=g), torch.rand(n, 1, 8, 8, generator=g)
+        self.label = torch.randint(0, 10, (n,), generator=g)
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+@pytest.mark.parametrize("strategy_name", ["taaf", "concat", "unimodal-visual"])
+def test_one_pass_zeroed_evaluation_matches_zeroing_the_inputs(strategy_name):
+    # The Shapley evaluations share encoder passes; they must equal running the model on zeroed inputs.
+    cfg, model = small_model()
+    cfg["strategy"]["name"] = strategy_name
+    strategy = make_strategy(cfg)
+    for layer in model.lif_layers():  # spikes on random inputs, so that zeroing changes predictions
+        layer.p = layer.p._replace(v_th=torch.tensor(0.05))
+    data = TensorSplit(11)
+    zeros = [(), ("v",), ("a",), ("a", "v")]
+    got = evaluate_zeroed(model, strategy, data, 4, torch.device("cpu"), zeros)
+    model.eval()
+    for z in zeros:
+        audio = torch.zeros_like(data.audio) if "a" in z else data.audio
+        visual = torch.zeros_like(data.visual) if "v" in z else data.visual
+        with torch.no_grad():
+            preds = strategy.predictions(model, model(audio, visual))
+        for u, p in preds.items():
+            assert got[z][f"acc_{u}"] == pytest.approx(float((p.argmax(-1) == data.label).float().mean())), (z, u)
+        expected_loss = float(torch.nn.functional.cross_entropy(preds["f"], data.label))
+        assert got[z]["loss"] == pytest.approx(expected_loss, rel=1e-4), z
+    assert got[()] == evaluate(model, strategy, data, 4, torch.device("cpu"))
+    assert got[("v",)]["loss"] != got[()]["loss"]  # zeroing did change the outputs

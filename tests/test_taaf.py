@@ -1,9 +1,10 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
 from core.config import load_config
-from core.model import MultimodalSNN, TimeAlign, resampling_matrix
+from core.model import MultimodalSNN, PooledConv2d, TimeAlign, resampling_matrix
 from core.taaf import TAAF, TemporalAttention, weighted_over_time
 
 
@@ -103,3 +104,17 @@ def test_poisson_encoding_is_seeded():
     x1, static = model.visual_steps_input(v, torch.Generator().manual_seed(3))
     x2, _ = model.visual_steps_input(v, torch.Generator().manual_seed(3))
     assert not static and torch.equal(x1, x2) and set(x1.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_pooled_conv_equals_conv_then_average_pooling():
+    # One strided conv must give what a 3x3 conv (padding 1) followed by 2x2 average pooling gives,
+    # including odd sides (pooling drops the last row / column) and sides of 1 (no pooling there).
+    torch.manual_seed(0)
+    conv = PooledConv2d(3, 5)
+    for h, w in [(32, 24), (7, 5), (1, 6), (5, 1), (1, 1)]:
+        x = torch.randn(2, 3, h, w)
+        y = F.conv2d(x, conv.weight, padding=1)
+        ref = F.avg_pool2d(y, (min(2, h), min(2, w)))
+        out = conv(x)
+        assert out.shape == ref.shape
+        assert torch.allclose(out, ref, atol=1e-5), (h, w)
