@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -156,6 +158,11 @@ def test_real_trainer_starts_detached_and_stops_on_command(tmp_path: Path) -> No
             assert launcher.run_state(run)["status"] in ("starting", "running"), (run / "train.log").read_text()
             time.sleep(0.2)
         assert RunReader(run).status()["status"] == "running"
+        # the trainer yields the CPU to the studio, and so does every thread it started (torch's included)
+        pid = launcher.launch_info(run)["pid"]
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
+        assert {os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in threads} == {launcher.trainer_niceness()}
+        assert launcher.trainer_niceness() > os.getpriority(os.PRIO_PROCESS, 0)
         launcher.stop(run)
         while time.time() < deadline and RunReader(run).status()["status"] == "running":
             time.sleep(0.2)
@@ -164,9 +171,6 @@ def test_real_trainer_starts_detached_and_stops_on_command(tmp_path: Path) -> No
     finally:
         info = launcher.launch_info(run)
         if info and launcher.pid_alive(info["pid"]):
-            import os
-            import signal
-
             os.kill(info["pid"], signal.SIGKILL)
 
 

@@ -19,7 +19,7 @@ class ConcatStrategy(Strategy):
         with torch.no_grad():
             uni = slice_logits(model, out)
             extra = {f"loss_{u}": float(F.cross_entropy(uni[u], y)) for u in ("a", "v")}
-        return loss_f, {**extra, "loss_f": float(loss_f)}
+        return loss_f, {**extra, "loss_f": float(loss_f.detach())}
 
     def predictions(self, model: nn.Module, out: ModelOutput) -> dict[str, torch.Tensor]:
         return slice_logits(model, out)
