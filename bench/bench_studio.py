@@ -71,7 +71,7 @@ def main() -> None:
                      "steps_per_epoch": 200}.items():
             w.set_meta(k, v)
         os.environ.update(TAAF_RUNS_DIR=str(runs), TAAF_DEMO_RUN="")
-        at = AppTest.from_file(str(ROOT / "studio" / "app.py"), default_timeout=120)
+        at = AppTest.from_file(str(ROOT / "studio" / "home.py"), default_timeout=120)
         times, mem, step = [], {}, 0
         for tick in range(args.ticks):
             write_steps(w, step, args.steps_per_tick, rng)

@@ -2,35 +2,37 @@
 
     streamlit run studio/app.py [-- --runs-dir DIR]
 
-One page per file in studio/pages/. Training never runs in this process: runs are separate
-`python -m core.train` processes started through core.launcher and read through core.store.
+`app` is an st.App: Streamlit finds it here and serves studio/home.py (the page navigation) through
+it. Its lifespan starts studio.warmup in a background thread as soon as the server starts, so that
+the imports and plotly's first figures (about 0.5 s of Python) are done while the first browser is
+still loading Streamlit's JavaScript. The first visit then finds the server warm.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not the repo, on sys.path
     sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
 
-from studio import state  # noqa: E402
+def _warm_up() -> None:
+    from studio import warmup
 
-st.set_page_config(page_title="TAAF Studio", page_icon="⚡", layout="wide")
+    warmup.warm_up()
 
-PAGES = [
-    st.Page("pages/1_train.py", title="Train & watch", icon=":material/monitoring:", default=True),
-    st.Page("pages/2_compare.py", title="Compare runs", icon=":material/stacked_line_chart:"),
-    st.Page("pages/3_inspect.py", title="Inspect a sample", icon=":material/biotech:"),
-    st.Page("pages/4_replay.py", title="Replay", icon=":material/replay:"),
-]
 
-nav = st.navigation(PAGES)
-with st.sidebar:
-    st.markdown("### ⚡ TAAF Studio")
-    st.caption("Spiking audio-visual network with temporal attention-guided adaptive fusion. "
-               f"Runs folder: `{state.runs_dir()}`")
-nav.run()
+@asynccontextmanager
+async def _lifespan(_app: st.App) -> AsyncIterator[None]:
+    threading.Thread(target=_warm_up, name="studio-warm-up", daemon=True).start()
+    yield
+
+
+app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan)

@@ -15,7 +15,7 @@ from core import launcher
 from core.store import RunReader, RunWriter
 from tests.conftest import make_run
 
-APP = str(Path(__file__).resolve().parents[1] / "studio" / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "studio" / "home.py")
 
 
 def _app(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "", page: str | None = None) -> AppTest:
@@ -264,3 +264,30 @@ def test_missing_dataset_folder_is_a_message_not_a_crash(monkeypatch: pytest.Mon
     _ok(at)
     assert "Not started" in _text(at) and "/nonexistent/CREMA-D" in _text(at)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_app_serves_the_navigation_and_warms_up_at_server_start() -> None:
+    # `streamlit run studio/app.py` finds an st.App in it and serves home.py through it.
+    import importlib.util
+
+    import streamlit as st
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    path = Path(APP).with_name("app.py")
+    assert discover_asgi_app(path).is_asgi_app
+    spec = importlib.util.spec_from_file_location("studio_app_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert isinstance(module.app, st.App) and Path(module.app.script_path).resolve() == Path(APP)
+
+
+def test_warm_up_builds_every_live_figure_without_a_session(monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    from studio import charts, warmup
+
+    built = []
+    real = charts.energy_figure
+    monkeypatch.setattr(charts, "energy_figure", lambda *a: built.append(1) or real(*a))  # the last one built
+    with caplog.at_level("WARNING"):
+        warmup.warm_up()
+    assert built and "warm-up failed" not in caplog.text

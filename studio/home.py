@@ -1,0 +1,34 @@
+"""TAAF Studio's page navigation: the Streamlit script that studio/app.py serves.
+
+One page per file in studio/pages/. Training never runs in this process: runs are separate
+`python -m core.train` processes started through core.launcher and read through core.store.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not the repo, on sys.path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from studio import state  # noqa: E402
+
+st.set_page_config(page_title="TAAF Studio", page_icon="⚡", layout="wide")
+
+PAGES = [
+    st.Page("pages/1_train.py", title="Train & watch", icon=":material/monitoring:", default=True),
+    st.Page("pages/2_compare.py", title="Compare runs", icon=":material/stacked_line_chart:"),
+    st.Page("pages/3_inspect.py", title="Inspect a sample", icon=":material/biotech:"),
+    st.Page("pages/4_replay.py", title="Replay", icon=":material/replay:"),
+]
+
+nav = st.navigation(PAGES)
+with st.sidebar:
+    st.markdown("### ⚡ TAAF Studio")
+    st.caption("Spiking audio-visual network with temporal attention-guided adaptive fusion. "
+               f"Runs folder: `{state.runs_dir()}`")
+nav.run()

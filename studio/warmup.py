@@ -1,0 +1,30 @@
+"""What the first session would otherwise pay: import the pages' modules and build each live figure once.
+
+Called by studio/app.py in a background thread at server start. No Streamlit calls: there is no session
+yet. A failure here only means a slower first visit, so it is logged and swallowed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+
+def warm_up() -> None:
+    try:
+        from studio import charts, charts_spikes, controls, panels, state  # noqa: F401
+        from studio.rundata import RunData
+
+        demo = state.demo_dir()
+        if demo is None:
+            return
+        run = RunData(demo, immutable=True)
+        run.refresh()
+        v = run.view()
+        charts.loss_acc_figure(v.steps, v.epochs)
+        charts.lr_figure(v.steps)
+        charts_spikes.alpha_history_figure(v.probe_steps, v.alphas)
+        charts.imbalance_figure(v.steps, v.epochs)
+        charts.firing_rate_figure(v.steps, v.layers)
+        charts.energy_figure(v.epochs)
+    except Exception:  # never take the server down for a warm-up
+        logging.getLogger(__name__).warning("studio warm-up failed", exc_info=True)
