@@ -11,16 +11,13 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from core.store import RunReader
+from studio import devserver
 
 REPO = Path(__file__).resolve().parents[1]
 ART = REPO / "test-artifacts"
@@ -30,33 +27,15 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     runs = tmp_path_factory.mktemp("e2e") / "runs"
-    port = _free_port()
     ART.mkdir(exist_ok=True)
     log = open(ART / "streamlit.log", "w")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "studio/app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--", "--runs-dir", str(runs)],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not become healthy in 60 s (see test-artifacts/streamlit.log)")
+    try:
+        proc, url = devserver.start("studio/app.py", ["--runs-dir", str(runs)], log)
+    except RuntimeError as e:
+        pytest.fail(str(e))
     yield {"url": url, "runs": runs, "up": time.time()}
     proc.terminate()
     proc.wait(10)
