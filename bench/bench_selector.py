@@ -1,0 +1,91 @@
+"""Selector redraw while a run trains: many clicks, and how busy the live panels keep the browser.
+
+Starts the studio and a real training run (launched as the studio launches it), opens the live page in
+headless Chromium, then clicks the raster's modality radio N times at random moments and times each
+click until the other modality's first layer is drawn. In the same run it records the browser's long
+tasks (main-thread work over 50 ms) for a stretch without clicks: the share of time the live panels'
+redraws keep the main thread busy, which is what a click can land behind.
+
+    .venv/bin/python bench/bench_selector.py [--clicks 15]
+
+Needs Debian's chromium and playwright (never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core import launcher  # noqa: E402
+from core.store import RunReader  # noqa: E402
+from studio import devserver, state  # noqa: E402
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+LONG_TASKS = """
+window.__long = [];
+new PerformanceObserver(l => { for (const e of l.getEntries()) window.__long.push([e.startTime, e.duration]); })
+  .observe({type: 'longtask', buffered: true});
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clicks", type=int, default=15)
+    ap.add_argument("--quiet-s", type=float, default=12.0, help="stretch without clicks for the long-task share")
+    args = ap.parse_args()
+    if shutil.which("chromium") is None:
+        raise SystemExit("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        runs = Path(tmp) / "runs"
+        proc, url = devserver.start(ROOT / "studio" / "app.py", ["--runs-dir", str(runs)],
+                                    open(Path(tmp) / "server.log", "w"))
+        run = launcher.start_run(runs, ROOT / "configs" / "taaf.toml", {"train.epochs": 200})
+        try:
+            while not ((run / "store.sqlite").exists() and RunReader(run).last_step() >= 30):
+                time.sleep(0.5)
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.add_init_script(LONG_TASKS)
+            page.goto(url)
+            page.locator("text=/^a\\.lif1 /").first.wait_for(timeout=60_000)
+            time.sleep(4.0)
+            t0 = page.evaluate("performance.now()")
+            time.sleep(args.quiet_s)
+            t1 = page.evaluate("performance.now()")
+            busy = sum(d for s, d in page.evaluate("window.__long") if t0 <= s < t1)
+            times, layer = [], "a"
+            rng = random.Random(0)
+            for _ in range(args.clicks):
+                time.sleep(rng.uniform(0.5, 2.5))
+                mod, layer = ("visual", "v") if layer == "a" else ("audio", "a")
+                start = time.time()
+                page.locator('[data-testid="stRadio"]').get_by_text(mod, exact=True).first.click()
+                page.locator(f"text=/^{layer}\\.lif1 /").first.wait_for(timeout=15_000)
+                times.append(time.time() - start)
+            browser.close()
+        finally:
+            launcher.stop(run)
+            proc.terminate()
+            proc.wait(10)
+    times.sort()
+    print(f"live panels every {state.PANELS_S:g} s: the browser's main thread was busy with long tasks "
+          f"{busy / (t1 - t0):.0%} of {args.quiet_s:g} s")
+    print(f"{len(times)} clicks, s: " + " ".join(f"{t:.2f}" for t in times))
+    print(f"median {statistics.median(times):.2f} s, over 1 s: {sum(t > 1 for t in times)} of {len(times)}, "
+          f"max {times[-1]:.2f} s  [target: a selector redraws in <= 1 s]")
+
+
+if __name__ == "__main__":
+    main()
