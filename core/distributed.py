@@ -74,7 +74,7 @@ class Distributed:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module, every_parameter_used: bool = False) -> nn.Module:
         """DDP that tolerates parameters without gradients: concat / OGM-GE never train the unimodal heads,
         a unimodal run never trains the other encoder. (static_graph=True was tried: it desynchronises
         the ranks from the second step on when an output does not reach the loss.) DDP passes a zero
@@ -83,7 +83,8 @@ class Distributed:
         if not self.enabled:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids,
+                                                   find_unused_parameters=not every_parameter_used)
 
     def shard_size(self, n: int) -> int:
         """Items per rank per epoch: what `shard` keeps."""

@@ -84,7 +84,7 @@ class Trainer:
         b = self.bundle
         self.model = MultimodalSNN(cfg["model"], b.audio_shape, b.visual_shape, b.num_classes, self.strategy.fusion)
         self.model.to(self.device)
-        self.net = self.dist.wrap(self.model)
+        self.net = self.dist.wrap(self.model, self.strategy.loss_uses_every_parameter)
         groups = self.model.param_groups()
         o = cfg["optim"]
         params = [{"params": groups[u], "name": u} for u in ("a", "v", "f")]

@@ -10,9 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
+from core.config import load_config
+from core.model import MultimodalSNN
 from core.store import RunReader, send_command
+from core.strategies import STRATEGIES, make_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ITEMS, BATCH = 1213, 64  # bundled AV-Digits training split; per-rank batch
@@ -142,3 +146,17 @@ def test_ranks_stay_identical_for_every_kind_of_strategy(tmp_path):
         assert r["param_diff"] == 0.0, (name, r)
         assert r["losses_differ"], name  # the ranks really saw different data
         assert r["loss_mean_error"] < 1e-6, (name, r)  # logged metrics are the mean over ranks
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_a_strategy_that_says_its_loss_uses_every_parameter_does(name):
+    # DDP is built without the unused-parameter search for these; one unused parameter would hang it.
+    cfg = load_config("configs/taaf.toml", [f'strategy.name="{name}"'])
+    strategy = make_strategy(cfg)
+    torch.manual_seed(0)
+    model = MultimodalSNN(cfg["model"], (32, 32), (1, 8, 8), 10, strategy.fusion)
+    out = model(torch.randn(4, 32, 32), torch.rand(4, 1, 8, 8))
+    loss, _ = strategy.loss(model, out, torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    assert bool(unused) != strategy.loss_uses_every_parameter, unused

@@ -23,6 +23,9 @@ NEUTRAL = {"rho_a": 1.0, "rho_v": 1.0, "k_a": 1.0, "k_v": 1.0}
 class Strategy:
     name = "base"
     fusion = "taaf"  # how the network aggregates timesteps: "taaf" (attention) or "mean"
+    # True when the loss reaches every parameter each step: DDP then skips its search for unused ones
+    # (an extra pass over the autograd graph per step, and a warning when it finds none).
+    loss_uses_every_parameter = False
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg

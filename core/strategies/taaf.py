@@ -14,6 +14,7 @@ class TAAFStrategy(Strategy):
     name = "taaf"
     fusion = "taaf"
     balance = True
+    loss_uses_every_parameter = True  # every head has its own loss term; the attention weights all three
 
     def loss(self, model: nn.Module, out: ModelOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         parts = {u: attention_guided_loss(out.logits[u], out.alpha[u], y) for u in ("a", "v", "f")}
