@@ -2,7 +2,9 @@
 
 Starts the studio and a real training run (launched as the studio launches it), opens the live page in
 headless Chromium, then clicks the raster's modality radio N times at random moments and times each
-click until the other modality's first layer is drawn. In the same run it records the browser's long
+click until the other modality's first layer is drawn. A raster control holds the live panels for
+panels.HOLD_S seconds, so a click soon after another meets no live redraw; `--gap 5 8` makes every
+click start from moving panels. In the same run it records the browser's long
 tasks (main-thread work over 50 ms) for a stretch without clicks: the share of time the live panels'
 redraws keep the main thread busy, which is what a click can land behind.
 
@@ -41,6 +43,8 @@ new PerformanceObserver(l => { for (const e of l.getEntries()) window.__long.pus
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clicks", type=int, default=15)
+    ap.add_argument("--gap", type=float, nargs=2, default=(0.5, 7.0), metavar=("MIN", "MAX"),
+                    help="seconds between clicks, drawn uniformly: gaps over 5 s start each click from live panels")
     ap.add_argument("--quiet-s", type=float, default=12.0, help="stretch without clicks for the long-task share")
     args = ap.parse_args()
     if shutil.which("chromium") is None:
@@ -68,7 +72,7 @@ def main() -> None:
             times, layer = [], "a"
             rng = random.Random(0)
             for _ in range(args.clicks):
-                time.sleep(rng.uniform(0.5, 2.5))
+                time.sleep(rng.uniform(*args.gap))
                 mod, layer = ("visual", "v") if layer == "a" else ("audio", "a")
                 start = time.time()
                 page.locator('[data-testid="stRadio"]').get_by_text(mod, exact=True).first.click()

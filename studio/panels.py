@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ HELP = {
     "raster": "Which neurons fired at which timestep for one fixed validation sample (black = spike). Neurons are "
               "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Below: the "
               "membrane potential of a few neurons with the firing threshold v_th — a neuron spikes when its "
-              "potential crosses it, then resets.",
+              "potential crosses it, then resets. While you change these controls, the other panels hold still "
+              "for a few seconds (the run bar keeps moving).",
     "imbalance": "Is one modality monopolising training? **Val acc gap**: audio minus visual accuracy per epoch. "
                  "**Grad-norm ratio**: size of the audio encoder's gradient over the visual one's (1 = balanced). "
                  "**Shapley**: how much each modality adds to the fused accuracy (blank one input, re-evaluate). "
@@ -97,6 +99,18 @@ def attention(view: RunView, slot: str) -> None:
             _plot(fig, f"{slot}_alpha_now")
 
 
+HOLD_S = 3.0  # after a raster control changes, live panels keep their figures this long
+
+
+def _touch(slot: str) -> None:
+    st.session_state[f"{slot}_touched"] = time.time()
+
+
+def recently_touched(slot: str) -> bool:
+    """A raster control of `slot` changed in the last HOLD_S seconds."""
+    return time.time() - st.session_state.get(f"{slot}_touched", 0.0) < HOLD_S
+
+
 @st.fragment  # nested: its selectors redraw only the rasters, not every panel
 def rasters(view: RunView, slot: str) -> None:
     st.subheader("Spike rasters of a probe sample")
@@ -114,17 +128,19 @@ def rasters(view: RunView, slot: str) -> None:
     names = view.meta.get("class_names") or []
     n_probe = next((a.shape[0] for k, a in arrays.items() if k.startswith("spikes/")), 0)
     c = st.columns([2, 2, 2, 3])
-    probe = c[0].selectbox("probe sample", range(n_probe), key=f"{slot}_probe",
+    probe = c[0].selectbox("probe sample", range(n_probe), key=f"{slot}_probe", on_change=_touch, args=(slot,),
                            format_func=lambda i: f"#{i}" + (f" (class {names[labels[i]] if names else labels[i]})"
                                                             if i < len(labels) else ""))
-    mod = c[1].radio("modality", ["audio", "visual"], horizontal=True, key=f"{slot}_mod")
+    mod = c[1].radio("modality", ["audio", "visual"], horizontal=True, key=f"{slot}_mod", on_change=_touch,
+                     args=(slot,))
     layers = charts_spikes.mod_layers(view.layers, mod[0]) or view.layers
     layers = [name for name in layers if f"spikes/{name}" in arrays]
-    max_n = c[2].select_slider("neurons shown", [50, 100, 200, 400, 1000, "all"], value=200, key=f"{slot}_maxn")
+    max_n = c[2].select_slider("neurons shown", [50, 100, 200, 400, 1000, "all"], value=200, key=f"{slot}_maxn",
+                               on_change=_touch, args=(slot,))
     if not layers or probe is None:
         st.info("No spikes recorded for this modality.")
         return
-    mem_layer = c[3].selectbox("membrane traces of layer", layers, key=f"{slot}_mem")
+    mem_layer = c[3].selectbox("membrane traces of layer", layers, key=f"{slot}_mem", on_change=_touch, args=(slot,))
     spikes = {name: arrays[f"spikes/{name}"][probe] for name in layers}
     key = (view.path, step, probe, mod, max_n)
     fig = cached_fig(slot, "raster", key, lambda: charts_spikes.raster_figure(

@@ -291,3 +291,27 @@ def test_warm_up_builds_every_live_figure_without_a_session(monkeypatch: pytest.
     with caplog.at_level("WARNING"):
         warmup.warm_up()
     assert built and "warm-up failed" not in caplog.text
+
+
+def test_raster_controls_hold_the_live_panels_for_a_moment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # While someone explores a raster, the live panels keep their figures (the browser then only draws the
+    # raster asked for); HOLD_S later they move again.
+    from studio import panels
+
+    run = make_run(tmp_path / "runs" / "live-one", status="running", steps=40)
+    at = _app(monkeypatch, tmp_path / "runs")
+    _ok(at)
+
+    def shown_step() -> str:
+        return next(m.value for m in at.metric if m.label == "step")
+
+    assert shown_step().startswith("40 ")
+    w = RunWriter.open(run)
+    w.log_scalars(41, 2, {"loss": 0.5, **{f"acc_{u}": 0.9 for u in "avf"}}, scope="step")
+    w.close()
+    at.radio(key="live_mod").set_value("visual").run()
+    _ok(at)
+    assert shown_step().startswith("40 ")  # held, though step 41 is in the store
+    monkeypatch.setattr(panels, "HOLD_S", 0.0)
+    at.run()
+    assert shown_step().startswith("41 ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ from core import launcher
 from core.errors import TAAFError
 from core.store import RunReader
 from studio import controls, panels, state
-from studio.rundata import RunData
+from studio.rundata import RunData, RunView
 
 DEMO_SPEED_S = 45.0  # the demo replays its whole run in about this many seconds, then loops
 
@@ -77,6 +78,17 @@ def _refreshed(path: str, what: str = "this run") -> RunData | None:
     return rd
 
 
+def _held_view(rd: RunData, make: Callable[[], RunView]) -> RunView:
+    """The cut of the run to draw: the previous one again for panels.HOLD_S after a raster control changed.
+    Its figures are then unchanged, so the browser skips them and draws the raster the user asked for
+    at once, instead of after the 0.5-0.9 s a redraw of every panel takes it on 2 busy cores."""
+    held = st.session_state.get("live_view")
+    if isinstance(held, RunView) and held.path == rd.path and panels.recently_touched("live"):
+        return held
+    view = st.session_state["live_view"] = make()
+    return view
+
+
 @st.fragment(run_every=state.PULSE_S)
 def pulse(path: str, listed: str) -> None:
     """The run bar (status, step, Pause / Resume / Stop) on its own fast tick: three small queries, so a
@@ -103,8 +115,9 @@ def live(path: str) -> None:
     if not _has_store(path):
         return  # still starting: pulse() says so
     rd = _refreshed(path)
-    if rd is not None:
-        panels.render(rd.view(), "live")
+    if rd is None:
+        return
+    panels.render(_held_view(rd, rd.view), "live")
 
 
 @st.fragment
@@ -134,7 +147,7 @@ def demo(path: str) -> None:
     last = max(rd.last_step, 0)
     t0 = st.session_state.setdefault("demo_t0", time.time())
     frac = ((time.time() - t0) / DEMO_SPEED_S) % 1.05  # a short pause on the finished state before looping
-    view = rd.view(upto=int(min(frac, 1.0) * last))
+    view = _held_view(rd, lambda: rd.view(upto=int(min(frac, 1.0) * last)))
     controls.run_bar(path, {"status": "demo replay"}, rd.meta, view.step, demo=True)
     panels.render(view, "live")
 
