@@ -23,15 +23,12 @@ if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not
     sys.path.insert(0, str(ROOT))
 
 
-def _warm_up() -> None:
-    from studio import warmup
-
-    warmup.warm_up()
+from studio import warmup  # noqa: E402 (cheap: it imports the heavy modules only when called)
 
 
 @asynccontextmanager
 async def _lifespan(_app: st.App) -> AsyncIterator[None]:
-    threading.Thread(target=_warm_up, name="studio-warm-up", daemon=True).start()
+    threading.Thread(target=warmup.warm_up, name="studio-warm-up", daemon=True).start()
     yield
 
 
