@@ -30,8 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from studio import devserver  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = devserver.CHROMIUM_ARGS
 # Milestones, recorded by a MutationObserver installed before the page's own scripts run.
 MILESTONES = {
     "title": "h1",

@@ -31,8 +31,7 @@ from core import launcher  # noqa: E402
 from core.store import RunReader  # noqa: E402
 from studio import devserver, state  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = devserver.CHROMIUM_ARGS
 LONG_TASKS = """
 window.__long = [];
 new PerformanceObserver(l => { for (const e of l.getEntries()) window.__long.push([e.startTime, e.duration]); })

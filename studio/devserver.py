@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Headless Chromium for the browser test and the benches: no sandbox (root in CI), nothing fetched from outside.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def free_port() -> int:
