@@ -1,4 +1,5 @@
-"""Start `streamlit run` on a free local port and wait until it answers: for the browser test and the benchmarks."""
+"""Start `streamlit run` on a free local port and wait until it answers, and time clicks in the page: for the
+browser test and the benchmarks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Headless Chromium for the browser test and the benches: no sandbox (root in CI), nothing fetched from outside.
@@ -44,3 +45,38 @@ def start(script: Path | str, script_args: list[str], log: IO, timeout_s: float 
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"streamlit did not become healthy in {timeout_s:.0f} s (see {getattr(log, 'name', 'its log')})")
+
+
+# Added to a page before it loads (page.add_init_script): the browser's long tasks, the time of the last
+# pointerdown as the input reached the page, and a promise for the first frame showing a text.
+IN_PAGE_JS = """
+window.__long = [];
+new PerformanceObserver(l => { for (const e of l.getEntries()) window.__long.push([e.startTime, e.duration]); })
+  .observe({type: 'longtask', buffered: true});
+window.__down = null;
+addEventListener('pointerdown', e => { window.__down = e.timeStamp; }, true);
+window.__drawn = prefix => new Promise((done, fail) => {
+  const until = performance.now() + 15000;
+  const look = () => [...document.querySelectorAll('text')].some(t => t.textContent.startsWith(prefix))
+    ? done(performance.now()) : performance.now() > until ? fail(Error('not drawn: ' + prefix))
+    : requestAnimationFrame(look);
+  requestAnimationFrame(look);
+});
+"""
+
+
+def timed_click(page: Any, target: Any, drawn_prefix: str) -> tuple[float, float]:
+    """Click `target` (a Playwright locator, scrolled into view) at its position, as a user would, and wait
+    for an SVG text starting with `drawn_prefix`. Returns (seconds from the click's input event to the first
+    frame showing it, measured in the page; seconds around the Playwright calls). Needs IN_PAGE_JS.
+
+    A position click skips Playwright's actionability checks (scroll, two stable frames, hit test), each of
+    which would wait once more for a busy main thread; `event.timeStamp` is taken when the input reaches the
+    browser, so the wait for a busy main thread is still counted.
+    """
+    box = target.bounding_box()
+    start = time.time()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    drawn = page.evaluate(f"window.__drawn({drawn_prefix!r})")
+    wall = time.time() - start
+    return (drawn - page.evaluate("window.__down")) / 1000, wall

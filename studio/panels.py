@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from core.errors import StoreError
 from core.store import RunReader
 from studio import charts, charts_spikes
 from studio.rundata import RunView
-from studio.state import cached_fig, explain
+from studio.state import cached_fig, explain, plot
 
 HELP = {
     "loss": "Training loss and accuracy of the three heads: **audio** only, **visual** only and the **fused** "
@@ -69,19 +70,15 @@ def header(view: RunView) -> None:
                 help="training speed, median of the last 20 steps")
 
 
-def _plot(fig: object, key: str) -> None:
-    st.plotly_chart(fig, key=key, config={"displaylogo": False})
-
-
 def curves(view: RunView, slot: str) -> None:
     st.subheader("Loss & accuracy per modality")
     explain(HELP["loss"])
     fig = cached_fig(slot, "loss", (view.steps_key, view.epochs_key),
                      lambda: charts.loss_acc_figure(view.steps, view.epochs))
-    _plot(fig, f"{slot}_loss")
+    plot(fig, f"{slot}_loss")
     st.subheader("Modality learning rates")
     explain(HELP["lr"])
-    _plot(cached_fig(slot, "lr", view.steps_key, lambda: charts.lr_figure(view.steps)), f"{slot}_lr")
+    plot(cached_fig(slot, "lr", view.steps_key, lambda: charts.lr_figure(view.steps)), f"{slot}_lr")
 
 
 def attention(view: RunView, slot: str) -> None:
@@ -89,14 +86,14 @@ def attention(view: RunView, slot: str) -> None:
     explain(HELP["alpha"])
     left, right = st.columns([3, 1])
     with left:
-        _plot(cached_fig(slot, "alpha", view.probes_key, lambda: charts_spikes.alpha_history_figure(view.probe_steps,
+        plot(cached_fig(slot, "alpha", view.probes_key, lambda: charts_spikes.alpha_history_figure(view.probe_steps,
                                                                                              view.alphas)),
               f"{slot}_alpha")
     with right:
         if len(view.probe_steps):
             fig = cached_fig(slot, "alpha_now", view.probes_key, lambda: charts_spikes.alpha_bars_figure(
                 view.alphas[-1], f"α now (step {view.probe_steps[-1]})"))
-            _plot(fig, f"{slot}_alpha_now")
+            plot(fig, f"{slot}_alpha_now")
 
 
 HOLD_S = 3.0  # after a raster control changes, live panels keep their figures this long
@@ -145,7 +142,7 @@ def rasters(view: RunView, slot: str) -> None:
     key = (view.path, step, probe, mod, max_n)
     fig = cached_fig(slot, "raster", key, lambda: charts_spikes.raster_figure(
         spikes, None if max_n == "all" else int(max_n)))
-    _plot(fig, f"{slot}_raster")
+    plot(fig, f"{slot}_raster")
     mem = arrays.get(f"membrane/{mem_layer}")
     if mem is not None:
         v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
@@ -153,7 +150,7 @@ def rasters(view: RunView, slot: str) -> None:
         fig = cached_fig(slot, "membrane", key + (mem_layer,), lambda: charts_spikes.membrane_figure(
             m, spikes[mem_layer][:, : m.shape[1]], v_th, range(min(4, m.shape[1])),
             f"Membrane potential · {mem_layer} (step {step})"))
-        _plot(fig, f"{slot}_membrane")
+        plot(fig, f"{slot}_membrane")
 
 
 def diagnostics(view: RunView, slot: str) -> None:
@@ -161,23 +158,27 @@ def diagnostics(view: RunView, slot: str) -> None:
     explain(HELP["imbalance"])
     fig = cached_fig(slot, "imb", (view.steps_key, view.epochs_key),
                      lambda: charts.imbalance_figure(view.steps, view.epochs))
-    _plot(fig, f"{slot}_imb")
+    plot(fig, f"{slot}_imb")
     left, right = st.columns(2)
     with left:
         st.subheader("Firing rates")
         explain(HELP["rates"])
-        _plot(cached_fig(slot, "rates", view.steps_key, lambda: charts.firing_rate_figure(view.steps, view.layers)),
+        plot(cached_fig(slot, "rates", view.steps_key, lambda: charts.firing_rate_figure(view.steps, view.layers)),
               f"{slot}_rates")
     with right:
         st.subheader("Energy")
         explain(HELP["energy"])
-        _plot(cached_fig(slot, "energy", view.epochs_key, lambda: charts.energy_figure(view.epochs)), f"{slot}_energy")
+        plot(cached_fig(slot, "energy", view.epochs_key, lambda: charts.energy_figure(view.epochs)), f"{slot}_energy")
 
 
-def render(view: RunView, slot: str) -> None:
-    """All page-1 panels for one cut of a run."""
+GROUPS = ("curves", "attention", "diagnostics")  # panel groups that a live page may redraw one at a time
+
+
+def render(view: RunView, slot: str, groups: Mapping[str, RunView] | None = None) -> None:
+    """All page-1 panels for one cut of a run; `groups` may give a panel group an older cut to draw."""
+    cut = groups or {}
     header(view)
-    curves(view, slot)
-    attention(view, slot)
-    rasters(view, slot)
-    diagnostics(view, slot)
+    curves(cut.get("curves", view), slot)
+    attention(cut.get("attention", view), slot)
+    rasters(cut.get("attention", view), slot)
+    diagnostics(cut.get("diagnostics", view), slot)

@@ -19,8 +19,7 @@ from core.store import RunReader, list_runs
 from studio.rundata import RunData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REFRESH_S = 1.0  # the demo replay advances this often
-PANELS_S = 2.0  # live panels redraw this often: each redraw costs the browser ~0.5 s of CPU on 2 busy cores
+PANELS_S = 2.0  # each live panel group redraws this often (one group per tick, in turn: pages/1_train.py)
 PULSE_S = 0.25  # the run bar (status and step) polls this often: a logged step shows within a second
 ACTIVE = ("running", "paused", "starting")
 
@@ -178,6 +177,12 @@ def cached_fig(slot: str, name: str, key: Any, build: Any) -> go.Figure:
         hit = (key, build())
         figs[name] = hit
     return hit[1]
+
+
+def plot(fig: go.Figure, key: str) -> None:
+    """Every chart of the studio: its own look (figbuild.STUDIO_TEMPLATE), not Streamlit's theme, which the
+    browser would re-apply at every live redraw."""
+    st.plotly_chart(fig, key=key, config={"displaylogo": False}, theme=None)
 
 
 def explain(text: str) -> None:

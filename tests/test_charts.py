@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from studio import charts, charts_spikes
+from studio.figbuild import STUDIO_TEMPLATE
 
 
 def _steps(n: int = 120) -> pd.DataFrame:
@@ -207,3 +208,5 @@ def test_every_builder_output_is_valid_plotly(whatif_result: dict) -> None:
         # colour scales must be explicit lists: unvalidated names reach plotly.js, which lacks most of them
         assert all(not isinstance(t.to_plotly_json().get("colorscale"), str) for t in fig.data)
         assert fig.layout.height and fig.to_json()
+        # the studio's own look: shown with theme=None, so no Streamlit theme is merged in the browser
+        assert fig.layout.template.layout.font.family == STUDIO_TEMPLATE["layout"]["font"]["family"]

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import launcher
 from core.store import RunReader, RunWriter
-from tests.conftest import make_run
+from tests.conftest import LAYERS, make_run
 
 APP = str(Path(__file__).resolve().parents[1] / "studio" / "home.py")
 
@@ -293,6 +293,49 @@ def test_warm_up_builds_every_live_figure_without_a_session(monkeypatch: pytest.
     assert built and "warm-up failed" not in caplog.text
 
 
+GROUP_FIGURES = {"curves": ("loss", "lr"), "attention": ("alpha", "alpha_now", "raster", "membrane"),
+                 "diagnostics": ("imb", "rates", "energy")}
+
+
+def _figures(at: AppTest) -> dict[str, str]:
+    """The live page's figures as sent to the browser: name -> plotly JSON."""
+    return {c.proto.id.rsplit("-live_", 1)[1]: c.proto.spec for c in at.get("plotly_chart")}
+
+
+def _log_step(run: Path, step: int, probe: bool = False) -> None:
+    import numpy as np
+
+    w = RunWriter.open(run)
+    w.log_scalars(step, 2, {"loss": 0.5, **{f"acc_{u}": 0.9 for u in "avf"}, "k_a": 0.5, "gnorm_a": 3.0,
+                            "gnorm_v": 1.0, **{f"rate/{n}": 0.3 for n in LAYERS}}, scope="step")
+    if probe:
+        w.log_arrays(step, 2, {"alpha": np.full((4, 3, 4), 0.25, np.float32)}, kind="probe")
+    w.close()
+
+
+def test_live_panel_groups_redraw_one_at_a_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Each live tick moves one panel group, in turn, so the browser never redraws every figure at once.
+    from studio import panels
+
+    run = make_run(tmp_path / "runs" / "live-one", status="running", steps=40)
+    at = _app(monkeypatch, tmp_path / "runs")
+    _ok(at)
+    assert set(_figures(at)) == {f for figs in GROUP_FIGURES.values() for f in figs}
+    moved = []
+    for tick in range(len(panels.GROUPS)):
+        before = _figures(at)
+        _log_step(run, 41 + tick, probe=True)
+        at.run()
+        _ok(at)
+        after = _figures(at)
+        changed = {name for name in after if after[name] != before[name]}
+        group = [g for g, figs in GROUP_FIGURES.items() if changed & set(figs)]
+        assert len(group) == 1, (tick, changed)
+        moved += group
+        assert next(m.value for m in at.metric if m.label == "step").startswith(f"{41 + tick} ")  # always new
+    assert sorted(moved) == sorted(panels.GROUPS)
+
+
 def test_raster_controls_hold_the_live_panels_for_a_moment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # While someone explores a raster, the live panels keep their figures (the browser then only draws the
     # raster asked for); HOLD_S later they move again.
@@ -301,17 +344,14 @@ def test_raster_controls_hold_the_live_panels_for_a_moment(monkeypatch: pytest.M
     run = make_run(tmp_path / "runs" / "live-one", status="running", steps=40)
     at = _app(monkeypatch, tmp_path / "runs")
     _ok(at)
-
-    def shown_step() -> str:
-        return next(m.value for m in at.metric if m.label == "step")
-
-    assert shown_step().startswith("40 ")
-    w = RunWriter.open(run)
-    w.log_scalars(41, 2, {"loss": 0.5, **{f"acc_{u}": 0.9 for u in "avf"}}, scope="step")
-    w.close()
-    at.radio(key="live_mod").set_value("visual").run()
-    _ok(at)
-    assert shown_step().startswith("40 ")  # held, though step 41 is in the store
+    before = _figures(at)
+    for step in (41, 42, 43):  # more ticks than groups: without the hold, each group would move
+        _log_step(run, step, probe=True)
+        at.radio(key="live_mod").set_value("visual" if step % 2 else "audio").run()
+        _ok(at)
+    after = _figures(at)
+    assert [n for n in after if after[n] != before[n]] == ["raster", "membrane"]  # the raster asked for
     monkeypatch.setattr(panels, "HOLD_S", 0.0)
     at.run()
-    assert shown_step().startswith("41 ")
+    moved = _figures(at)
+    assert any(moved[n] != after[n] for n in ("loss", "lr", "imb", "rates", "alpha"))

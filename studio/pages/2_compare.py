@@ -58,7 +58,7 @@ for msg in problems:
     st.error(msg)
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
-st.plotly_chart(charts.compare_figure(curves, metric, x), key="cmp_fig", config={"displaylogo": False})
+state.plot(charts.compare_figure(curves, metric, x), "cmp_fig")
 if scope == "step":
     st.caption("Per-step signals are smoothed (moving average over about 20 steps).")
 

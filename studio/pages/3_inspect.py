@@ -88,10 +88,10 @@ if probs is not None and probs.ndim == 3:
 
 left, right = st.columns([3, 2])
 with left:
-    st.plotly_chart(charts_spikes.inputs_figure(res["audio"], res["visual"]), key="ins_inputs")
+    state.plot(charts_spikes.inputs_figure(res["audio"], res["visual"]), "ins_inputs")
     st.caption("The inputs as the network sees them (after the damage above).")
 with right:
-    st.plotly_chart(charts_spikes.buildup_figure(res["build_up"], names, label), key="ins_buildup")
+    state.plot(charts_spikes.buildup_figure(res["build_up"], names, label), "ins_buildup")
 
 st.subheader("Spikes and attention, aligned in time")
 a_layers = charts_spikes.mod_layers(tr.layers, "a") or tr.layers
@@ -99,7 +99,7 @@ v_layers = charts_spikes.mod_layers(tr.layers, "v") or tr.layers
 c1, c2 = st.columns(2)
 al = c1.selectbox("audio layer", a_layers, index=len(a_layers) - 1, key="ins_al")
 vl = c2.selectbox("visual layer", v_layers, index=len(v_layers) - 1, key="ins_vl")
-st.plotly_chart(charts_spikes.whatif_figure(res, al, vl), key="ins_whatif")
+state.plot(charts_spikes.whatif_figure(res, al, vl), "ins_whatif")
 ta = res[f"spikes/{al}"].shape[0] if f"spikes/{al}" in res else "?"
 tv = res[f"spikes/{vl}"].shape[0] if f"spikes/{vl}" in res else "?"
 st.caption(f"Audio layer: {ta} timesteps · visual layer: {tv} timesteps · attention: {tr.T} timesteps — "
