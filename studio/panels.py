@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.errors import StoreError
@@ -70,15 +72,36 @@ def header(view: RunView) -> None:
                 help="training speed, median of the last 20 steps")
 
 
+def _alpha_now(view: RunView) -> go.Figure:
+    return charts_spikes.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})")
+
+
+# The panels' figures that depend on the run alone (the rasters also depend on their controls):
+# name -> (what changes it, builder). studio/warmup.py builds each once at server start.
+VIEW_FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure]]] = {
+    "loss": (lambda v: (v.steps_key, v.epochs_key), lambda v: charts.loss_acc_figure(v.steps, v.epochs)),
+    "lr": (lambda v: v.steps_key, lambda v: charts.lr_figure(v.steps)),
+    "alpha": (lambda v: v.probes_key, lambda v: charts_spikes.alpha_history_figure(v.probe_steps, v.alphas)),
+    "alpha_now": (lambda v: v.probes_key, _alpha_now),
+    "imb": (lambda v: (v.steps_key, v.epochs_key), lambda v: charts.imbalance_figure(v.steps, v.epochs)),
+    "rates": (lambda v: v.steps_key, lambda v: charts.firing_rate_figure(v.steps, v.layers)),
+    "energy": (lambda v: v.epochs_key, lambda v: charts.energy_figure(v.epochs)),
+}
+
+
+def _show(view: RunView, slot: str, name: str) -> None:
+    """One of VIEW_FIGURES, rebuilt only when what it draws changed."""
+    changes, build = VIEW_FIGURES[name]
+    plot(cached_fig(slot, name, changes(view), lambda: build(view)), f"{slot}_{name}")
+
+
 def curves(view: RunView, slot: str) -> None:
     st.subheader("Loss & accuracy per modality")
     explain(HELP["loss"])
-    fig = cached_fig(slot, "loss", (view.steps_key, view.epochs_key),
-                     lambda: charts.loss_acc_figure(view.steps, view.epochs))
-    plot(fig, f"{slot}_loss")
+    _show(view, slot, "loss")
     st.subheader("Modality learning rates")
     explain(HELP["lr"])
-    plot(cached_fig(slot, "lr", view.steps_key, lambda: charts.lr_figure(view.steps)), f"{slot}_lr")
+    _show(view, slot, "lr")
 
 
 def attention(view: RunView, slot: str) -> None:
@@ -86,14 +109,10 @@ def attention(view: RunView, slot: str) -> None:
     explain(HELP["alpha"])
     left, right = st.columns([3, 1])
     with left:
-        plot(cached_fig(slot, "alpha", view.probes_key, lambda: charts_spikes.alpha_history_figure(view.probe_steps,
-                                                                                             view.alphas)),
-              f"{slot}_alpha")
+        _show(view, slot, "alpha")
     with right:
         if len(view.probe_steps):
-            fig = cached_fig(slot, "alpha_now", view.probes_key, lambda: charts_spikes.alpha_bars_figure(
-                view.alphas[-1], f"α now (step {view.probe_steps[-1]})"))
-            plot(fig, f"{slot}_alpha_now")
+            _show(view, slot, "alpha_now")
 
 
 HOLD_S = 3.0  # after a raster control changes, live panels keep their figures this long
@@ -156,19 +175,16 @@ def rasters(view: RunView, slot: str) -> None:
 def diagnostics(view: RunView, slot: str) -> None:
     st.subheader("Imbalance diagnostics")
     explain(HELP["imbalance"])
-    fig = cached_fig(slot, "imb", (view.steps_key, view.epochs_key),
-                     lambda: charts.imbalance_figure(view.steps, view.epochs))
-    plot(fig, f"{slot}_imb")
+    _show(view, slot, "imb")
     left, right = st.columns(2)
     with left:
         st.subheader("Firing rates")
         explain(HELP["rates"])
-        plot(cached_fig(slot, "rates", view.steps_key, lambda: charts.firing_rate_figure(view.steps, view.layers)),
-              f"{slot}_rates")
+        _show(view, slot, "rates")
     with right:
         st.subheader("Energy")
         explain(HELP["energy"])
-        plot(cached_fig(slot, "energy", view.epochs_key, lambda: charts.energy_figure(view.epochs)), f"{slot}_energy")
+        _show(view, slot, "energy")
 
 
 GROUPS = ("curves", "attention", "diagnostics")  # panel groups that a live page may redraw one at a time

@@ -11,7 +11,7 @@ import logging
 
 def warm_up() -> None:
     try:
-        from studio import charts, charts_spikes, controls, panels, state  # noqa: F401
+        from studio import controls, panels, state  # noqa: F401
         from studio.rundata import RunData
 
         demo = state.demo_dir()
@@ -19,12 +19,8 @@ def warm_up() -> None:
             return
         run = RunData(demo, immutable=True)
         run.refresh()
-        v = run.view()
-        charts.loss_acc_figure(v.steps, v.epochs)
-        charts.lr_figure(v.steps)
-        charts_spikes.alpha_history_figure(v.probe_steps, v.alphas)
-        charts.imbalance_figure(v.steps, v.epochs)
-        charts.firing_rate_figure(v.steps, v.layers)
-        charts.energy_figure(v.epochs)
+        view = run.view()
+        for _, build in panels.VIEW_FIGURES.values():
+            build(view)
     except Exception:  # never take the server down for a warm-up
         logging.getLogger(__name__).warning("studio warm-up failed", exc_info=True)

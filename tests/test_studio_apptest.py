@@ -283,14 +283,18 @@ def test_app_serves_the_navigation_and_warms_up_at_server_start() -> None:
 
 def test_warm_up_builds_every_live_figure_without_a_session(monkeypatch: pytest.MonkeyPatch,
                                                              caplog: pytest.LogCaptureFixture) -> None:
-    from studio import charts, warmup
+    from studio import panels, warmup
 
     built = []
-    real = charts.energy_figure
-    monkeypatch.setattr(charts, "energy_figure", lambda *a: built.append(1) or real(*a))  # the last one built
+
+    def recording(name: str, build):  # noqa: ANN001, ANN202
+        return lambda v: built.append(name) or build(v)
+
+    monkeypatch.setattr(panels, "VIEW_FIGURES", {n: (changes, recording(n, build))
+                                                 for n, (changes, build) in panels.VIEW_FIGURES.items()})
     with caplog.at_level("WARNING"):
         warmup.warm_up()
-    assert built and "warm-up failed" not in caplog.text
+    assert built == list(panels.VIEW_FIGURES) and "warm-up failed" not in caplog.text
 
 
 GROUP_FIGURES = {"curves": ("loss", "lr"), "attention": ("alpha", "alpha_now", "raster", "membrane"),
