@@ -1,9 +1,9 @@
 """Studio server cost per live refresh and memory over a long live run (prints ms and MB).
 
 A fake trainer writes steps (and a probe every 10 steps) into a run store while the Train & watch
-page is rerun through AppTest, as its live fragment would be (each rerun moves one panel group). Default: 600 refreshes x 30 steps =
-18,000 steps (30 min at 10 steps/s). The browser-side numbers (first paint, step-to-visible,
-selector redraw) come from tests/test_browser_e2e.py (test-artifacts/timings.json).
+page is rerun through AppTest, as its live fragment would be (each rerun moves one panel group).
+Default: 600 refreshes x 30 steps = 18,000 steps (30 min at 10 steps/s). The browser-side numbers
+(first paint, step-to-visible, selector redraw) come from tests/test_browser_e2e.py (test-artifacts/timings.json).
 
     .venv/bin/python bench/bench_studio.py [--ticks 600] [--steps-per-tick 30]
 """
