@@ -83,16 +83,9 @@ def main() -> None:
                 mod, layer = ("visual", "v") if layer == "a" else ("audio", "a")
                 target = radio.get_by_text(mod, exact=True).first
                 time.sleep(rng.uniform(*args.gap))
-                if args.actionable:
-                    start = time.time()
-                    target.click()
-                    drawn = page.evaluate(f"window.__drawn('{layer}.lif1 ')")
-                    wall.append(time.time() - start)
-                    seen.append((drawn - page.evaluate("window.__down")) / 1000)
-                else:
-                    in_page, outside = devserver.timed_click(page, target, f"{layer}.lif1 ")
-                    seen.append(in_page)
-                    wall.append(outside)
+                in_page, outside = devserver.timed_click(page, target, f"{layer}.lif1 ", args.actionable)
+                seen.append(in_page)
+                wall.append(outside)
             browser.close()
         finally:
             if run:
