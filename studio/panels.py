@@ -33,9 +33,10 @@ HELP = {
              "gets more than its share, blue less. Bars: the weights right now; the dotted line is "
              "uniform attention.",
     "raster": "Which neurons fired at which timestep for one fixed validation sample (black = spike). Neurons are "
-              "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Below: the "
-              "membrane potential of a few neurons with the firing threshold v_th — a neuron spikes when its "
-              "potential crosses it, then resets. While you change these controls, the other panels hold still "
+              "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Pick one layer "
+              "or all layers of the modality. Below: the membrane potential of a few neurons of that layer (of the "
+              "first one for all layers) with the firing threshold v_th — a neuron spikes when its potential crosses "
+              "it, then resets. While you change these controls, the other panels hold still "
               "for a few seconds (the run bar keeps moving).",
     "imbalance": "Is one modality monopolising training? **Val acc gap**: audio minus visual accuracy per epoch. "
                  "**Grad-norm ratio**: size of the audio encoder's gradient over the visual one's (1 = balanced). "
@@ -115,6 +116,7 @@ def attention(view: RunView, slot: str) -> None:
             _show(view, slot, "alpha_now")
 
 
+ALL_LAYERS = "all layers"
 HOLD_S = 3.0  # after a raster control changes, live panels keep their figures this long
 
 
@@ -156,9 +158,13 @@ def rasters(view: RunView, slot: str) -> None:
     if not layers or probe is None:
         st.info("No spikes recorded for this modality.")
         return
-    mem_layer = c[3].selectbox("membrane traces of layer", layers, key=f"{slot}_mem", on_change=_touch, args=(slot,))
-    spikes = {name: arrays[f"spikes/{name}"][probe] for name in layers}
-    key = (view.path, step, probe, mod, max_n)
+    layer = c[3].selectbox("layer", [ALL_LAYERS, *layers], key=f"{slot}_layer", on_change=_touch, args=(slot,),
+                           help="the raster shows this layer, or every layer of the modality; the membrane "
+                                "traces are of this layer (of the first one for all layers)")
+    shown = layers if layer == ALL_LAYERS else [layer]
+    mem_layer = shown[0]
+    spikes = {name: arrays[f"spikes/{name}"][probe] for name in shown}
+    key = (view.path, step, probe, mod, max_n, layer)
     fig = cached_fig(slot, "raster", key, lambda: charts_spikes.raster_figure(
         spikes, None if max_n == "all" else int(max_n)))
     plot(fig, f"{slot}_raster")
@@ -166,7 +172,7 @@ def rasters(view: RunView, slot: str) -> None:
     if mem is not None:
         v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
         m = mem[probe].astype(np.float32)
-        fig = cached_fig(slot, "membrane", key + (mem_layer,), lambda: charts_spikes.membrane_figure(
+        fig = cached_fig(slot, "membrane", key, lambda: charts_spikes.membrane_figure(
             m, spikes[mem_layer][:, : m.shape[1]], v_th, range(min(4, m.shape[1])),
             f"Membrane potential · {mem_layer} (step {step})"))
         plot(fig, f"{slot}_membrane")

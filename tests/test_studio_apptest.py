@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,12 @@ def _text(at: AppTest) -> str:
 
 def _charts(at: AppTest) -> list:
     return at.get("plotly_chart")
+
+
+def _raster_panels(at: AppTest) -> list[str]:
+    """The layers drawn by the spike raster, from its panel titles ("<layer>  (<n> neurons, rate ...)")."""
+    spec = next(c.proto.spec for c in _charts(at) if "neurons, rate" in c.proto.spec)
+    return [a["text"].split()[0] for a in json.loads(spec)["layout"]["annotations"] if "neurons, rate" in a["text"]]
 
 
 def _ok(at: AppTest) -> None:
@@ -76,7 +83,15 @@ def test_finished_run_draws_every_panel(monkeypatch: pytest.MonkeyPatch, runs_di
     assert any("finished" in str(p.proto.text) for p in at.get("progress"))
     at.radio(key="live_mod").set_value("visual").run()  # a selector inside the panel fragment
     _ok(at)
-    assert "v.lif1" in at.selectbox(key="live_mem").options
+    assert "v.lif1" in at.selectbox(key="live_layer").options
+    assert _raster_panels(at) == ["v.lif1", "v.lif2"]  # all layers of the modality by default
+    at.selectbox(key="live_layer").set_value("v.lif2").run()
+    _ok(at)
+    assert _raster_panels(at) == ["v.lif2"]
+    assert any("Membrane potential" in c.proto.spec and "v.lif2 (step" in c.proto.spec for c in _charts(at))
+    at.radio(key="live_mod").set_value("audio").run()  # v.lif2 is not an audio layer: back to all of them
+    _ok(at)
+    assert _raster_panels(at) == ["a.lif1", "a.lif2"]
 
 
 def test_running_run_is_live_and_its_buttons_reach_the_trainer(monkeypatch: pytest.MonkeyPatch,
