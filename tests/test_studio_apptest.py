@@ -374,3 +374,38 @@ def test_raster_controls_hold_the_live_panels_for_a_moment(monkeypatch: pytest.M
     at.run()
     moved = _figures(at)
     assert any(moved[n] != after[n] for n in ("loss", "lr", "imb", "rates", "alpha"))
+
+
+@pytest.mark.parametrize("kind", ["demo", "live"])
+def test_a_new_session_ticks_slowly_while_its_browser_draws_the_page(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path, kind: str) -> None:
+    # The panels' fragment first ticks late (the browser is still loading plotly and drawing every chart); a full
+    # run after the session's first seconds gives it the steady tick. Intervals are what the page asks Streamlit for.
+    import streamlit as st
+
+    from studio import panels, state
+
+    asked = []
+    fragment = st.fragment
+
+    def spy(*args, **kwargs):
+        if args and getattr(args[0], "__name__", "") in ("demo", "live"):
+            asked.append(kwargs.get("run_every"))
+        return fragment(*args, **kwargs)
+
+    monkeypatch.setattr(st, "fragment", spy)
+    if kind == "demo":
+        at = _app(monkeypatch, tmp_path / "no-runs-yet", make_run(tmp_path / "sample" / "demo_run"))
+    else:
+        make_run(tmp_path / "runs" / "live-one", status="running")
+        at = _app(monkeypatch, tmp_path / "runs")
+    _ok(at)
+    steady = state.PANELS_S / len(panels.GROUPS)
+    first = asked[-1]
+    assert first > 2 * steady
+    at.run()  # a widget rerun within the first seconds keeps the slow tick (the browser is still busy)
+    assert asked[-1] == first
+    at.session_state["panels_since"] -= first
+    at.run()
+    _ok(at)
+    assert asked[-1] == steady

@@ -79,6 +79,22 @@ def _refreshed(path: str, what: str = "this run") -> RunData | None:
 
 
 TICK_S = state.PANELS_S / len(panels.GROUPS)  # each tick redraws one panel group: each group every PANELS_S
+# A session's first panel tick comes FIRST_TICK_S after the panels are first drawn: until then a new browser is
+# still loading plotly and drawing every chart, and a tick would queue redraws behind that (first chart on a busy
+# 2-core machine: about 0.5-1 s sooner; docs/performance.md).
+FIRST_TICK_S = 3.0
+
+
+def _panels_tick_s() -> float:
+    """The panels' tick for this full run: FIRST_TICK_S in the session's first seconds, then TICK_S."""
+    since = st.session_state.setdefault("panels_since", time.time())
+    return TICK_S if time.time() - since >= 0.9 * FIRST_TICK_S else FIRST_TICK_S
+
+
+def _after_first_tick(tick_s: float) -> None:
+    """At the first (slow) tick, rerun the whole page: a browser takes a fragment's interval from full runs only."""
+    if tick_s != TICK_S and time.time() - st.session_state.get("panels_since", 0.0) >= 0.9 * FIRST_TICK_S:
+        st.rerun()
 
 
 def _staggered(rd: RunData, make: Callable[[], RunView]) -> tuple[RunView, dict[str, RunView]]:
@@ -119,9 +135,9 @@ def pulse(path: str, listed: str) -> None:
         st.rerun()  # finished / failed / interrupted (static form) or just started (refresh the run list)
 
 
-@st.fragment(run_every=TICK_S)
-def live(path: str) -> None:
-    """Every panel, each group redrawn every PANELS_S; reads only what is new."""
+def live(path: str, tick_s: float) -> None:
+    """Every panel, each group redrawn every PANELS_S; reads only what is new. A fragment ticking every tick_s."""
+    _after_first_tick(tick_s)
     if not _has_store(path):
         return  # still starting: pulse() says so
     rd = _refreshed(path)
@@ -149,9 +165,9 @@ def static(path: str) -> None:
     st.caption("Every chart also has plotly's camera button (top right, on hover) to save it as PNG.")
 
 
-@st.fragment(run_every=TICK_S)
-def demo(path: str) -> None:
-    """The shipped demo run replayed as if it were training now (loops)."""
+def demo(path: str, tick_s: float) -> None:
+    """The shipped demo run replayed as if it were training now (loops). A fragment ticking every tick_s."""
+    _after_first_tick(tick_s)
     rd = _refreshed(path, "the demo run")
     if rd is None:
         return
@@ -198,10 +214,12 @@ def main() -> None:
         if not (table["demo"] == False).any():  # noqa: E712 (pandas mask)
             st.success("**Demo replay** — a short run recorded from the shipped data. Press **Start training** in "
                        "the sidebar to train your own; every panel then moves live.")
-        demo(path)
+        tick_s = _panels_tick_s()
+        st.fragment(demo, run_every=tick_s)(path, tick_s)
     elif row.get("status") in state.ACTIVE:
         pulse(path, str(row.get("status")))
-        live(path)
+        tick_s = _panels_tick_s()
+        st.fragment(live, run_every=tick_s)(path, tick_s)
     else:
         static(path)
 
