@@ -218,6 +218,11 @@ def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "st
     return fig.figure(420)
 
 
+def _number(x: float) -> str:
+    """Four decimals for accuracies and ratios; large values (energy in pJ) as whole numbers with separators."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4f}"
+
+
 def summary_table(finals: pd.DataFrame, metrics: Sequence[str],
                   by: Sequence[str] = ("strategy", "preset")) -> pd.DataFrame:
     """Mean ± std of each metric per group (one row per run in `finals`); `n` counts runs."""
@@ -234,8 +239,8 @@ def summary_table(finals: pd.DataFrame, metrics: Sequence[str],
             if v.empty:
                 row[m] = "—"
             elif len(v) == 1:
-                row[m] = f"{v.iloc[0]:.4f}"
+                row[m] = _number(v.iloc[0])
             else:
-                row[m] = f"{v.mean():.4f} ± {v.std(ddof=1):.4f}"
+                row[m] = f"{_number(v.mean())} ± {_number(v.std(ddof=1))}"
         rows.append(row)
     return pd.DataFrame(rows)

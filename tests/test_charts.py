@@ -96,10 +96,11 @@ def test_compare_and_summary_table() -> None:
     fig = charts.compare_figure(curves, "val_acc_f", "epoch")
     assert _names(fig) == {"r1", "r2"}
     finals = pd.DataFrame({"strategy": ["taaf", "taaf", "concat"], "preset": ["hard"] * 3,
-                           "val_acc_f": [0.8, 0.9, 0.5]})
-    table = charts.summary_table(finals, ["val_acc_f"])
+                           "val_acc_f": [0.8, 0.9, 0.5], "energy_pj": [5.8e6, 6.2e6, 4e6]})
+    table = charts.summary_table(finals, ["val_acc_f", "energy_pj"])
     row = table.set_index("strategy").loc["taaf"]
     assert row["n"] == 2 and row["val_acc_f"] == "0.8500 ± 0.0707"
+    assert row["energy_pj"] == "6,000,000 ± 282,843"  # pJ: whole numbers, not 6000000.0000
     assert table.set_index("strategy").loc["concat", "val_acc_f"] == "0.5000"
 
 
