@@ -9,7 +9,7 @@ steady rise there (the first minutes include the warm-up and the first figures).
 data grows as it trains, so a slow rise in proportion to its steps is expected; compare with
 bench/bench_studio.py, which replays 18,000 steps through AppTest without a browser.
 
-    .venv/bin/python bench/bench_live_memory.py [--minutes 30] [--every-s 60]
+    .venv/bin/python bench/bench_live_memory.py [--minutes 30] [--every-s 60] [--demo]
 
 Needs Debian's chromium and playwright (never `playwright install`).
 """
@@ -42,6 +42,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--every-s", type=float, default=60.0)
+    ap.add_argument("--demo", action="store_true",
+                    help="no training run: the page replays the demo run (loops), so the data stays the same size")
     args = ap.parse_args()
     if shutil.which("chromium") is None:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
@@ -52,9 +54,9 @@ def main() -> None:
         runs = Path(tmp) / "runs"
         proc, url = devserver.start(ROOT / "studio" / "app.py", ["--runs-dir", str(runs)],
                                     open(Path(tmp) / "server.log", "w"))
-        run = launcher.start_run(runs, ROOT / "configs" / "taaf.toml", {"train.epochs": 5000})
+        run = None if args.demo else launcher.start_run(runs, ROOT / "configs" / "taaf.toml", {"train.epochs": 5000})
         try:
-            while not ((run / "store.sqlite").exists() and RunReader(run).last_step() >= 1):
+            while run and not ((run / "store.sqlite").exists() and RunReader(run).last_step() >= 1):
                 time.sleep(0.5)
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=devserver.CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -68,8 +70,10 @@ def main() -> None:
                 heap = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
                 nodes = cdp.send("Memory.getDOMCounters")["nodes"]
                 shown = page.locator('[data-testid="stMetricValue"]').first.inner_text().split(" / ")[0]
-                with RunReader(run) as r:
-                    logged = r.last_step()
+                logged = -1
+                if run:
+                    with RunReader(run) as r:
+                        logged = r.last_step()
                 rows.append(((time.time() - start) / 60, rss_mb(proc.pid), heap, nodes))
                 print(f"{rows[-1][0]:4.1f}  {rows[-1][1]:9.0f}  {heap:12.1f}  {nodes:9d}  {shown:>10s}  {logged:11d}",
                       flush=True)
@@ -78,7 +82,8 @@ def main() -> None:
                 time.sleep(args.every_s)
             browser.close()
         finally:
-            launcher.stop(run)
+            if run:
+                launcher.stop(run)
             proc.terminate()
             proc.wait(10)
     half = [r for r in rows if r[0] >= rows[-1][0] / 2]
