@@ -92,8 +92,9 @@ def _panels_tick_s() -> float:
 
 
 def _after_first_tick(tick_s: float) -> None:
-    """At the first (slow) tick, rerun the whole page: a browser takes a fragment's interval from full runs only."""
-    if tick_s != TICK_S and time.time() - st.session_state.get("panels_since", 0.0) >= 0.9 * FIRST_TICK_S:
+    """Rerun the whole page once the tick in force (`tick_s`) is no longer the one to ask for: a browser takes a
+    fragment's interval from full runs only."""
+    if tick_s != _panels_tick_s():
         st.rerun()
 
 
