@@ -26,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import launcher  # noqa: E402
 from core.store import RunReader  # noqa: E402
 from studio import devserver  # noqa: E402
 
@@ -50,42 +49,31 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        runs = Path(tmp) / "runs"
-        proc, url = devserver.start(ROOT / "studio" / "app.py", ["--runs-dir", str(runs)],
-                                    open(Path(tmp) / "server.log", "w"))
-        run = None if args.demo else launcher.start_run(runs, ROOT / "configs" / "taaf.toml", {"train.epochs": 5000})
-        try:
-            while run and not ((run / "store.sqlite").exists() and RunReader(run).last_step() >= 1):
-                time.sleep(0.5)
-            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=devserver.CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(url)
-            page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)
-            cdp = page.context.new_cdp_session(page)
-            start = time.time()
-            print(" min  server MB  page heap MB  DOM nodes  step shown  step logged", flush=True)
-            while True:
-                cdp.send("HeapProfiler.collectGarbage")
-                heap = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
-                nodes = cdp.send("Memory.getDOMCounters")["nodes"]
-                shown = page.locator('[data-testid="stMetricValue"]').first.inner_text().split(" / ")[0]
-                logged = -1
-                if run:
-                    with RunReader(run) as r:
-                        logged = r.last_step()
-                rows.append(((time.time() - start) / 60, rss_mb(proc.pid), heap, nodes))
-                print(f"{rows[-1][0]:4.1f}  {rows[-1][1]:9.0f}  {heap:12.1f}  {nodes:9d}  {shown:>10s}  {logged:11d}",
-                      flush=True)
-                if time.time() - start >= args.minutes * 60:
-                    break
-                time.sleep(args.every_s)
-            browser.close()
-        finally:
+    with (tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw,
+          devserver.studio_and_run(Path(tmp), None if args.demo else 5000) as (proc, url, run)):
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=devserver.CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(url)
+        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)
+        cdp = page.context.new_cdp_session(page)
+        start = time.time()
+        print(" min  server MB  page heap MB  DOM nodes  step shown  step logged", flush=True)
+        while True:
+            cdp.send("HeapProfiler.collectGarbage")
+            heap = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
+            nodes = cdp.send("Memory.getDOMCounters")["nodes"]
+            shown = page.locator('[data-testid="stMetricValue"]').first.inner_text().split(" / ")[0]
+            logged = -1
             if run:
-                launcher.stop(run)
-            proc.terminate()
-            proc.wait(10)
+                with RunReader(run) as r:
+                    logged = r.last_step()
+            rows.append(((time.time() - start) / 60, rss_mb(proc.pid), heap, nodes))
+            print(f"{rows[-1][0]:4.1f}  {rows[-1][1]:9.0f}  {heap:12.1f}  {nodes:9d}  {shown:>10s}  {logged:11d}",
+                  flush=True)
+            if time.time() - start >= args.minutes * 60:
+                break
+            time.sleep(args.every_s)
+        browser.close()
     half = [r for r in rows if r[0] >= rows[-1][0] / 2]
     for i, name in ((1, "server MB"), (2, "page heap MB"), (3, "DOM nodes")):
         values = [r[i] for r in half]

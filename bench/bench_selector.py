@@ -36,8 +36,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import launcher  # noqa: E402
-from core.store import RunReader  # noqa: E402
 from studio import devserver  # noqa: E402
 
 ARGS = devserver.CHROMIUM_ARGS
@@ -57,41 +55,30 @@ def main() -> None:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        runs = Path(tmp) / "runs"
-        proc, url = devserver.start(ROOT / "studio" / "app.py", ["--runs-dir", str(runs)],
-                                    open(Path(tmp) / "server.log", "w"))
-        run = None if args.demo else launcher.start_run(runs, ROOT / "configs" / "taaf.toml", {"train.epochs": 200})
-        try:
-            while run and not ((run / "store.sqlite").exists() and RunReader(run).last_step() >= 30):
-                time.sleep(0.5)
-            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.add_init_script(devserver.IN_PAGE_JS)
-            page.goto(url)
-            page.locator("text=/^a\\.lif1 /").first.wait_for(timeout=60_000)
-            time.sleep(4.0)
-            t0 = page.evaluate("performance.now()")
-            time.sleep(args.quiet_s)
-            t1 = page.evaluate("performance.now()")
-            busy = sum(d for s, d in page.evaluate("window.__long") if t0 <= s < t1)
-            radio = page.locator('[data-testid="stRadio"]')
-            radio.scroll_into_view_if_needed()  # as a user scrolls to the rasters; clicks then go to its position
-            seen, wall, layer = [], [], "a"
-            rng = random.Random(0)
-            for _ in range(args.clicks):
-                mod, layer = ("visual", "v") if layer == "a" else ("audio", "a")
-                target = radio.get_by_text(mod, exact=True).first
-                time.sleep(rng.uniform(*args.gap))
-                in_page, outside = devserver.timed_click(page, target, f"{layer}.lif1 ", args.actionable)
-                seen.append(in_page)
-                wall.append(outside)
-            browser.close()
-        finally:
-            if run:
-                launcher.stop(run)
-            proc.terminate()
-            proc.wait(10)
+    with (tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw,
+          devserver.studio_and_run(Path(tmp), None if args.demo else 200, first_step=30) as (_, url, _run)):
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.add_init_script(devserver.IN_PAGE_JS)
+        page.goto(url)
+        page.locator("text=/^a\\.lif1 /").first.wait_for(timeout=60_000)
+        time.sleep(4.0)
+        t0 = page.evaluate("performance.now()")
+        time.sleep(args.quiet_s)
+        t1 = page.evaluate("performance.now()")
+        busy = sum(d for s, d in page.evaluate("window.__long") if t0 <= s < t1)
+        radio = page.locator('[data-testid="stRadio"]')
+        radio.scroll_into_view_if_needed()  # as a user scrolls to the rasters; clicks then go to its position
+        seen, wall, layer = [], [], "a"
+        rng = random.Random(0)
+        for _ in range(args.clicks):
+            mod, layer = ("visual", "v") if layer == "a" else ("audio", "a")
+            target = radio.get_by_text(mod, exact=True).first
+            time.sleep(rng.uniform(*args.gap))
+            in_page, outside = devserver.timed_click(page, target, f"{layer}.lif1 ", args.actionable)
+            seen.append(in_page)
+            wall.append(outside)
+        browser.close()
     print(f"live panels (a redraw every studio.state.PANELS_S): the browser's main thread was busy with long tasks "
           f"{busy / (t1 - t0):.0%} of {args.quiet_s:g} s")
     for name, times in (("click to the frame that shows it (in the page)", seen),

@@ -1,5 +1,5 @@
-"""Start `streamlit run` on a free local port and wait until it answers, and time clicks in the page: for the
-browser test and the benchmarks."""
+"""Start `streamlit run` on a free local port and wait until it answers (with a training run beside it if asked),
+and time clicks in the page: for the browser test and the benchmarks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +47,31 @@ def start(script: Path | str, script_args: list[str], log: IO, timeout_s: float 
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"streamlit did not become healthy in {timeout_s:.0f} s (see {getattr(log, 'name', 'its log')})")
+
+
+@contextmanager
+def studio_and_run(tmp: Path, epochs: int | None,
+                   first_step: int = 1) -> Iterator[tuple[subprocess.Popen, str, Path | None]]:
+    """(server process, url, run) for the benches: the studio over an empty runs folder in `tmp` and, unless
+    `epochs` is None (the page then replays the demo run), a real run started as the studio starts it
+    (configs/taaf.toml), yielded once it has logged `first_step`. Stops the run and the server on exit."""
+    from core import launcher
+    from core.store import RunReader
+
+    runs = tmp / "runs"
+    proc, url = start(REPO_ROOT / "studio" / "app.py", ["--runs-dir", str(runs)], open(tmp / "server.log", "w"))
+    run = None
+    try:
+        if epochs is not None:
+            run = launcher.start_run(runs, REPO_ROOT / "configs" / "taaf.toml", {"train.epochs": epochs})
+            while not ((run / "store.sqlite").exists() and RunReader(run).last_step() >= first_step):
+                time.sleep(0.5)
+        yield proc, url, run
+    finally:
+        if run:
+            launcher.stop(run)
+        proc.terminate()
+        proc.wait(10)
 
 
 # Added to a page before it loads (page.add_init_script): the browser's long tasks, the time of the last
