@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not
     sys.path.insert(0, str(ROOT))
 
 
-from studio import warmup  # noqa: E402 (cheap: it imports the heavy modules only when called)
+from studio import live_api, warmup  # noqa: E402
 
 
 @asynccontextmanager
@@ -32,4 +32,5 @@ async def _lifespan(_app: st.App) -> AsyncIterator[None]:
     yield
 
 
-app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan)
+# live_api.ROUTES: plotly.js and the live run bar's and charts' data, polled by the browser (studio/livechart.py)
+app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan, routes=live_api.ROUTES)

@@ -12,7 +12,6 @@ from core import launcher
 from core.config import ENUMS, load_config
 from core.errors import TAAFError
 from studio import state
-from studio.rundata import progress
 
 DATASETS = {"avdigits": "AV-Digits (bundled)", "cremad": "CREMA-D (folder)", "ave": "AVE (folder)"}
 KNOB_UI: dict[str, tuple[float, float, float]] = {  # slider min, max, step (the config accepts wider ranges)
@@ -149,25 +148,19 @@ def _send(cmd: str, path: str) -> None:
         state.flash(f"{cmd} failed: {e}", "error")
 
 
-def run_bar(path: str, status: dict[str, Any], meta: dict[str, Any], step: int, demo: bool = False) -> None:
-    """Status, progress and the Pause / Resume / Stop buttons for the watched run."""
-    s = "interrupted" if status.get("stale") else status.get("status", "unknown")
-    cols = st.columns([4, 1, 1, 1])
-    frac = progress(meta, step)
-    cols[0].progress(frac, text=f"**{Path(path).name}** — {s} · step {max(step, 0)}"
-                     + (f" / {meta['total_steps']}" if meta.get("total_steps") else ""))
-    if demo:
-        return
-    if s == "running":
-        cols[1].button("Pause", icon=":material/pause:", on_click=_send, args=("pause", path), key="pause",
+def run_buttons(path: str, status: str) -> None:
+    """Pause / Resume / Stop / Continue for the watched run, as its status allows (one Stop, always ours)."""
+    cols = st.columns([1, 1, 1, 4])
+    if status == "running":
+        cols[0].button("Pause", icon=":material/pause:", on_click=_send, args=("pause", path), key="pause",
                        width="stretch")
-    if s == "paused":
-        cols[1].button("Resume", icon=":material/play_arrow:", on_click=_send, args=("resume", path), key="resume",
+    if status == "paused":
+        cols[0].button("Resume", icon=":material/play_arrow:", on_click=_send, args=("resume", path), key="resume",
                        width="stretch")
-    if s in ("running", "paused"):
-        cols[2].button("Stop", icon=":material/stop:", on_click=_send, args=("stop", path), key="stop",
+    if status in ("running", "paused"):
+        cols[1].button("Stop", icon=":material/stop:", on_click=_send, args=("stop", path), key="stop",
                        width="stretch")
-    if s in ("interrupted", "stopped"):
-        cols[1].button("Resume" if s == "interrupted" else "Continue", icon=":material/restart_alt:", on_click=_send,
-                       args=("resume_interrupted", path), key="resume_int", width="stretch",
+    if status in ("interrupted", "stopped"):
+        cols[0].button("Resume" if status == "interrupted" else "Continue", icon=":material/restart_alt:",
+                       on_click=_send, args=("resume_interrupted", path), key="resume_int", width="stretch",
                        help="continue training from the last checkpoint (python -m core.train --resume)")

@@ -1,20 +1,19 @@
-"""Every panel of the 'Train & watch' page, drawn from a RunView (used live, by the demo and by Replay)."""
+"""Every panel of the 'Train & watch' page, drawn from a RunView: live (each chart fetches its own updates
+from studio/live_api.py and redraws in place), or once (finished runs, Replay)."""
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
+from core.config import DEFAULTS
 from core.errors import StoreError
 from core.store import RunReader
-from studio import charts, charts_spikes
+from studio import charts_spikes, live_figures, livechart, state
 from studio.rundata import RunView
 from studio.state import cached_fig, explain, plot
 
@@ -36,8 +35,7 @@ HELP = {
               "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Pick one layer "
               "or all layers of the modality. Below: the membrane potential of a few neurons of that layer (of the "
               "first one for all layers) with the firing threshold v_th — a neuron spikes when its potential crosses "
-              "it, then resets. While you change these controls, the other panels hold still "
-              "for a few seconds (the run bar keeps moving).",
+              "it, then resets.",
     "imbalance": "Is one modality monopolising training? **Val acc gap**: audio minus visual accuracy per epoch. "
                  "**Grad-norm ratio**: size of the audio encoder's gradient over the visual one's (1 = balanced). "
                  "**Shapley**: how much each modality adds to the fused accuracy (blank one input, re-evaluate). "
@@ -56,151 +54,130 @@ def probe_arrays(path: str, step: int, immutable: bool = False) -> dict[str, np.
         return r.arrays(step, "probe")
 
 
-def header(view: RunView) -> None:
-    """Step / epoch / accuracy / speed at a glance."""
-    meta, last = view.meta, view.steps.iloc[-1] if len(view.steps) else None
-    c = st.columns(4)
-    total = meta.get("total_steps")
-    c[0].metric("step", f"{max(view.step, 0)}" + (f" / {total}" if total else ""))  # trainer steps count from 1
-    epochs = meta.get("epochs")
-    ep = int(last["epoch"]) + 1 if last is not None else 0
-    c[1].metric("epoch", f"{ep}" + (f" / {epochs}" if epochs else ""))
-    val = view.epochs["val_acc_f"].dropna() if "val_acc_f" in view.epochs else []
-    c[2].metric("fused val acc", f"{val.iloc[-1]:.1%}" if len(val) else "—",
-                delta=f"{val.iloc[-1] - val.iloc[-2]:+.1%}" if len(val) > 1 else None)
-    sps = view.steps["samples_per_s"].tail(20).median() if "samples_per_s" in view.steps else None
-    c[3].metric("samples / s", f"{sps:.0f}" if sps is not None and math.isfinite(sps) else "—",
-                help="training speed, median of the last 20 steps")
+@dataclass(frozen=True)
+class Live:
+    """Where a live page's charts fetch their figures: the run's name for studio/live_api.py and extra query
+    parameters (the demo replay's start time)."""
+
+    run: str
+    params: tuple[tuple[str, Any], ...] = ()
+    probe_step: int | None = None  # the run's newest probe step (the raster controls' samples and layers)
+
+    def src(self, name: str, **extra: Any) -> str:
+        return livechart.figure_src(self.run, name, **dict(self.params), **extra)
 
 
-def _alpha_now(view: RunView) -> go.Figure:
-    return charts_spikes.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})")
+VIEW_FIGURES = live_figures.FIGURES  # the figures that depend on the run alone (studio/warmup.py builds them)
 
 
-# The panels' figures that depend on the run alone (the rasters also depend on their controls):
-# name -> (what changes it, builder). studio/warmup.py builds each once at server start.
-VIEW_FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure]]] = {
-    "loss": (lambda v: (v.steps_key, v.epochs_key), lambda v: charts.loss_acc_figure(v.steps, v.epochs)),
-    "lr": (lambda v: v.steps_key, lambda v: charts.lr_figure(v.steps)),
-    "alpha": (lambda v: v.probes_key, lambda v: charts_spikes.alpha_history_figure(v.probe_steps, v.alphas)),
-    "alpha_now": (lambda v: v.probes_key, _alpha_now),
-    "imb": (lambda v: (v.steps_key, v.epochs_key), lambda v: charts.imbalance_figure(v.steps, v.epochs)),
-    "rates": (lambda v: v.steps_key, lambda v: charts.firing_rate_figure(v.steps, v.layers)),
-    "energy": (lambda v: v.epochs_key, lambda v: charts.energy_figure(v.epochs)),
-}
-
-
-def _show(view: RunView, slot: str, name: str) -> None:
-    """One of VIEW_FIGURES, rebuilt only when what it draws changed."""
+def _show(view: RunView, slot: str, name: str, live: Live | None) -> None:
+    """One of VIEW_FIGURES: live, a chart that fetches its own updates; else drawn now, rebuilt only on change."""
+    if live is not None:
+        livechart.live_chart(live.src(name), f"{slot}_{name}", live_figures.HEIGHTS[name], state.PANELS_S)
+        return
     changes, build = VIEW_FIGURES[name]
     plot(cached_fig(slot, name, changes(view), lambda: build(view)), f"{slot}_{name}")
 
 
-def curves(view: RunView, slot: str) -> None:
+def curves(view: RunView, slot: str, live: Live | None = None) -> None:
     st.subheader("Loss & accuracy per modality")
     explain(HELP["loss"])
-    _show(view, slot, "loss")
+    _show(view, slot, "loss", live)
     st.subheader("Modality learning rates")
     explain(HELP["lr"])
-    _show(view, slot, "lr")
+    _show(view, slot, "lr", live)
 
 
-def attention(view: RunView, slot: str) -> None:
+def attention(view: RunView, slot: str, live: Live | None = None) -> None:
     st.subheader("Per-timestep TAAF attention α_u(t)")
     explain(HELP["alpha"])
     left, right = st.columns([3, 1])
     with left:
-        _show(view, slot, "alpha")
+        _show(view, slot, "alpha", live)
     with right:
-        if len(view.probe_steps):
-            _show(view, slot, "alpha_now")
+        if live is not None or len(view.probe_steps):
+            _show(view, slot, "alpha_now", live)
 
 
-ALL_LAYERS = "all layers"
-HOLD_S = 3.0  # after a raster control changes, live panels keep their figures this long
+ALL_LAYERS = live_figures.ALL_LAYERS
 
 
-def _touch(slot: str) -> None:
-    st.session_state[f"{slot}_touched"] = time.time()
-
-
-def recently_touched(slot: str) -> bool:
-    """A raster control of `slot` changed in the last HOLD_S seconds."""
-    return time.time() - st.session_state.get(f"{slot}_touched", 0.0) < HOLD_S
+def _probe_info(view: RunView, live: Live | None) -> tuple[int, np.ndarray, dict[str, np.ndarray] | None]:
+    """(probe samples, their labels, the newest probe arrays or None) for the raster controls. Live, from the
+    run's newest probe step: the demo's replay may not have reached one yet, but its rasters will."""
+    step = live.probe_step if live is not None else view.probe_steps[-1] if view.probe_steps else None
+    if step is not None:
+        try:
+            arrays = probe_arrays(str(view.path), step, view.immutable)
+        except StoreError as e:
+            st.warning(f"Probe arrays of step {step} cannot be read: {e}")
+            return 0, np.zeros(0, np.int64), None
+        n = next((a.shape[0] for k, a in arrays.items() if k.startswith("spikes/")), 0)
+        return n, arrays.get("labels", np.zeros(0, np.int64)), arrays
+    n = int(view.config.get("record", {}).get("probes", DEFAULTS["record"]["probes"])) if live is not None else 0
+    return n, np.zeros(0, np.int64), None
 
 
 @st.fragment  # nested: its selectors redraw only the rasters, not every panel
-def rasters(view: RunView, slot: str) -> None:
+def rasters(view: RunView, slot: str, live: Live | None = None) -> None:
     st.subheader("Spike rasters of a probe sample")
     explain(HELP["raster"])
-    if not view.probe_steps:
-        st.info("Rasters appear at the first probe step (every `record.every_steps` steps).")
+    n_probe, labels, arrays = _probe_info(view, live)
+    if not n_probe:
+        st.info("No spikes recorded yet: rasters appear at the run's first probe step.")
         return
-    step = view.probe_steps[-1]
-    try:
-        arrays = probe_arrays(str(view.path), step, view.immutable)
-    except StoreError as e:
-        st.warning(f"Probe arrays of step {step} cannot be read: {e}")
-        return
-    labels = arrays.get("labels", np.zeros(0, np.int64))
     names = view.meta.get("class_names") or []
-    n_probe = next((a.shape[0] for k, a in arrays.items() if k.startswith("spikes/")), 0)
     c = st.columns([2, 2, 2, 3])
-    probe = c[0].selectbox("probe sample", range(n_probe), key=f"{slot}_probe", on_change=_touch, args=(slot,),
+    probe = c[0].selectbox("probe sample", range(n_probe), key=f"{slot}_probe",
                            format_func=lambda i: f"#{i}" + (f" (class {names[labels[i]] if names else labels[i]})"
                                                             if i < len(labels) else ""))
-    mod = c[1].radio("modality", ["audio", "visual"], horizontal=True, key=f"{slot}_mod", on_change=_touch,
-                     args=(slot,))
-    layers = charts_spikes.mod_layers(view.layers, mod[0]) or view.layers
-    layers = [name for name in layers if f"spikes/{name}" in arrays]
-    max_n = c[2].select_slider("neurons shown", [50, 100, 200, 400, 1000, "all"], value=200, key=f"{slot}_maxn",
-                               on_change=_touch, args=(slot,))
+    mod = c[1].radio("modality", ["audio", "visual"], horizontal=True, key=f"{slot}_mod")
+    if arrays is not None:
+        layers = live_figures.spike_layers(view, mod, arrays)
+    else:
+        layers = charts_spikes.mod_layers(view.layers, mod[0]) or view.layers
+    max_n = c[2].select_slider("neurons shown", list(live_figures.MAX_NEURONS), value=200, key=f"{slot}_maxn")
     if not layers or probe is None:
         st.info("No spikes recorded for this modality.")
         return
-    layer = c[3].selectbox("layer", [ALL_LAYERS, *layers], key=f"{slot}_layer", on_change=_touch, args=(slot,),
+    layer = c[3].selectbox("layer", [ALL_LAYERS, *layers], key=f"{slot}_layer",
                            help="the raster shows this layer, or every layer of the modality; the membrane "
                                 "traces are of this layer (of the first one for all layers)")
-    shown = layers if layer == ALL_LAYERS else [layer]
-    mem_layer = shown[0]
-    spikes = {name: arrays[f"spikes/{name}"][probe] for name in shown}
+    if live is not None:
+        params = {"probe": probe, "mod": mod, "maxn": max_n, "layer": layer}
+        for name in ("raster", "membrane"):
+            livechart.live_chart(live.src(name, **params), f"{slot}_{name}", live_figures.HEIGHTS[name],
+                                 state.PANELS_S)
+        return
+    if arrays is None:
+        return
+    step = view.probe_steps[-1]
     key = (view.path, step, probe, mod, max_n, layer)
-    fig = cached_fig(slot, "raster", key, lambda: charts_spikes.raster_figure(
-        spikes, None if max_n == "all" else int(max_n)))
-    plot(fig, f"{slot}_raster")
-    mem = arrays.get(f"membrane/{mem_layer}")
-    if mem is not None:
-        v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
-        m = mem[probe].astype(np.float32)
-        fig = cached_fig(slot, "membrane", key, lambda: charts_spikes.membrane_figure(
-            m, spikes[mem_layer][:, : m.shape[1]], v_th, range(min(4, m.shape[1])),
-            f"Membrane potential · {mem_layer} (step {step})"))
-        plot(fig, f"{slot}_membrane")
+    figs = cached_fig(slot, "rasters", key,
+                      lambda: live_figures.raster_figures(view, arrays, step, probe, mod, max_n, layer))
+    for name in ("raster", "membrane"):
+        if name in figs:
+            plot(figs[name], f"{slot}_{name}")
 
 
-def diagnostics(view: RunView, slot: str) -> None:
+def diagnostics(view: RunView, slot: str, live: Live | None = None) -> None:
     st.subheader("Imbalance diagnostics")
     explain(HELP["imbalance"])
-    _show(view, slot, "imb")
+    _show(view, slot, "imb", live)
     left, right = st.columns(2)
     with left:
         st.subheader("Firing rates")
         explain(HELP["rates"])
-        _show(view, slot, "rates")
+        _show(view, slot, "rates", live)
     with right:
         st.subheader("Energy")
         explain(HELP["energy"])
-        _show(view, slot, "energy")
+        _show(view, slot, "energy", live)
 
 
-GROUPS = ("curves", "attention", "diagnostics")  # panel groups that a live page may redraw one at a time
-
-
-def render(view: RunView, slot: str, groups: Mapping[str, RunView] | None = None) -> None:
-    """All page-1 panels for one cut of a run; `groups` may give a panel group an older cut to draw."""
-    cut = groups or {}
-    header(view)
-    curves(cut.get("curves", view), slot)
-    attention(cut.get("attention", view), slot)
-    rasters(cut.get("attention", view), slot)
-    diagnostics(cut.get("diagnostics", view), slot)
+def render(view: RunView, slot: str, live: Live | None = None) -> None:
+    """All page-1 panels for one cut of a run; with `live`, each chart fetches its own updates in place."""
+    curves(view, slot, live)
+    attention(view, slot, live)
+    rasters(view, slot, live)
+    diagnostics(view, slot, live)

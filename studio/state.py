@@ -19,7 +19,7 @@ from core.store import RunReader, list_runs
 from studio.rundata import RunData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PANELS_S = 2.0  # each live panel group redraws this often (one group per tick, in turn: pages/1_train.py)
+PANELS_S = 2.0  # each live chart asks for its figure this often (longer after costly redraws: livechart.js)
 PULSE_S = 0.25  # the run bar (status and step) polls this often: a logged step shows within a second
 ACTIVE = ("running", "paused", "starting")
 
@@ -180,9 +180,11 @@ def cached_fig(slot: str, name: str, key: Any, build: Any) -> go.Figure:
 
 
 def plot(fig: go.Figure, key: str) -> None:
-    """Every chart of the studio: its own look (figbuild.STUDIO_TEMPLATE), not Streamlit's theme, which the
-    browser would re-apply at every live redraw."""
-    st.plotly_chart(fig, key=key, config={"displaylogo": False}, theme=None)
+    """Every static chart of the studio: a plotly chart redrawn in place when its figure changes (Streamlit's
+    own plotly chart would mount a new one), with the studio's look (figbuild.STUDIO_TEMPLATE)."""
+    from studio import livechart  # here: livechart imports this module
+
+    livechart.static_chart(fig, key)
 
 
 def explain(text: str) -> None:

@@ -1,6 +1,7 @@
 """End to end in a real browser: the studio server, Debian's chromium driven by Playwright, a real trainer.
 
-Start a run with one click, watch the attention panel move, Pause / Resume / Stop, open every page.
+Start a run with one click, watch the attention panel move and a chart update in place, Pause / Resume / Stop,
+Continue the stopped run and see it move again, open every page.
 Screenshots of each page go to test-artifacts/ and the measured latencies to test-artifacts/timings.json.
 Skips (with the reason) only when chromium or playwright is missing.
 """
@@ -64,9 +65,16 @@ def _no_exception(page, where: str) -> None:
 
 
 def _progress_step(page) -> int:
-    text = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=2000)
-    m = re.search(r"step (\d+)", text)
-    return int(m.group(1)) if m else -1
+    """The step the run bar shows (studio/livehead.js keeps it in data-step), -1 before it shows one."""
+    step = page.locator(".taaf-head").first.get_attribute("data-step", timeout=2000)
+    return int(step) if step else -1
+
+
+def _loss_chart(page) -> dict:
+    """The loss chart's DOM node (as a handle), how often it was drawn, and the newest step it shows."""
+    handle = page.locator(".taaf-chart.js-plotly-plot").first.element_handle()
+    return {"node": handle, **handle.evaluate("""gd => ({draws: Number(gd.dataset.draws || 0),
+        newest: Math.max(...gd._fullData.map(t => t.x && t.x.length ? Number(t.x[t.x.length - 1]) : -1))})""")}
 
 
 def _alpha_step(page) -> int:
@@ -127,7 +135,7 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
 
         # One click with defaults, except a short run.
         epochs = page.get_by_label("epochs")  # AV-Digits (the default dataset)
-        epochs.fill("8")
+        epochs.fill("40")  # long enough to still run at Pause / Stop: watched runs train at nearly full speed
         epochs.press("Enter")
         time.sleep(0.5)
         page.get_by_role("button", name=re.compile("Start training")).click()
@@ -138,7 +146,7 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         # and until then the page may still show the demo replay.
         _wait(lambda: (run / "store.sqlite").exists() and RunReader(run).last_step() >= 1, 180, "trainer's first step",
               page)
-        _see(page, page.locator('[data-testid="stProgress"]').get_by_text(run.name).first, 60_000, "the run bar")
+        _see(page, page.locator(".taaf-head").get_by_text(run.name).first, 60_000, "the run bar")
 
         # Live: the attention panel shows a newer step, and steps appear in the browser within ~1 s.
         first = _wait(lambda: _alpha_step(page) >= 0 and _alpha_step(page) + 1, 180, "first attention step", page) - 1
@@ -158,6 +166,14 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         timings["step_to_visible_s_median"] = sorted(lat)[len(lat) // 2]
         timings["step_to_visible_s_max"] = max(lat)
         _no_exception(page, "live")
+
+        # A live chart is updated in place: the same DOM node, drawn again with more data (not remounted).
+        before = _loss_chart(page)
+        _wait(lambda: (now := _loss_chart(page))["draws"] >= before["draws"] + 2 and now["newest"] > before["newest"],
+              60, "the loss chart drawn twice more", page)
+        assert before["node"].evaluate("gd => gd.isConnected")
+        assert page.locator(".taaf-chart.js-plotly-plot").first.element_handle().evaluate(
+            "(gd, old) => gd === old", before["node"])
         # Let it learn a little before the screenshots (attention and rasters take shape after ~40 steps).
         try:
             _wait(lambda: _progress_step(page) >= 45, 150, "step 45")
@@ -188,8 +204,17 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         _see(page, _button(page, "Pause"), 60_000, "Pause")
         _button(page, "Stop").click()
         _wait(lambda: RunReader(run).status()["status"] == "stopped", 60, "stopped", page)
-        _see(page, page.get_by_text("stopped").first, 30_000, "stopped")
+        _see(page, page.locator(".taaf-head[data-status='stopped']"), 30_000, "stopped")
         _no_exception(page, "after Stop")
+
+        # Continue: the page watches the resumed run live again (it used to stay on the stopped one).
+        _button(page, "Continue").click()
+        _see(page, page.locator(".taaf-head[data-status='running']"), 180_000, "the continued run")
+        resumed = _progress_step(page)
+        _wait(lambda: _progress_step(page) > resumed, 60, "the continued run's step advancing", page)
+        _button(page, "Stop").click()
+        _wait(lambda: RunReader(run).status()["status"] == "stopped", 60, "stopped again", page)
+        _no_exception(page, "after Continue")
 
         for i, (title, check) in enumerate([("Compare runs", "Final metrics"), ("Inspect a sample", "true class"),
                                             ("Replay", "recorded steps")], start=2):

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import launcher
 from core.store import RunReader, RunWriter
-from tests.conftest import LAYERS, make_run
+from tests.conftest import make_run
 
 APP = str(Path(__file__).resolve().parents[1] / "studio" / "home.py")
 
@@ -34,13 +34,29 @@ def _text(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def _charts(at: AppTest) -> list:
-    return at.get("plotly_chart")
+def _chart_data(at: AppTest) -> dict[str, dict]:
+    """Every chart on the page (studio/livechart.py): key -> its data (`fig` JSON drawn now, or a live `src`)."""
+    return {c.proto.id.rsplit("-", 1)[1]: json.loads(c.proto.json) for c in at.get("bidi_component")
+            if c.proto.component_name == "taaf_chart"}
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return list(_chart_data(at).values())
+
+
+def _specs(at: AppTest) -> list[str]:
+    """The figure JSON of every chart drawn now (static charts)."""
+    return [c["fig"] for c in _charts(at) if "fig" in c]
+
+
+def _head(at: AppTest) -> dict:
+    """The run bar's data: status, the header it starts with, and the route it polls (None when static)."""
+    return next(json.loads(c.proto.json) for c in at.get("bidi_component") if c.proto.component_name == "taaf_head")
 
 
 def _raster_panels(at: AppTest) -> list[str]:
     """The layers drawn by the spike raster, from its panel titles ("<layer>  (<n> neurons, rate ...)")."""
-    spec = next(c.proto.spec for c in _charts(at) if "neurons, rate" in c.proto.spec)
+    spec = next(s for s in _specs(at) if "neurons, rate" in s)
     return [a["text"].split()[0] for a in json.loads(spec)["layout"]["annotations"] if "neurons, rate" in a["text"]]
 
 
@@ -58,7 +74,9 @@ def test_first_launch_replays_the_demo(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert sorted(p.name for p in demo.rglob("*")) == before  # the shipped demo folder is never written to
     assert "Demo replay" in _text(at)
     assert "does not exist yet" in _text(at)
-    assert len(_charts(at)) >= 6  # loss, lr, attention, raster, membrane, diagnostics...
+    live = [c["src"] for c in _charts(at) if "src" in c]  # every panel fetches its own updates
+    assert len(live) >= 9 and all("run=%40demo" in src and "t0=" in src for src in live)
+    assert _head(at)["status"] == "demo replay" and _head(at)["src"].startswith("/taaf/api/head?run=%40demo")
     assert at.button(key="start") is not None
 
 
@@ -80,7 +98,8 @@ def test_finished_run_draws_every_panel(monkeypatch: pytest.MonkeyPatch, runs_di
     _ok(at)
     assert Path(at.selectbox(key="live_run").value).name in ("taaf-hard-s0", "taaf-hard-s1")
     assert len(_charts(at)) >= 8
-    assert any("finished" in str(p.proto.text) for p in at.get("progress"))
+    assert _head(at)["status"] == "finished" and _head(at)["src"] is None  # drawn once, nothing polled
+    assert all("fig" in c for c in _charts(at))
     at.radio(key="live_mod").set_value("visual").run()  # a selector inside the panel fragment
     _ok(at)
     assert "v.lif1" in at.selectbox(key="live_layer").options
@@ -88,7 +107,7 @@ def test_finished_run_draws_every_panel(monkeypatch: pytest.MonkeyPatch, runs_di
     at.selectbox(key="live_layer").set_value("v.lif2").run()
     _ok(at)
     assert _raster_panels(at) == ["v.lif2"]
-    assert any("Membrane potential" in c.proto.spec and "v.lif2 (step" in c.proto.spec for c in _charts(at))
+    assert any("Membrane potential" in spec and "v.lif2 (step" in spec for spec in _specs(at))
     at.radio(key="live_mod").set_value("audio").run()  # v.lif2 is not an audio layer: back to all of them
     _ok(at)
     assert _raster_panels(at) == ["a.lif1", "a.lif2"]
@@ -100,7 +119,9 @@ def test_running_run_is_live_and_its_buttons_reach_the_trainer(monkeypatch: pyte
     at = _app(monkeypatch, tmp_path / "runs")
     _ok(at)
     total = RunReader(run).meta()["total_steps"]
-    assert any("running" in str(p.proto.text) and f"/ {total}" in str(p.proto.text) for p in at.get("progress"))
+    head = _head(at)
+    assert head["status"] == "running" and head["initial"]["total"] == total and "run=live-one" in head["src"]
+    assert all("src" in c and "run=live-one" in c["src"] for c in _charts(at))
     at.button(key="pause").click().run()
     _ok(at)
     at.button(key="stop").click().run()
@@ -215,7 +236,7 @@ def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
     assert len(at.multiselect(key="cmp_runs").value) == 2
     listing = at.dataframe[0].value.set_index("name")
     assert listing.loc["broken-half-written", "status"] == "unknown" and listing.loc["broken-half-written", "problem"]
-    assert len(_charts(at)) == 1
+    assert len(_specs(at)) == 1
     summary = next(d.value for d in at.dataframe if "n" in d.value.columns)
     assert summary["n"].iloc[0] == 2 and "±" in summary["val_acc_f"].iloc[0]
     at.selectbox(key="cmp_metric").set_value("rho_a").run()
@@ -252,7 +273,7 @@ def test_inspect_page_on_a_real_run(monkeypatch: pytest.MonkeyPatch, tiny_run: P
     assert RunReader(tiny_run).status()["status"] == "finished"
     at = _app(monkeypatch, tiny_run.parent, page="pages/3_inspect.py")
     _ok(at)
-    assert len(_charts(at)) == 3  # inputs, build-up, aligned rasters + attention
+    assert len(_specs(at)) == 3  # inputs, build-up, aligned rasters + attention
     at.checkbox(key="ins_drop_a").check().run()
     _ok(at)
     at.slider(key="ins_occ").set_value(4).run()
@@ -312,101 +333,42 @@ def test_warm_up_builds_every_live_figure_without_a_session(monkeypatch: pytest.
     assert built == list(panels.VIEW_FIGURES) and "warm-up failed" not in caplog.text
 
 
-GROUP_FIGURES = {"curves": ("loss", "lr"), "attention": ("alpha", "alpha_now", "raster", "membrane"),
-                 "diagnostics": ("imb", "rates", "energy")}
-
-
-def _figures(at: AppTest) -> dict[str, str]:
-    """The live page's figures as sent to the browser: name -> plotly JSON."""
-    return {c.proto.id.rsplit("-live_", 1)[1]: c.proto.spec for c in at.get("plotly_chart")}
-
-
-def _log_step(run: Path, step: int, probe: bool = False) -> None:
-    import numpy as np
-
-    w = RunWriter.open(run)
-    w.log_scalars(step, 2, {"loss": 0.5, **{f"acc_{u}": 0.9 for u in "avf"}, "k_a": 0.5, "gnorm_a": 3.0,
-                            "gnorm_v": 1.0, **{f"rate/{n}": 0.3 for n in LAYERS}}, scope="step")
-    if probe:
-        w.log_arrays(step, 2, {"alpha": np.full((4, 3, 4), 0.25, np.float32)}, kind="probe")
-    w.close()
-
-
-def test_live_panel_groups_redraw_one_at_a_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # Each live tick moves one panel group, in turn, so the browser never redraws every figure at once.
-    from studio import panels
-
-    run = make_run(tmp_path / "runs" / "live-one", status="running", steps=40)
-    at = _app(monkeypatch, tmp_path / "runs")
-    _ok(at)
-    assert set(_figures(at)) == {f for figs in GROUP_FIGURES.values() for f in figs}
-    moved = []
-    for tick in range(len(panels.GROUPS)):
-        before = _figures(at)
-        _log_step(run, 41 + tick, probe=True)
-        at.run()
-        _ok(at)
-        after = _figures(at)
-        changed = {name for name in after if after[name] != before[name]}
-        group = [g for g, figs in GROUP_FIGURES.items() if changed & set(figs)]
-        assert len(group) == 1, (tick, changed)
-        moved += group
-        assert next(m.value for m in at.metric if m.label == "step").startswith(f"{41 + tick} ")  # always new
-    assert sorted(moved) == sorted(panels.GROUPS)
-
-
-def test_raster_controls_hold_the_live_panels_for_a_moment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # While someone explores a raster, the live panels keep their figures (the browser then only draws the
-    # raster asked for); HOLD_S later they move again.
-    from studio import panels
-
-    run = make_run(tmp_path / "runs" / "live-one", status="running", steps=40)
-    at = _app(monkeypatch, tmp_path / "runs")
-    _ok(at)
-    before = _figures(at)
-    for step in (41, 42, 43):  # more ticks than groups: without the hold, each group would move
-        _log_step(run, step, probe=True)
-        at.radio(key="live_mod").set_value("visual" if step % 2 else "audio").run()
-        _ok(at)
-    after = _figures(at)
-    assert [n for n in after if after[n] != before[n]] == ["raster", "membrane"]  # the raster asked for
-    monkeypatch.setattr(panels, "HOLD_S", 0.0)
-    at.run()
-    moved = _figures(at)
-    assert any(moved[n] != after[n] for n in ("loss", "lr", "imb", "rates", "alpha"))
-
-
-@pytest.mark.parametrize("kind", ["demo", "live"])
-def test_a_new_session_ticks_slowly_while_its_browser_draws_the_page(monkeypatch: pytest.MonkeyPatch,
-                                                                      tmp_path: Path, kind: str) -> None:
-    # The panels' fragment first ticks late (the browser is still loading plotly and drawing every chart); a full
-    # run after the session's first seconds gives it the steady tick. Intervals are what the page asks Streamlit for.
+def test_a_live_page_never_reruns_on_a_timer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # While a run trains or the demo replays, the browser-side components fetch their own updates: no fragment
+    # of the page asks Streamlit for timed reruns (each would be a script run per tab beside the training).
     import streamlit as st
-
-    from studio import panels, state
 
     asked = []
     fragment = st.fragment
 
-    def spy(*args, **kwargs):
-        if args and getattr(args[0], "__name__", "") in ("demo", "live"):
-            asked.append(kwargs.get("run_every"))
-        return fragment(*args, **kwargs)
+    def called(every, f):  # noqa: ANN001, ANN202
+        return lambda *a, **k: (asked.append(every), f(*a, **k))[1]
+
+    def spy(*args, **kwargs):  # records the run_every of each fragment the page calls
+        made = fragment(*args, **kwargs)
+        if args and callable(args[0]):
+            return called(kwargs.get("run_every"), made)
+        return lambda f: called(kwargs.get("run_every"), made(f))
 
     monkeypatch.setattr(st, "fragment", spy)
-    if kind == "demo":
-        at = _app(monkeypatch, tmp_path / "no-runs-yet", make_run(tmp_path / "sample" / "demo_run"))
-    else:
-        make_run(tmp_path / "runs" / "live-one", status="running")
-        at = _app(monkeypatch, tmp_path / "runs")
+    make_run(tmp_path / "runs" / "live-one", status="running")
+    at = _app(monkeypatch, tmp_path / "runs")
     _ok(at)
-    steady = state.PANELS_S / len(panels.GROUPS)
-    first = asked[-1]
-    assert first > 2 * steady
-    at.session_state["panels_since"] = time.time()  # a widget rerun in the first seconds: still the slow tick
-    at.run()
-    assert asked[-1] == first
-    at.session_state["panels_since"] = time.time() - first
-    at.run()
+    assert _head(at)["status"] == "running"
+    at = _app(monkeypatch, tmp_path / "no-runs-yet", make_run(tmp_path / "sample" / "demo_run"))
     _ok(at)
-    assert asked[-1] == steady
+    assert _head(at)["status"] == "demo replay"
+    assert asked and not any(asked)
+
+
+def test_a_status_change_seen_by_the_run_bar_reruns_the_page(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    run = make_run(tmp_path / "runs" / "live-one", status="running")
+    at = _app(monkeypatch, tmp_path / "runs")
+    assert at.button(key="pause") is not None
+    w = RunWriter.open(run)
+    w.set_status("paused")
+    w.close()
+    at.run()  # what the run bar's trigger asks for
+    _ok(at)
+    assert _head(at)["status"] == "paused" and at.button(key="resume") is not None

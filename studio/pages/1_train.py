@@ -1,21 +1,23 @@
-"""Page 1 — Train & watch: start a run and see every panel move while the network learns."""
+"""Page 1 — Train & watch: start a run and see every panel move while the network learns.
+
+While a run trains (or the demo replays), nothing here reruns on a timer: the run bar and every chart are
+browser-side components that fetch their own updates from studio/live_api.py and redraw in place. The page
+reruns on a click, or when the run bar sees the run's status change (paused, finished...).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
 from core import launcher
 from core.errors import TAAFError
-from core.store import RunReader
-from studio import controls, panels, state
-from studio.rundata import RunData, RunView
-
-DEMO_SPEED_S = 45.0  # the demo replays its whole run in about this many seconds, then loops
+from studio import controls, live_api, livechart, panels, state
+from studio.rundata import RunData
 
 
 def _default_run(table: pd.DataFrame) -> str | None:
@@ -67,6 +69,16 @@ def _before_store(path: str) -> None:
         st.code(_log_tail(path, 8) or "…", language="text")
 
 
+def _state(path: str) -> str:
+    """The run's status now (not from the cached run list): 'starting' while a launched or resumed trainer
+    loads, 'interrupted' for a stale one."""
+    try:
+        stt = launcher.run_state(path)
+    except TAAFError:
+        return "unknown"
+    return "interrupted" if stt.get("stale") else str(stt["status"])
+
+
 def _refreshed(path: str, what: str = "this run") -> RunData | None:
     """This page's RunData for `path` with what is new read in; None (and the error shown) if unreadable."""
     rd = state.run_data("live", path)
@@ -78,79 +90,58 @@ def _refreshed(path: str, what: str = "this run") -> RunData | None:
     return rd
 
 
-TICK_S = state.PANELS_S / len(panels.GROUPS)  # each tick redraws one panel group: each group every PANELS_S
-# A session's first panel tick comes FIRST_TICK_S after the panels are first drawn: until then a new browser is
-# still loading plotly and drawing every chart, and a tick would queue redraws behind that (first chart on a busy
-# 2-core machine: about 0.5-1 s sooner; docs/performance.md).
-FIRST_TICK_S = 3.0
+def _status_changed() -> None:
+    state.run_table.clear()  # the run list shows statuses too
 
 
-def _panels_tick_s() -> float:
-    """The panels' tick for this full run: FIRST_TICK_S in the session's first seconds, then TICK_S."""
-    since = st.session_state.setdefault("panels_since", time.time())
-    return TICK_S if time.time() - since >= 0.9 * FIRST_TICK_S else FIRST_TICK_S
+def _newest_probe(run: live_api.LiveRun) -> int | None:
+    return run.rd.probe_steps[-1] if run.rd.probe_steps else None
 
 
-def _after_first_tick(tick_s: float) -> None:
-    """Rerun the whole page once the tick in force (`tick_s`) is no longer the one to ask for: a browser takes a
-    fragment's interval from full runs only."""
-    if tick_s != _panels_tick_s():
+def run_bar(path: str, token: str, status: str, initial: dict, moving: bool, demo_t0: float | None = None) -> None:
+    """The run bar (a browser-side component polling the run's header every PULSE_S while it moves) and the
+    Pause / Resume / Stop / Continue buttons for the run's status at this script run."""
+    src = None
+    if moving:
+        src = "/taaf/api/head?" + urlencode({"run": token, **({"t0": demo_t0} if demo_t0 is not None else {})})
+    livechart.run_head("run_head", src, status, initial, state.PULSE_S, _status_changed)
+    if demo_t0 is None:
+        controls.run_buttons(path, status)
+
+
+@st.fragment(run_every=1.0)
+def starting(path: str) -> None:
+    """A launched (or resumed) run whose trainer is still loading: look again every second."""
+    if _state(path) != "starting":
         st.rerun()
+    _before_store(path)
 
 
-def _staggered(rd: RunData, make: Callable[[], RunView]) -> tuple[RunView, dict[str, RunView]]:
-    """The newest cut of the run (for the header) and the cut each panel group draws.
-
-    One group takes the newest cut per tick, in turn: the browser then redraws two to four figures at a
-    time, not nine at once (0.3-0.5 s of its main thread on 2 busy cores, which a click waits behind).
-    For panels.HOLD_S after a raster control changed, no group moves: the browser draws only the raster
-    asked for. Unchanged cuts give unchanged figures, which the browser skips."""
-    now = make()
-    kept = st.session_state.get("live_groups")
-    if not (kept and kept["path"] == rd.path):
-        kept = st.session_state["live_groups"] = {"path": rd.path, "tick": 0,
-                                                  "cuts": dict.fromkeys(panels.GROUPS, now)}
-    elif not panels.recently_touched("live"):
-        kept["tick"] += 1
-        kept["cuts"][panels.GROUPS[kept["tick"] % len(panels.GROUPS)]] = now
-    return now, kept["cuts"]
-
-
-@st.fragment(run_every=state.PULSE_S)
-def pulse(path: str, listed: str) -> None:
-    """The run bar (status, step, Pause / Resume / Stop) on its own fast tick: three small queries, so a
-    logged step shows within a second while the heavier panels refresh at their own pace."""
-    if not _has_store(path):
-        _before_store(path)
+def live(path: str) -> None:
+    """A running or paused run: the run bar and every chart update themselves in the browser."""
+    token = Path(path).name
+    run = live_api.live_run(token)
+    if run is None:
+        st.error(f"{path} is not a run folder of this studio's runs folder")
         return
     try:
-        with RunReader(Path(path)) as r:  # meta is re-read: the trainer adds total_steps after creating the store
-            status, step, meta = r.status(), r.last_step(), r.meta()
+        with run.lock:
+            view, moving = live_api.cut(run, None, force=True)  # a script run sees the status of now
+            status = dict(run.rd.status)
     except TAAFError as e:
         st.error(f"Cannot read this run: {e}")
         return
-    controls.run_bar(path, status, meta, step)
-    now = "interrupted" if status.get("stale") else status.get("status")
-    if now not in ("running", "paused") or listed == "starting":
-        state.run_table.clear()
-        st.rerun()  # finished / failed / interrupted (static form) or just started (refresh the run list)
-
-
-def live(path: str, tick_s: float) -> None:
-    """Every panel, each group redrawn every PANELS_S; reads only what is new. A fragment ticking every tick_s."""
-    _after_first_tick(tick_s)
-    if not _has_store(path):
-        return  # still starting: pulse() says so
-    rd = _refreshed(path)
-    if rd is None:
+    if not moving:  # it ended between the status check and now
+        static(path)
         return
-    view, groups = _staggered(rd, rd.view)
-    panels.render(view, "live", groups)
+    head = live_api.header(view, status, demo=False)
+    run_bar(path, token, head["status"], head, moving)
+    panels.render(view, "live", panels.Live(token, probe_step=_newest_probe(run)))
 
 
-@st.fragment
 def static(path: str) -> None:
-    """A run that is not moving: drawn once; widgets rerun only this fragment."""
+    """A run that is not moving, drawn once. Not a fragment: Continue / Resume must rerun the whole page, which
+    then watches the resumed run live."""
     if not _has_store(path):  # its trainer died before creating the store
         _before_store(path)
         return
@@ -158,7 +149,8 @@ def static(path: str) -> None:
     if rd is None:
         return
     view = rd.view()
-    controls.run_bar(path, rd.status, rd.meta, view.step)
+    head = live_api.header(view, rd.status, demo=False)
+    run_bar(path, Path(path).name, head["status"], head, moving=False)
     _faults(path, rd.status)
     panels.render(view, "live")
     st.subheader("Export")
@@ -166,18 +158,21 @@ def static(path: str) -> None:
     st.caption("Every chart also has plotly's camera button (top right, on hover) to save it as PNG.")
 
 
-def demo(path: str, tick_s: float) -> None:
-    """The shipped demo run replayed as if it were training now (loops). A fragment ticking every tick_s."""
-    _after_first_tick(tick_s)
-    rd = _refreshed(path, "the demo run")
-    if rd is None:
+def demo(path: str) -> None:
+    """The shipped demo run replayed as if it were training now (loops), drawn in the browser."""
+    run = live_api.live_run(live_api.DEMO)
+    if run is None:
+        st.error("The demo run cannot be read.")
         return
-    last = max(rd.last_step, 0)
     t0 = st.session_state.setdefault("demo_t0", time.time())
-    frac = ((time.time() - t0) / DEMO_SPEED_S) % 1.05  # a short pause on the finished state before looping
-    view, groups = _staggered(rd, lambda: rd.view(upto=int(min(frac, 1.0) * last)))
-    controls.run_bar(path, {"status": "demo replay"}, rd.meta, view.step, demo=True)
-    panels.render(view, "live", groups)
+    try:
+        with run.lock:
+            view, _ = live_api.cut(run, t0)
+    except TAAFError as e:
+        st.error(f"Cannot read the demo run: {e}")
+        return
+    run_bar(path, live_api.DEMO, "demo replay", live_api.header(view, run.rd.status, demo=True), True, t0)
+    panels.render(view, "live", panels.Live(live_api.DEMO, (("t0", t0),), _newest_probe(run)))
 
 
 def main() -> None:
@@ -215,14 +210,15 @@ def main() -> None:
         if not (table["demo"] == False).any():  # noqa: E712 (pandas mask)
             st.success("**Demo replay** — a short run recorded from the shipped data. Press **Start training** in "
                        "the sidebar to train your own; every panel then moves live.")
-        tick_s = _panels_tick_s()
-        st.fragment(demo, run_every=tick_s)(path, tick_s)
-    elif row.get("status") in state.ACTIVE:
-        pulse(path, str(row.get("status")))
-        tick_s = _panels_tick_s()
-        st.fragment(live, run_every=tick_s)(path, tick_s)
+        demo(path)
     else:
-        static(path)
+        now = _state(path)
+        if now == "starting":
+            starting(path)
+        elif now in ("running", "paused"):
+            live(path)
+        else:
+            static(path)
 
 
 st.title("Train & watch")

@@ -1,0 +1,62 @@
+"""Which figure each live panel draws from a cut of a run, and what changes it (no Streamlit here).
+
+Shared by the live data routes (studio/live_api.py), the pages' static drawing (studio/panels.py) and the
+server's warm-up (studio/warmup.py), so a panel is drawn the same way wherever it appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from studio import charts, charts_spikes
+from studio.rundata import RunView
+
+
+def _alpha_now(view: RunView) -> go.Figure:
+    return charts_spikes.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})")
+
+
+# name -> (what changes it, builder): a figure is rebuilt (and re-sent) only when its key changed.
+FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure]]] = {
+    "loss": (lambda v: (v.steps_key, v.epochs_key), lambda v: charts.loss_acc_figure(v.steps, v.epochs)),
+    "lr": (lambda v: v.steps_key, lambda v: charts.lr_figure(v.steps)),
+    "alpha": (lambda v: v.probes_key, lambda v: charts_spikes.alpha_history_figure(v.probe_steps, v.alphas)),
+    "alpha_now": (lambda v: v.probes_key, _alpha_now),
+    "imb": (lambda v: (v.steps_key, v.epochs_key), lambda v: charts.imbalance_figure(v.steps, v.epochs)),
+    "rates": (lambda v: v.steps_key, lambda v: charts.firing_rate_figure(v.steps, v.layers)),
+    "energy": (lambda v: v.epochs_key, lambda v: charts.energy_figure(v.epochs)),
+}
+HEIGHTS = {"loss": 520, "lr": 330, "alpha": 280, "alpha_now": 280, "imb": 560, "rates": 330, "energy": 330,
+           "raster": 420, "membrane": 300}  # px: the chart's box is sized before its first figure arrives
+
+ALL_LAYERS = "all layers"
+MAX_NEURONS = (50, 100, 200, 400, 1000, "all")
+
+
+def spike_layers(view: RunView, modality: str, arrays: Mapping[str, np.ndarray]) -> list[str]:
+    """The spiking layers of `modality` ('audio' / 'visual') that the probe arrays hold."""
+    layers = charts_spikes.mod_layers(view.layers, modality[0]) or view.layers
+    return [name for name in layers if f"spikes/{name}" in arrays]
+
+
+def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, probe: int, modality: str,
+                   max_n: int | str, layer: str) -> dict[str, go.Figure]:
+    """The raster of one probe sample (one layer or all of the modality) and its membrane traces."""
+    layers = spike_layers(view, modality, arrays)
+    shown = layers if layer == ALL_LAYERS or layer not in layers else [layer]
+    if not shown:
+        return {}
+    spikes = {name: arrays[f"spikes/{name}"][probe] for name in shown}
+    out = {"raster": charts_spikes.raster_figure(spikes, None if max_n == "all" else int(max_n))}
+    mem = arrays.get(f"membrane/{shown[0]}")
+    if mem is not None:
+        v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
+        m = mem[probe].astype(np.float32)
+        out["membrane"] = charts_spikes.membrane_figure(
+            m, spikes[shown[0]][:, : m.shape[1]], v_th, range(min(4, m.shape[1])),
+            f"Membrane potential · {shown[0]} (step {step})")
+    return out

@@ -1,0 +1,104 @@
+// TAAF Studio's chart: one plotly div, drawn once and then updated in place with Plotly.react.
+// data = {fig: figure JSON string (a static chart)} or {src: URL of a live figure, every: seconds}
+//        plus {plotly: URL of plotly.js, height: px}.
+// A live chart polls `src` with the version it holds: 204 = unchanged (nothing is drawn), 200 = a new
+// figure. It stops while the tab is hidden and when the run stops moving, and waits longer after a
+// costly redraw (each chart keeps its redraws under BUDGET of the browser's main thread).
+const BUDGET = 0.015;
+const CONFIG = {displaylogo: false, responsive: true};
+
+function loadPlotly(url) {
+  if (!window.__taafPlotly) {
+    window.__taafPlotly = new Promise((resolve, reject) => {
+      if (window.Plotly) return resolve(window.Plotly);
+      const s = document.createElement("script");
+      s.src = url;
+      s.onload = () => resolve(window.Plotly);
+      s.onerror = () => { window.__taafPlotly = null; reject(new Error("cannot load " + url)); };
+      document.head.appendChild(s);
+    });
+  }
+  return window.__taafPlotly;
+}
+
+async function draw(chart, fig) {
+  const Plotly = await loadPlotly(chart.plotly);
+  const t0 = performance.now();
+  await Plotly.react(chart.div, fig.data, fig.layout, CONFIG);
+  chart.cost = performance.now() - t0;
+  chart.div.dataset.draws = String(Number(chart.div.dataset.draws || 0) + 1);
+  chart.note.textContent = "";
+}
+
+function schedule(chart, delayMs) {
+  clearTimeout(chart.timer);
+  chart.timer = setTimeout(() => poll(chart), delayMs);
+}
+
+async function poll(chart) {
+  const src = chart.src;
+  if (!src || chart.closed) return;
+  if (document.hidden) { chart.waiting = true; return; }  // visibilitychange polls again
+  let next = chart.every * 1000;
+  try {
+    const sep = src.includes("?") ? "&" : "?";
+    const r = await fetch(src + sep + "v=" + encodeURIComponent(chart.version || ""), {cache: "no-store"});
+    if (src !== chart.src || chart.closed) return;  // the controls changed meanwhile: a newer poll runs
+    if (r.status === 200) {
+      const body = await r.json();
+      await draw(chart, body.fig);
+      chart.version = body.v;
+      if (body.live === false) chart.done = true;
+    } else if (r.status !== 204) {
+      const body = await r.json().catch(() => ({}));
+      chart.note.textContent = body.error || ("the studio answered " + r.status);
+      next = Math.max(next, 5000);
+    }
+  } catch (e) {
+    chart.note.textContent = "waiting for the studio…";
+    next = Math.max(next, 5000);
+  }
+  if (!chart.done) schedule(chart, Math.max(next, chart.cost / BUDGET));
+}
+
+export default function (component) {
+  const {data, parentElement} = component;
+  let chart = parentElement.__taafChart;
+  if (!chart) {
+    const div = document.createElement("div");
+    div.className = "taaf-chart";
+    const note = document.createElement("div");
+    note.className = "taaf-chart-note";
+    parentElement.appendChild(div);
+    parentElement.appendChild(note);
+    chart = parentElement.__taafChart = {div, note, version: null, cost: 0, timer: null, src: null, key: null};
+    chart.onVisible = () => {
+      if (!document.hidden && chart.waiting) { chart.waiting = false; schedule(chart, 0); }
+    };
+    document.addEventListener("visibilitychange", chart.onVisible);
+  }
+  chart.plotly = data.plotly;
+  chart.every = data.every || 2;
+  chart.div.style.minHeight = (data.height || 300) + "px";
+  const key = data.fig !== undefined ? data.fig : data.src;
+  if (key === chart.key) return () => close(chart);  // a rerun with the same data: nothing to do
+  chart.key = key;
+  if (data.fig !== undefined) {
+    chart.src = null;
+    clearTimeout(chart.timer);
+    draw(chart, JSON.parse(data.fig)).catch(e => { chart.note.textContent = String(e); });
+  } else {
+    chart.src = data.src;
+    chart.version = null;
+    chart.done = false;
+    // The first look comes at once; later ones are spread over the cadence so charts do not draw together.
+    schedule(chart, chart.div.dataset.draws ? 0 : Math.random() * 150);
+  }
+  return () => close(chart);
+}
+
+function close(chart) {
+  chart.closed = true;
+  clearTimeout(chart.timer);
+  document.removeEventListener("visibilitychange", chart.onVisible);
+}

@@ -1,0 +1,126 @@
+"""The live routes that feed the Train page's run bar and charts (studio/live_api.py), without a browser."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+import pytest
+from starlette.requests import Request
+
+from core.store import RunWriter
+from studio import charts, live_api, live_figures
+from studio.rundata import RunData
+from tests.conftest import LAYERS, make_run
+
+
+@pytest.fixture()
+def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    d = tmp_path / "runs"
+    make_run(d / "live-one", status="running")
+    monkeypatch.setenv("TAAF_RUNS_DIR", str(d))
+    monkeypatch.setenv("TAAF_DEMO_RUN", "")
+    live_api._runs.clear()
+    monkeypatch.setattr(live_api, "REFRESH_S", 0.0)  # every request re-reads the run
+    return d
+
+
+def _get(route, query: dict, name: str | None = None):  # noqa: ANN001, ANN202
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": urlencode(query).encode(),
+             "path_params": {"name": name} if name else {}}
+    return route(Request(scope))
+
+
+def _fig(name: str, **query):  # noqa: ANN003, ANN202
+    return _get(live_api.figure_route, {"run": "live-one", **query}, name)
+
+
+def _log_step(run: Path, step: int) -> None:
+    w = RunWriter.open(run)
+    w.log_scalars(step, 2, {"loss": 0.5, **{f"acc_{u}": 0.9 for u in "avf"}, "samples_per_s": 250.0,
+                            **{f"rate/{n}": 0.3 for n in LAYERS}}, scope="step")
+    w.close()
+
+
+def test_a_figure_is_sent_once_per_change(runs: Path) -> None:
+    first = _fig("loss")
+    assert first.status_code == 200
+    body = json.loads(first.body)
+    assert body["live"] is True and body["fig"]["data"] and body["fig"]["layout"]["uirevision"] == "keep"
+    assert _fig("loss", v=body["v"]).status_code == 204  # unchanged: nothing sent, nothing redrawn
+    assert _fig("energy", v=json.loads(_fig("energy").body)["v"]).status_code == 204
+    _log_step(runs / "live-one", 41)
+    again = _fig("loss", v=body["v"])
+    assert again.status_code == 200 and json.loads(again.body)["v"] != body["v"]
+    assert _fig("energy", v=json.loads(_fig("energy").body)["v"]).status_code == 204  # epochs did not change
+
+
+def test_every_panel_figure_is_served(runs: Path) -> None:
+    for name in live_figures.FIGURES:
+        assert _fig(name).status_code == 200, name
+    for mod, layer in (("audio", "all layers"), ("visual", "v.lif2")):
+        raster = _fig("raster", probe=1, mod=mod, maxn=200, layer=layer)
+        assert raster.status_code == 200
+        titles = [a["text"] for a in json.loads(raster.body)["fig"]["layout"]["annotations"]]
+        assert any(layer.split()[0] in t or t.startswith(mod[0] + ".") for t in titles)
+        membrane = _fig("membrane", probe=1, mod=mod, maxn=200, layer=layer)
+        assert "Membrane potential" in json.loads(membrane.body)["fig"]["layout"]["title"]["text"]
+
+
+@pytest.mark.parametrize("query", [{"probe": 99}, {"probe": -1}, {"mod": "smell"}, {"maxn": 7}, {"probe": "x"}])
+def test_bad_raster_parameters_are_refused(runs: Path, query: dict) -> None:
+    assert _fig("raster", **{"probe": 0, "mod": "audio", "maxn": 200, **query}).status_code == 400
+
+
+def test_runs_outside_the_runs_folder_are_never_read(runs: Path, tmp_path: Path) -> None:
+    outside = make_run(tmp_path / "elsewhere" / "secret", status="running")
+    os.symlink(outside, runs / "link-out")
+    for token in ("..", "../elsewhere/secret", str(outside), "link-out", ".hidden", "a/b", ""):
+        assert live_api.resolve_run(token) is None, token
+        assert _get(live_api.head_route, {"run": token}).status_code == 404
+        assert _fig("loss", run=token).status_code == 404
+    assert _fig("no-such-figure").status_code == 404
+    assert live_api.resolve_run("live-one") == (runs / "live-one").resolve()
+    # The studio may watch one run's own folder: then only that run is served.
+    assert live_api.resolve_run("secret", runs_dir=outside) == outside
+    assert live_api.resolve_run("live-one", runs_dir=outside) is None
+
+
+def test_head_shows_the_run_bar_and_no_speed_while_paused(runs: Path) -> None:
+    head = json.loads(_get(live_api.head_route, {"run": "live-one"}).body)
+    assert head["status"] == "running" and head["step"] == 40 and head["total"] == 40 and head["live"] is True
+    assert head["sps"] == pytest.approx(300.0) and head["epoch"] == 2 and head["val"] == pytest.approx(0.9)
+    w = RunWriter.open(runs / "live-one")
+    w.set_status("paused")
+    w.close()
+    head = json.loads(_get(live_api.head_route, {"run": "live-one"}).body)
+    assert head["status"] == "paused" and head["sps"] is None
+
+
+def test_demo_replay_loops_through_the_run(tmp_path: Path) -> None:
+    rd = RunData(make_run(tmp_path / "demo"), immutable=True)
+    rd.refresh()
+    t0 = 1000.0
+    assert live_api.demo_upto(rd, t0, now=t0) == 0
+    assert live_api.demo_upto(rd, t0, now=t0 + live_api.DEMO_SPEED_S / 2) == 20
+    assert live_api.demo_upto(rd, t0, now=t0 + live_api.DEMO_SPEED_S * 1.02) == 40  # a pause on the end
+    assert live_api.demo_upto(rd, t0, now=t0 + live_api.DEMO_SPEED_S * 1.05 + 1) < 5  # then again
+
+
+def test_a_long_run_sends_a_bounded_figure_with_its_newest_point(tmp_path: Path) -> None:
+    n = 50_000
+    steps = pd.DataFrame({"step": np.arange(1, n + 1), "epoch": np.arange(n) // 500, "time": np.arange(n) * 0.05,
+                          **{c: np.random.default_rng(0).random(n) for c in
+                             ("loss", "loss_a", "loss_v", "loss_f", "acc_a", "acc_v", "acc_f", "rho_a", "k_a",
+                              "lr_a", "lr_v", "lr_f", "gnorm_a", "gnorm_v", *(f"rate/{m}" for m in LAYERS))}})
+    for fig in (charts.loss_acc_figure(steps), charts.lr_figure(steps), charts.firing_rate_figure(steps, LAYERS),
+                charts.imbalance_figure(steps, None)):
+        for trace in fig.data:
+            x = np.asarray(trace.x)
+            if len(x) and trace.type == "scatter":
+                assert len(x) <= charts.MAX_POINTS + 1 and x[-1] == n, (trace.name, len(x))
+        assert len(fig.to_json()) < 600_000
