@@ -54,7 +54,7 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=devserver.CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(url)
-        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)
+        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)  # (the studio's charts too)
         cdp = page.context.new_cdp_session(page)
         start = time.time()
         print(" min  server MB  page heap MB  DOM nodes  step shown  step logged", flush=True)
@@ -62,7 +62,7 @@ def main() -> None:
             cdp.send("HeapProfiler.collectGarbage")
             heap = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
             nodes = cdp.send("Memory.getDOMCounters")["nodes"]
-            shown = page.locator('[data-testid="stMetricValue"]').first.inner_text().split(" / ")[0]
+            shown = page.locator(".taaf-head").first.get_attribute("data-step") or "-"
             logged = -1
             if run:
                 with RunReader(run) as r:

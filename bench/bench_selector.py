@@ -12,8 +12,8 @@ The click goes to the radio's screen position (`page.mouse.click`), as a user's 
 Playwright's actionability checks (scroll, two stable frames, hit test), each of which waits for the
 busy main thread once more (`--actionable` clicks that way, as this bench did before 2026-11-23 pm).
 
-A raster control holds the live panels for panels.HOLD_S seconds, so a click soon after another meets
-no live redraw; `--gap 5 8` makes every click start from moving panels. In the same run it records the
+The live charts redraw on their own in the browser (studio/livechart.js), so a click can land behind a
+chart's redraw; `--gap 5 8` spaces the clicks out. In the same run it records the
 browser's long tasks (main-thread work over 50 ms) for a stretch without clicks: the share of time the
 live panels' redraws keep the main thread busy, which is what a click can land behind.
 

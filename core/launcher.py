@@ -34,6 +34,15 @@ ACTIVE = ("running", "paused")
 TRAINER_NICENESS = 10
 
 
+def launched_threads(cores: int | None = None) -> int:
+    """Torch threads of a run launched from the studio when its config leaves them to torch (0): one core
+    fewer than the machine has, at least one. The page being watched (server and browser) needs about a core
+    while live; two torch threads on a 2-core machine then wait for each other at every operation whenever
+    one is preempted (a watched run trained 10x slower with 2 threads, docs/performance.md). Written into the
+    run's config, so the run can be reproduced exactly."""
+    return max(1, (cores or os.cpu_count() or 1) - 1)
+
+
 @contextmanager
 def _launch_lock(runs_dir: Path) -> Iterator[None]:
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -153,6 +162,8 @@ def start_run(runs_dir: str | Path, config_path: str | Path | None, overrides: d
     config_path = Path(config_path) if config_path is not None else None
     overrides = {"record.progress": False, **(overrides or {})}  # no terminal progress bar in train.log
     cfg = _resolve(config_path, overrides)
+    if not cfg["train"]["threads"]:
+        cfg["train"]["threads"] = launched_threads()
     data_path = Path(cfg["data"]["path"])
     if not (data_path if data_path.is_absolute() else REPO_ROOT / data_path).exists():
         raise DataError(f"data.path = {cfg['data']['path']!r}: no such file or folder")

@@ -177,3 +177,13 @@ def test_real_trainer_starts_detached_and_stops_on_command(tmp_path: Path) -> No
 def test_launch_toml_round_trips(tmp_path: Path, fake_spawn: list) -> None:
     run = launcher.start_run(tmp_path / "runs", CONFIG, {"optim.lr": 0.0005})
     assert tomllib.loads((run / "launch.toml").read_text())["optim"]["lr"] == 0.0005
+
+
+def test_a_launched_run_leaves_the_page_a_core(tmp_path: Path, fake_spawn: list) -> None:
+    # Torch's own choice (0) becomes one thread fewer than the machine has, written into the run's config;
+    # a config that names its threads keeps them.
+    assert [launcher.launched_threads(n) for n in (1, 2, 8)] == [1, 1, 7]
+    run = launcher.start_run(tmp_path / "runs", CONFIG, {"train.threads": 0})
+    assert tomllib.loads((run / "launch.toml").read_text())["train"]["threads"] == launcher.launched_threads()
+    run = launcher.start_run(tmp_path / "runs2", CONFIG, {"train.threads": 2})
+    assert tomllib.loads((run / "launch.toml").read_text())["train"]["threads"] == 2
