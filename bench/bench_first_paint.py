@@ -34,7 +34,7 @@ ARGS = devserver.CHROMIUM_ARGS
 # Milestones, recorded by a MutationObserver installed before the page's own scripts run.
 MILESTONES = {
     "title": "h1",
-    "metrics": '[data-testid="stMetric"]',
+    "metrics": ".taaf-head .taaf-value",
     "start_button": '[data-testid="stSidebar"] [data-testid="stBaseButton-primary"]',
     "first_chart": ".js-plotly-plot .main-svg",
 }

@@ -2,15 +2,16 @@
 
 Starts the studio once, then, for each condition in alternated order (none, one tab, three tabs, none,
 ...), launches a fresh run exactly as the Start button does (core.launcher.start_run, configs/taaf.toml),
-opens the tabs on the Train page (headless Chromium), waits until every tab draws, and times --steps
-training steps from the store's own timestamps. Per condition it also records:
+opens the tabs on the Train page (headless Chromium), waits until every chart of every tab has drawn
+once and --settle-s more (the steady state of a watched run), and times --steps training steps from the
+store's own timestamps. Per condition it also records:
 - run-bar lag: for each step the first tab shows, the time it appeared minus the time the trainer logged it;
 - age of the newest point of the loss chart, sampled every second (now minus when that step was logged);
 - the browser main thread's busy share: DevTools' TaskDuration over the window, and the long tasks' share;
 - CPU seconds of the trainer, the studio server and Chromium over the window.
 Prints one line per condition and run, then the medians and the ratios against "no tab" of the same pairs.
 
-    .venv/bin/python bench/bench_watch.py [--pairs 2] [--steps 150] [--tabs 0 1 3] [--set key=value ...]
+    .venv/bin/python bench/bench_watch.py [--pairs 2] [--steps 150] [--tabs 0 1 3] [--niceness N] [--set key=value]
 
 Needs Debian's chromium and playwright (never `playwright install`).
 """
@@ -90,7 +91,8 @@ def step_times(run: Path) -> dict[int, float]:
     return dict(zip(df["step"].astype(int), df["time"].astype(float), strict=True))
 
 
-def measure(browser, url: str, runs: Path, server_pid: int, tabs: int, steps: int, over: dict) -> dict:
+def measure(browser, url: str, runs: Path, server_pid: int, tabs: int, steps: int, over: dict,
+            settle_s: float) -> dict:
     run = launcher.start_run(runs, ROOT / "configs" / "taaf.toml", over)
     pid = launcher.launch_info(run)["pid"]
     try:
@@ -105,6 +107,13 @@ def measure(browser, url: str, runs: Path, server_pid: int, tabs: int, steps: in
         for page in pages:
             page.locator(".taaf-chart.js-plotly-plot").first.wait_for(timeout=60_000)
             page.locator(".taaf-head[data-status='running']").wait_for(timeout=60_000)
+        # Steady state: every chart drawn once (a first draw is plotly's newPlot, the costly one), then a moment.
+        deadline = time.time() + 30
+        for page in pages:
+            while time.time() < deadline and not page.evaluate(
+                    "[...document.querySelectorAll('.taaf-chart')].every(d => Number(d.dataset.draws || 0) > 0)"):
+                time.sleep(0.2)
+        time.sleep(settle_s)
         cdp = pages[0].context.new_cdp_session(pages[0]) if pages else None
         if cdp:
             cdp.send("Performance.enable")
@@ -165,12 +174,18 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=2, help="rounds of the alternated conditions")
     ap.add_argument("--steps", type=int, default=150, help="training steps timed per condition")
     ap.add_argument("--tabs", type=int, nargs="+", default=[0, 1, 3], help="tab counts to alternate (0 = no tab)")
+    ap.add_argument("--settle-s", type=float, default=3.0,
+                    help="seconds after every chart of every tab has drawn once before the timing starts")
+    ap.add_argument("--niceness", type=int, default=None,
+                    help="launch the trainers this much nicer than the studio (default: launcher.TRAINER_NICENESS)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override of the runs")
     args = ap.parse_args()
     if shutil.which("chromium") is None:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
+    if args.niceness is not None:
+        launcher.TRAINER_NICENESS = args.niceness
     over = {"train.epochs": 30}
     for kv in args.set:
         k, v = kv.split("=", 1)
@@ -183,7 +198,8 @@ def main() -> None:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=devserver.CHROMIUM_ARGS)
             for _ in range(args.pairs):
                 for tabs in args.tabs:
-                    results.append(measure(browser, url, Path(tmp) / "runs", proc.pid, tabs, args.steps, over))
+                    results.append(measure(browser, url, Path(tmp) / "runs", proc.pid, tabs, args.steps, over,
+                                           args.settle_s if tabs else 0.0))
                     print(_fmt(results[-1]), flush=True)
             browser.close()
         finally:

@@ -18,7 +18,7 @@ from studio.figbuild import Fig
 MODS = ("a", "v", "f")
 NAMES = {"a": "audio", "v": "visual", "f": "fused"}
 COLORS = {"a": "#1f77b4", "v": "#ff7f0e", "f": "#2ca02c"}
-MAX_POINTS = 800  # per trace: about one point per screen pixel of a half-width chart
+MAX_POINTS = 500  # per trace: a point for every one or two pixels of a half-width chart (each redraw costs per point)
 
 
 def _a(values: pd.Series | np.ndarray) -> np.ndarray:

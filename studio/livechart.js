@@ -2,9 +2,11 @@
 // data = {fig: figure JSON string (a static chart)} or {src: URL of a live figure, every: seconds}
 //        plus {plotly: URL of plotly.js, height: px}.
 // A live chart polls `src` with the version it holds: 204 = unchanged (nothing is drawn), 200 = a new
-// figure. It stops while the tab is hidden and when the run stops moving, and waits longer after a
-// costly redraw (each chart keeps its redraws under BUDGET of the browser's main thread).
-const BUDGET = 0.015;
+// figure. It stops while the tab is hidden or the chart is scrolled out of view, and when the run stops
+// moving; it waits longer after a costly redraw (each chart keeps its redraws under BUDGET of the
+// browser's main thread, waiting at most MAX_WAIT_MS). A first draw (plotly's newPlot) does not count.
+const BUDGET = 0.05;
+const MAX_WAIT_MS = 10000;
 const CONFIG = {displaylogo: false, responsive: true};
 
 function loadPlotly(url) {
@@ -25,8 +27,10 @@ async function draw(chart, fig) {
   const Plotly = await loadPlotly(chart.plotly);
   const t0 = performance.now();
   await Plotly.react(chart.div, fig.data, fig.layout, CONFIG);
-  chart.cost = performance.now() - t0;
-  chart.div.dataset.draws = String(Number(chart.div.dataset.draws || 0) + 1);
+  const draws = Number(chart.div.dataset.draws || 0) + 1;
+  chart.cost = draws > 1 ? performance.now() - t0 : 0;
+  chart.div.dataset.draws = String(draws);
+  chart.div.dataset.cost = chart.cost.toFixed(1);  // ms of the last redraw (read by bench/bench_watch.py)
   chart.note.textContent = "";
 }
 
@@ -38,7 +42,9 @@ function schedule(chart, delayMs) {
 async function poll(chart) {
   const src = chart.src;
   if (!src || chart.closed) return;
-  if (document.hidden) { chart.waiting = true; return; }  // visibilitychange polls again
+  // Nothing is redrawn that nobody sees: a hidden tab, or (once drawn) a chart scrolled out of view.
+  // visibilitychange / the IntersectionObserver poll again when it shows.
+  if (document.hidden || (!chart.inView && chart.div.dataset.draws)) { chart.waiting = true; return; }
   let next = chart.every * 1000;
   try {
     const sep = src.includes("?") ? "&" : "?";
@@ -58,7 +64,7 @@ async function poll(chart) {
     chart.note.textContent = "waiting for the studio…";
     next = Math.max(next, 5000);
   }
-  if (!chart.done) schedule(chart, Math.max(next, chart.cost / BUDGET));
+  if (!chart.done) schedule(chart, Math.max(next, Math.min(chart.cost / BUDGET, MAX_WAIT_MS)));
 }
 
 export default function (component) {
@@ -73,11 +79,18 @@ export default function (component) {
     parentElement.appendChild(note);
     chart = parentElement.__taafChart = {div, note, version: null, cost: 0, timer: null, src: null, key: null};
     chart.onVisible = () => {
-      if (!document.hidden && chart.waiting) { chart.waiting = false; schedule(chart, 0); }
+      if (!document.hidden && chart.inView && chart.waiting) { chart.waiting = false; schedule(chart, 0); }
     };
     document.addEventListener("visibilitychange", chart.onVisible);
+    chart.inView = true;
+    chart.seen = new IntersectionObserver(entries => {
+      chart.inView = entries[entries.length - 1].isIntersecting;
+      chart.onVisible();
+    }, {rootMargin: "100px"});
+    chart.seen.observe(div);
   }
   chart.plotly = data.plotly;
+  loadPlotly(chart.plotly).catch(e => { chart.note.textContent = String(e); });  // while the figure travels
   chart.every = data.every || 2;
   chart.div.style.minHeight = (data.height || 300) + "px";
   const key = data.fig !== undefined ? data.fig : data.src;
@@ -100,5 +113,6 @@ export default function (component) {
 function close(chart) {
   chart.closed = true;
   clearTimeout(chart.timer);
+  chart.seen.disconnect();
   document.removeEventListener("visibilitychange", chart.onVisible);
 }

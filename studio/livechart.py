@@ -22,11 +22,11 @@ from studio.live_api import PLOTLY_URL
 
 _HERE = Path(__file__).parent
 _CSS = """
-.taaf-chart { width: 100%; }
+.taaf-chart { width: 100%; contain: content; }
 .taaf-chart-note { color: #808495; font-size: 0.85rem; min-height: 0; }
-.taaf-head { font-family: inherit; margin-bottom: 0.5rem; }
+.taaf-head { font-family: inherit; margin-bottom: 0.5rem; contain: content; will-change: transform; }
 .taaf-progress { height: 0.5rem; background: #f0f2f6; border-radius: 0.25rem; overflow: hidden; }
-.taaf-fill { height: 100%; width: 0; background: #ff4b4b; transition: width 0.2s linear; }
+.taaf-fill { height: 100%; width: 100%; background: #ff4b4b; transform-origin: left; transform: scaleX(0); }
 .taaf-text { font-size: 0.95rem; margin: 0.3rem 0 0.6rem 0; }
 .taaf-metrics { display: grid; grid-template-columns: repeat(4, 1fr); gap: 1rem; }
 .taaf-label { font-size: 0.875rem; color: #31333F; }

@@ -20,7 +20,7 @@ from studio.rundata import RunData
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PANELS_S = 2.0  # each live chart asks for its figure this often (longer after costly redraws: livechart.js)
-PULSE_S = 0.25  # the run bar (status and step) polls this often: a logged step shows within a second
+PULSE_S = 0.5  # the run bar (status and step) polls this often: a logged step shows within a second
 ACTIVE = ("running", "paused", "starting")
 
 
