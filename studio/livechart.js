@@ -15,7 +15,7 @@ function loadPlotly(url) {
       if (window.Plotly) return resolve(window.Plotly);
       const s = document.createElement("script");
       s.src = url;
-      s.onload = () => resolve(window.Plotly);
+      s.onload = () => resolve(window.Plotly || window.moduleName);  // (the partial bundles' UMD name)
       s.onerror = () => { window.__taafPlotly = null; reject(new Error("cannot load " + url)); };
       document.head.appendChild(s);
     });
@@ -23,7 +23,21 @@ function loadPlotly(url) {
   return window.__taafPlotly;
 }
 
-async function draw(chart, fig) {
+// Draws go one at a time, each after the browser has painted: nine first draws in one task would hold
+// the first chart's paint back until the last one is done.
+let drawQueue = Promise.resolve();
+
+function afterPaint() {
+  return new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+function draw(chart, fig) {
+  const run = drawQueue.then(afterPaint).then(() => drawNow(chart, fig));
+  drawQueue = run.catch(() => {});
+  return run;
+}
+
+async function drawNow(chart, fig) {
   const Plotly = await loadPlotly(chart.plotly);
   const t0 = performance.now();
   await Plotly.react(chart.div, fig.data, fig.layout, CONFIG);
@@ -44,7 +58,12 @@ async function poll(chart) {
   if (!src || chart.closed) return;
   // Nothing is redrawn that nobody sees: a hidden tab, or (once drawn) a chart scrolled out of view.
   // visibilitychange / the IntersectionObserver poll again when it shows.
-  if (document.hidden || (!chart.inView && chart.div.dataset.draws)) { chart.waiting = true; return; }
+  if (document.hidden || (chart.inView === false && chart.div.dataset.draws)) { chart.waiting = true; return; }
+  if (chart.inView === false && !chart.deferred) {  // the charts in view draw first
+    chart.deferred = true;
+    schedule(chart, 1000);
+    return;
+  }
   let next = chart.every * 1000;
   try {
     const sep = src.includes("?") ? "&" : "?";
@@ -79,10 +98,10 @@ export default function (component) {
     parentElement.appendChild(note);
     chart = parentElement.__taafChart = {div, note, version: null, cost: 0, timer: null, src: null, key: null};
     chart.onVisible = () => {
-      if (!document.hidden && chart.inView && chart.waiting) { chart.waiting = false; schedule(chart, 0); }
+      if (!document.hidden && chart.inView !== false && chart.waiting) { chart.waiting = false; schedule(chart, 0); }
     };
     document.addEventListener("visibilitychange", chart.onVisible);
-    chart.inView = true;
+    chart.inView = undefined;  // until the observer's first report: treated as in view
     chart.seen = new IntersectionObserver(entries => {
       chart.inView = entries[entries.length - 1].isIntersecting;
       chart.onVisible();

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
+import plotly.offline
 import pytest
 from starlette.requests import Request
 
@@ -124,3 +125,17 @@ def test_a_long_run_sends_a_bounded_figure_with_its_newest_point(tmp_path: Path)
             if len(x) and trace.type == "scatter":
                 assert len(x) <= charts.MAX_POINTS + 1 and x[-1] == n, (trace.name, len(x))
         assert len(fig.to_json()) < 600_000
+
+
+def test_the_served_plotly_bundle_draws_every_studio_figure(tmp_path: Path) -> None:
+    # The browser gets plotly.js's cartesian bundle: it must be the version the plotly package writes figures
+    # for, and hold every trace type the studio's panels use.
+    assert live_api.PLOTLY_FILE.is_file(), "a plotly upgrade needs its cartesian bundle in studio/static/"
+    assert f"v{plotly.offline.get_plotlyjs_version()}" in live_api.PLOTLY_FILE.read_text()[:200]
+    run = RunData(make_run(tmp_path / "r"), immutable=True)
+    run.refresh()
+    view = run.view()
+    arrays = live_api.LiveRun(view.path, True).probe_arrays(view.probe_steps[-1])
+    figs = [build(view) for _, build in live_figures.FIGURES.values()]
+    figs += live_figures.raster_figures(view, arrays, view.probe_steps[-1], 0, "audio", 200, "all layers").values()
+    assert {t.type for f in figs for t in f.data} <= set(live_api.PLOTLY_TRACES)
