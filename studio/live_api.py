@@ -145,13 +145,38 @@ def cut(run: LiveRun, demo_t0: float | None, force: bool = False) -> tuple[RunVi
 
 
 def _view(run: LiveRun, request: Request) -> tuple[RunView, bool]:
+    """The demo, or any run given a replay start `t0` (the presenter's replay of a finished run), replays in a
+    loop; any other run is drawn as it is now."""
     t0 = None
-    if request.query_params.get("run") == DEMO:
+    if request.query_params.get("run") == DEMO or "t0" in request.query_params:
         try:
             t0 = float(request.query_params.get("t0", "0"))
         except ValueError:
             t0 = 0.0
     return cut(run, t0)
+
+
+PROJECTOR_FONT = 18  # px: chart text for the back of a room (tick labels >= 16 px at 1280 x 720)
+
+
+def for_projector(fig: dict[str, Any]) -> dict[str, Any]:
+    """A figure (plotly JSON) restyled for the presenter: large text everywhere, its height left to the page."""
+    lay = fig.setdefault("layout", {})
+    lay.pop("height", None)
+    lay["autosize"] = True
+    lay["font"] = {**lay.get("font", {}), "size": PROJECTOR_FONT}
+    for key, axis in lay.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis["tickfont"] = {**axis.get("tickfont", {}), "size": PROJECTOR_FONT}
+            if isinstance(axis.get("title"), dict):
+                axis["title"]["font"] = {**axis["title"].get("font", {}), "size": PROJECTOR_FONT}
+    for a in lay.get("annotations", []):
+        a["font"] = {**a.get("font", {}), "size": max(PROJECTOR_FONT, (a.get("font") or {}).get("size", 0))}
+    lay["legend"] = {**lay.get("legend", {}), "font": {"size": PROJECTOR_FONT}}
+    if isinstance(lay.get("title"), dict):
+        lay["title"]["font"] = {"size": PROJECTOR_FONT + 4}
+    lay["margin"] = {"l": 80, "r": 30, "t": 70, "b": 110}
+    return fig
 
 
 def header(view: RunView, status: dict[str, Any], demo: bool) -> dict[str, Any]:
@@ -181,6 +206,8 @@ def head_route(request: Request) -> Response:
         with run.lock:
             view, moving = _view(run, request)
             body = header(view, run.rd.status, demo=request.query_params.get("run") == DEMO)
+            if "t0" in request.query_params and request.query_params.get("run") != DEMO:
+                body["status"] = "replay"  # the presenter replaying a finished run
     except TAAFError as e:
         return _error(e)
     return JSONResponse({**body, "live": moving}, headers={"Cache-Control": "no-store"})
@@ -231,6 +258,10 @@ def figure_route(request: Request) -> Response:
         return JSONResponse({"error": str(e)}, status_code=400)
     except TAAFError as e:
         return _error(e)
+    if request.query_params.get("big") == "1":  # the presenter: the same figure, restyled (and versioned) for a room
+        version = version + "-big"
+        if request.query_params.get("v") != version:
+            fig = json.dumps(for_projector(json.loads(fig))).encode()
     if request.query_params.get("v") == version:
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     body = b'{"v":' + json.dumps(version).encode() + b',"live":' + (b"true" if moving else b"false") + b',"fig":'

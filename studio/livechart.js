@@ -39,6 +39,7 @@ function draw(chart, fig) {
 
 async function drawNow(chart, fig) {
   const Plotly = await loadPlotly(chart.plotly);
+  if (chart.fill) delete fig.layout.height;  // the presenter: the chart fills its box
   const t0 = performance.now();
   await Plotly.react(chart.div, fig.data, fig.layout, CONFIG);
   const draws = Number(chart.div.dataset.draws || 0) + 1;
@@ -111,7 +112,9 @@ export default function (component) {
   chart.plotly = data.plotly;
   loadPlotly(chart.plotly).catch(e => { chart.note.textContent = String(e); });  // while the figure travels
   chart.every = data.every || 2;
-  chart.div.style.minHeight = (data.height || 300) + "px";
+  chart.fill = data.fill;  // px kept free below the chart: it fills the rest of the window's height
+  if (chart.fill) chart.div.style.height = "calc(100vh - " + data.fill + "px)";
+  else chart.div.style.minHeight = (data.height || 300) + "px";
   const key = data.fig !== undefined ? data.fig : data.src;
   if (key === chart.key) return () => close(chart);  // a rerun with the same data: nothing to do
   chart.key = key;

@@ -54,9 +54,11 @@ def figure_src(run: str, name: str, **params: Any) -> str:
     return f"/taaf/api/fig/{name}?" + urlencode({"run": run, **params})
 
 
-def live_chart(src: str, key: str, height: int, every_s: float = 2.0) -> None:
-    """A chart that fetches its figure from `src` every `every_s` (and less often if redraws are costly)."""
-    _chart(key=key, data={"src": src, "plotly": PLOTLY_URL, "height": height, "every": every_s})
+def live_chart(src: str, key: str, height: int, every_s: float = 2.0, fill_px: int | None = None) -> None:
+    """A chart that fetches its figure from `src` every `every_s` (and less often if redraws are costly); with
+    `fill_px`, it fills the window's height but that many pixels (the presenter)."""
+    _chart(key=key, data={"src": src, "plotly": PLOTLY_URL, "height": height, "every": every_s,
+                          **({"fill": fill_px} if fill_px else {})})
 
 
 def run_head(key: str, src: str | None, status: str, initial: dict[str, Any], every_s: float,

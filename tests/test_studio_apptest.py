@@ -372,3 +372,23 @@ def test_a_status_change_seen_by_the_run_bar_reruns_the_page(monkeypatch: pytest
     at.run()  # what the run bar's trigger asks for
     _ok(at)
     assert _head(at)["status"] == "paused" and at.button(key="resume") is not None
+
+
+def test_presenter_mode_shows_one_group_and_steps_through(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    demo = make_run(tmp_path / "sample" / "demo_run")
+    at = _app(monkeypatch, tmp_path / "no-runs-yet", demo, page="pages/6_present.py")
+    _ok(at)
+    first = {k for k in _chart_data(at)}
+    assert first == {"pres_0_loss"} and all("big=1" in c["src"] and "fill" in c for c in _charts(at))
+    at.button(key="pres_next").click().run()
+    _ok(at)
+    assert set(_chart_data(at)) == {"pres_1_lr"} and at.query_params["group"] == "1"
+    at.button(key="pres_prev").click().run()
+    at.button(key="pres_prev").click().run()
+    assert set(_chart_data(at)) == {"pres_6_rates", "pres_6_energy"}  # wraps around
+    run = make_run(tmp_path / "runs" / "done-one")  # a finished run named in the URL replays in a loop
+    at = _app(monkeypatch, tmp_path / "runs", demo, page="pages/6_present.py")
+    at.query_params["run"] = "done-one"
+    at.run()
+    _ok(at)
+    assert _head(at)["status"] == "replay" and "t0=" in _head(at)["src"] and run.name in _head(at)["src"]
