@@ -150,6 +150,8 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
 
         # Live: the attention panel shows a newer step, and steps appear in the browser within ~1 s.
         first = _wait(lambda: _alpha_step(page) >= 0 and _alpha_step(page) + 1, 180, "first attention step", page) - 1
+        # Charts out of view keep their first figure (nobody sees them redraw): look at the attention panel.
+        page.locator("text=/α now \\(step \\d+\\)/").first.scroll_into_view_if_needed()
         _wait(lambda: _alpha_step(page) > first, 120, "a newer attention step", page)
         lat = []
         for _ in range(8):
@@ -168,6 +170,7 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         _no_exception(page, "live")
 
         # A live chart is updated in place: the same DOM node, drawn again with more data (not remounted).
+        page.locator(".taaf-chart.js-plotly-plot").first.scroll_into_view_if_needed()
         before = _loss_chart(page)
         _wait(lambda: (now := _loss_chart(page))["draws"] >= before["draws"] + 2 and now["newest"] > before["newest"],
               60, "the loss chart drawn twice more", page)
