@@ -81,7 +81,7 @@ DEFAULTS: dict[str, Any] = {
         "name": "adam",  # adam | sgd
         "lr": 0.003,
         "weight_decay": 0.0,
-        "momentum": 0.9,
+        "momentum": 0.9,  # sgd only (OGM-GE's reference recipe: sgd, lr 1e-3, momentum 0.9, weight decay 1e-4)
         "scheduler": "none",  # none | step | cosine (per step, from lr to 0 over the run)
         "step_size": 70,
         "gamma": 0.1,
@@ -143,7 +143,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "strategy.ogm_alpha": _nonneg,
     "optim.lr": _pos,
     "optim.weight_decay": _nonneg,
-    "optim.momentum": _nonneg,
+    "optim.momentum": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "optim.gamma": _pos,
     "optim.step_size": _ge1,
     "train.epochs": _ge1,
