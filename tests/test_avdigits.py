@@ -59,11 +59,22 @@ def test_shipped_schema(shipped):
 
 def test_shipped_speaker_split(shipped):
     sp, split, label = shipped["speaker"], shipped["split"], shipped["label"]
-    test_spk, trainval_spk = set(sp[split == 2]), set(sp[split != 2])
-    assert not test_spk & trainval_spk
+    train_spk, val_spk, test_spk = (set(sp[split == s]) for s in (0, 1, 2))
+    assert not test_spk & (train_spk | val_spk)
+    assert not val_spk & train_spk  # validation measures unseen voices, as test does
     assert 0.15 < len(test_spk) / len(set(sp)) < 0.25
     assert 0.12 < np.mean(split[split != 2] == 1) < 0.18
-    assert np.bincount(label[split == 1], minlength=10).min() >= 15  # stratified: every digit in validation
+    assert np.bincount(label[split == 1], minlength=10).min() >= 10  # every digit in validation
+
+
+def test_loaded_validation_speakers_are_not_in_train():
+    cfg = copy.deepcopy(DEFAULTS)
+    b = build_datasets(cfg)
+    train, val, test = (set(d.speaker.tolist()) for d in (b.train, b.val, b.test))
+    assert val and not val & train and not test & (train | val)
+    assert avdigits.shared_speakers(avdigits.load_npz(SHIPPED)) == {"train-validation": 0, "test-other": 0}
+    arrays = good()  # speakers 0..6 cycle through the three splits
+    assert avdigits.shared_speakers(arrays)["train-validation"] == 7
 
 
 # --- presets ----------------------------------------------------------------------------------------
