@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
         "num_workers": 0,
         "cache_dir": ".cache/features",  # decoded features of real datasets, keyed by settings
         "avdigits": {
-            "preset": "audio-dominant",  # clean | audio-dominant | hard | visual-dominant | custom
+            "preset": "audio-dominant",  # clean | audio-dominant | hard | visual-dominant | misaligned | custom
             "degrade": {},  # knobs that override the preset's: see core/data/presets.py
         },
         "cremad": {
@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
         "audio_steps": 4,  # spectrogram time slices fed to the audio encoder, one per step
         "audio_context": 1,  # neighbouring slices each step also sees, on either side (0 = its slice alone)
         "visual_steps": 4,  # steps the frame is presented for
-        "align": "learned",  # learned | none (then audio_steps = visual_steps = T)
+        "align": "learned",  # learned (time warp) | fixed (its initial matrix) | none (audio_steps = visual_steps = T)
         "encoding": "direct",  # direct | poisson (visual input)
         "widths": [32, 64],  # channels per encoder stage
         "blocks": 0,  # residual blocks per stage; 0 = one plain conv per stage (tiny default)
@@ -81,7 +81,7 @@ DEFAULTS: dict[str, Any] = {
         "name": "adam",  # adam | sgd
         "lr": 0.003,
         "weight_decay": 0.0,
-        "momentum": 0.9,
+        "momentum": 0.9,  # sgd only (OGM-GE's reference recipe: sgd, lr 1e-3, momentum 0.9, weight decay 1e-4)
         "scheduler": "none",  # none | step | cosine (per step, from lr to 0 over the run)
         "step_size": 70,
         "gamma": 0.1,
@@ -110,10 +110,10 @@ FREE_FORM = {"data.avdigits.degrade"}  # tables whose keys are validated by thei
 
 ENUMS: dict[str, tuple[str, ...]] = {
     "data.dataset": ("avdigits", "cremad", "ave"),
-    "data.avdigits.preset": ("clean", "audio-dominant", "hard", "visual-dominant", "custom"),
+    "data.avdigits.preset": ("clean", "audio-dominant", "hard", "visual-dominant", "misaligned", "custom"),
     "data.cremad.audio": ("spec257", "resized"),
     "data.ave.audio": ("wav", "npy", "pickle"),
-    "model.align": ("learned", "none"),
+    "model.align": ("learned", "fixed", "none"),
     "model.encoding": ("direct", "poisson"),
     "strategy.name": ("taaf", "taaf-no-balance", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual"),
     "strategy.coeff": ("tanh", "ogm"),
@@ -143,7 +143,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "strategy.ogm_alpha": _nonneg,
     "optim.lr": _pos,
     "optim.weight_decay": _nonneg,
-    "optim.momentum": _nonneg,
+    "optim.momentum": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "optim.gamma": _pos,
     "optim.step_size": _ge1,
     "train.epochs": _ge1,

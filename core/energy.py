@@ -1,10 +1,13 @@
 """Energy estimate, the SNN-paper convention (method.md §4), from what one forward pass really did.
 
-    E_snn = 4.6 pJ x MACs (layers whose input is analog) + 0.9 pJ x SOPs (layers whose input is spikes)
-    SOPs  = input firing rate x MACs of that layer over all its steps
-    E_ann = 4.6 pJ x MACs of the same layers as an ANN: one pass per distinct input (every audio slice,
-            the visual frame once, heads and attention once)
-The firing rate is measured on the batch (non-zero fraction of the layer's input), not assumed.
+    E_snn = 4.6 pJ x MACs (operations on analog input) + 0.9 pJ x SOPs (operations on spikes)
+    SOPs  = input firing rate x MACs of that operation over all the steps it ran
+    E_ann = 4.6 pJ x MACs of the same network without spikes on the same input, each MAC once:
+            the audio encoder run once over the whole spectrogram, the visual encoder once on the frame,
+            each head once. An ANN has no timesteps, so no time alignment and no attention over time.
+The SNN side counts everything it computes: every layer at every step (overlapping audio windows
+included, since the SNN really runs them), the time alignment and the attention's matrix products.
+The firing rate is measured on the batch (non-zero fraction of the operation's input), not assumed.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core.model import PooledConv2d
+from core.model import PooledConv2d, TimeAlign
+from core.taaf import TemporalAttention
 
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9
@@ -23,65 +27,85 @@ E_AC_PJ = 0.9
 @dataclass
 class LayerCost:
     name: str
-    macs: float  # per sample, summed over the steps this layer ran
-    steps: int  # how many steps it ran (calls fold time into the batch)
-    spiking_input: bool
-    input_rate: float
+    macs: float  # per sample, summed over every call (every step) of this forward
+    spiking_input: bool  # its input was all 0 / 1 in every call
+    active_macs: float  # sum over calls of MACs x non-zero fraction of the input
 
 
 def _macs(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Multiply-accumulates of one call (whole batch)."""
     if isinstance(module, nn.Conv2d):
         k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
         if isinstance(module, PooledConv2d):  # counted as defined: the 3 x 3 conv at full size (then pooling)
             return float(x.shape[0] * module.out_channels * x.shape[-2] * x.shape[-1] * k)
         return float(y.numel() * k)
-    return float(y.numel() * module.in_features)  # nn.Linear
+    if isinstance(module, TimeAlign):  # out(t) = sum_s W[t, s] h(s): T x S x D per sample
+        return float(module.weight.numel() * x[0].numel())
+    if isinstance(module, TemporalAttention):  # Q K^T (T x T x d) and sum_t alpha(t) O(t) (T x C), per sample
+        t, b, c = x.shape
+        return float(b * (t * t * module.query.out_features + t * c))
+    return float(y.numel() * module.in_features)  # nn.Linear (the query / key projections included)
+
+
+COUNTED = (nn.Conv2d, nn.Linear, TimeAlign, TemporalAttention)
 
 
 @torch.no_grad()
-def layer_costs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> list[LayerCost]:
-    """Run one forward with hooks on every Conv2d / Linear and return each layer's cost per sample."""
-    batch = audio.shape[0]
+def count(module: nn.Module, run, batch: int) -> list[LayerCost]:
+    """Call `run()` with hooks on every counted operation inside `module`; each one's cost per sample."""
     costs: dict[str, LayerCost] = {}
 
     def hook(name: str):
-        def fn(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        def fn(m: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             x = inputs[0]
+            macs = _macs(m, x, output) / batch
             binary = bool(((x == 0) | (x == 1)).all())
-            rate = float((x != 0).float().mean())
-            c = costs.setdefault(name, LayerCost(name, 0.0, 0, binary, rate))
-            c.macs += _macs(module, x, output) / batch
-            c.steps += max(1, x.shape[0] // batch)
+            c = costs.setdefault(name, LayerCost(name, 0.0, True, 0.0))
+            c.macs += macs
+            c.spiking_input = c.spiking_input and binary
+            c.active_macs += macs * float((x != 0).float().mean())
 
         return fn
 
-    handles = [
-        m.register_forward_hook(hook(n)) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
+    handles = [m.register_forward_hook(hook(n)) for n, m in module.named_modules() if isinstance(m, COUNTED)]
+    was_training = module.training
     try:
-        was_training = model.training
-        model.eval()
-        model(audio, visual)
-        model.train(was_training)
+        module.eval()
+        run()
     finally:
+        module.train(was_training)
         for h in handles:
             h.remove()
     return list(costs.values())
 
 
+def layer_costs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> list[LayerCost]:
+    """Every counted operation of one SNN forward, per sample."""
+    return count(model, lambda: model(audio, visual), audio.shape[0])
+
+
+def ann_macs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> float:
+    """MACs per sample of the same network as an ANN: each encoder once on its whole input, each head once.
+
+    The SNN's overlapping audio windows (`audio_context`) are not an ANN's way to see a spectrogram: an
+    ANN convolves it once, so each input frame is counted once. Spikes or not, the count is the same.
+    """
+    enc_a = count(model.audio_encoder, lambda: model.audio_encoder(audio[None, :, None]), audio.shape[0])
+    enc_v = count(model.visual_encoder, lambda: model.visual_encoder(visual[None]), visual.shape[0])
+    heads = sum(h.in_features * h.out_features for h in (model.head_a, model.head_v, model.head_f))
+    return sum(c.macs for c in enc_a + enc_v) + heads
+
+
 def energy_estimate(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> dict[str, float]:
     """pJ per sample for the SNN and for the same network as an ANN, plus SOPs and analog MACs."""
     costs = layer_costs(model, audio, visual)
-    sops = sum(c.macs * c.input_rate for c in costs if c.spiking_input)
+    sops = sum(c.active_macs for c in costs if c.spiking_input)
     macs = sum(c.macs for c in costs if not c.spiking_input)
-    ann_macs = 0.0
-    for c in costs:
-        per_step = c.macs / max(c.steps, 1)
-        # Audio slices are different data, so an ANN runs every one; a frame or a head runs once.
-        ann_macs += c.macs if c.name.startswith("audio_encoder") else per_step
+    ann = ann_macs(model, audio, visual)
     return {
         "energy_pj": E_MAC_PJ * macs + E_AC_PJ * sops,
-        "energy_ann_pj": E_MAC_PJ * ann_macs,
+        "energy_ann_pj": E_MAC_PJ * ann,
         "sops": sops,
         "macs": macs,
+        "ann_macs": ann,
     }

@@ -1,9 +1,16 @@
-"""Train every strategy on every preset over several seeds and write docs/results.md.
+"""Train every strategy on every preset under one protocol, and write the results table.
 
-    python -m core.report [--quick] [--seeds 3] [--presets clean hard] [--strategies taaf concat]
+    python -m core.report [--quick] [--jobs 2] [--out docs/results.md] [--presets ...] [--strategies ...]
 
-Runs land in runs/report/<strategy>-<preset>-s<seed>; a finished one is reused, so an interrupted
-report continues where it stopped. Model selection uses validation only; test is read once per run.
+The protocol (docs/method.md, "Report protocol"): each strategy runs from its own config, with its
+reference optimizer where it has one (OGM-GE: SGD); every strategy gets the same budget of learning rates
+(its config's lr x LR_FACTORS), and the one with the best mean VALIDATION fused accuracy over the seeds
+is reported; test is read once per run and chooses nothing. Mean ± std over seeds (HEADLINE_SEEDS on the
+headline preset), a paired t-test over seeds for every comparison in PAIRS.
+
+Runs land in <runs-dir>/<budget>/<strategy>-<preset>-lr<factor>-s<seed>; a finished one is reused, so an
+interrupted report continues where it stopped. The table goes to <runs-dir>/results.md unless --out names
+another file: docs/results.md is only written when asked for.
 """
 
 from __future__ import annotations
@@ -11,42 +18,126 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from core.config import load_config
-from core.data.presets import PRESETS
+from core.data.presets import PRESET_MODEL, PRESETS
 from core.errors import TAAFError
-from core.recorder import epochs_to_fraction
+from core.report_tables import write_markdown
 from core.store import RunReader
-from core.strategies import STRATEGIES
-from core.train import train
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: the rows of the tables below
+class Entry:
+    """One row of the report: a config file, plus settings that make it an ablation."""
+
+    label: str
+    config: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    presets: tuple[str, ...] | None = None  # None = every report preset
+
+
+# The strategies compared on every preset. Adding one is one line.
+STRATEGY_TABLE = [
+    Entry("taaf", "configs/taaf.toml"),
+    Entry("taaf-no-balance", "configs/taaf-no-balance.toml"),
+    Entry("taaf-uniform", "configs/taaf-uniform.toml"),  # the three losses with uniform alpha (issue 12)
+    Entry("concat", "configs/concat.toml"),
+    Entry("ogm-ge", "configs/ogm-ge.toml"),  # its reference recipe: SGD lr 1e-3, momentum 0.9, wd 1e-4
+    Entry("ogm-ge-adam", "configs/ogm-ge-adam.toml"),
+    Entry("unimodal-audio", "configs/unimodal-audio.toml"),
+    Entry("unimodal-visual", "configs/unimodal-visual.toml"),
+]
+# The aligner ablation, where there is something to align. "taaf" on that preset is align = learned.
+# align = none needs audio_steps = T, so its audio is sliced into T steps directly.
+ALIGN_TABLE = [
+    Entry("taaf align=fixed", "configs/taaf.toml", {"model.align": "fixed"}, ("misaligned",)),
+    Entry("taaf align=none", "configs/taaf.toml", {"model.align": "none", "model.audio_steps": 4,
+                                                   "model.visual_steps": 4, "model.T": 4}, ("misaligned",)),
+]
+# Paired comparisons (A, B): A - B of fused test accuracy per seed, with a paired t-test.
+PAIRS = [
+    *[("taaf", e.label) for e in STRATEGY_TABLE if e.label != "taaf"],
+    ("taaf-uniform", "concat"),
+    ("taaf-no-balance", "taaf-uniform"),
+    ("ogm-ge", "ogm-ge-adam"),
+    ("ogm-ge", "concat"),
+    ("taaf", "taaf align=fixed"),
+    ("taaf", "taaf align=none"),
+    ("taaf align=fixed", "taaf align=none"),
+]
 REPORT_PRESETS = [p for p in PRESETS if p != "custom"]
+HEADLINE = "audio-dominant"
+HEADLINE_SEEDS, SEEDS = 5, 3
+LR_FACTORS = (1 / 3, 1.0, 3.0)
+QUICK = {"epochs": 1, "seeds": 2, "lr_factors": (1.0, 3.0)}
+SECONDS_PER_RUN = 25  # one default run with 1 torch thread, two side by side on 2 cores (measured)
 
 
-def run_one(strategy: str, preset: str, seed: int, runs_dir: Path, epochs: int | None,
-            train_missing: bool = True) -> dict[str, Any] | None:
-    run_dir = runs_dir / f"{strategy}-{preset}-s{seed}"
-    if (run_dir / "store.sqlite").exists() and RunReader(run_dir).status()["status"] == "finished":
-        return summarise(run_dir)
-    if not train_missing:
-        return None
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # an unfinished report run is simply redone
-    overrides = [f'strategy.name="{strategy}"', f'data.avdigits.preset="{preset}"', "data.avdigits.degrade={}",
-                 f"train.seed={seed}", "record.progress=false"]
-    if epochs:
-        overrides.append(f"train.epochs={epochs}")
-    cfg = load_config(None, overrides)  # the defaults equal configs/taaf.toml but for its degrade table
-    start = time.time()
-    train(cfg, run_dir)
-    out = summarise(run_dir)
-    out["wall_s"] = time.time() - start
-    return out
+@dataclass(frozen=True)
+class Job:
+    entry: Entry
+    preset: str
+    factor: float
+    seed: int
+    run_dir: Path
+    epochs: int | None
+
+
+def entries(names: list[str] | None) -> list[Entry]:
+    table = STRATEGY_TABLE + ALIGN_TABLE
+    return table if not names else [e for e in table if e.label in names or e.label.split()[0] in names]
+
+
+def plan(table: list[Entry], presets: list[str], seeds: int | None, factors: tuple[float, ...],
+         runs_dir: Path, epochs: int | None) -> list[Job]:
+    jobs = []
+    for preset in presets:
+        n = seeds or (HEADLINE_SEEDS if preset == HEADLINE else SEEDS)
+        for e in table:
+            if e.presets is not None and preset not in e.presets:
+                continue
+            for f in factors:
+                for s in range(n):
+                    name = f"{e.label.replace(' ', '_').replace('=', '-')}-{preset}-lr{f:.3g}-s{s}"
+                    jobs.append(Job(e, preset, f, s, runs_dir / name, epochs))
+    return jobs
+
+
+def job_config(job: Job) -> dict[str, Any]:
+    """The entry's config on the job's preset, learning rate and seed (one torch thread: runs go side by side)."""
+    base = load_config(ROOT / job.entry.config)
+    overrides = {"data.avdigits.preset": job.preset, "train.seed": job.seed, "record.progress": False,
+                 "train.threads": 1, "optim.lr": base["optim"]["lr"] * job.factor,
+                 **{f"model.{k}": v for k, v in PRESET_MODEL.get(job.preset, {}).items()},
+                 **job.entry.overrides}
+    if job.epochs:
+        overrides["train.epochs"] = job.epochs
+    cfg = load_config(ROOT / job.entry.config, overrides)
+    cfg["data"]["avdigits"]["degrade"] = {}  # the preset's own knobs, not the config file's table
+    return cfg
+
+
+def finished(run_dir: Path) -> bool:
+    return (run_dir / "store.sqlite").exists() and RunReader(run_dir).status()["status"] == "finished"
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train one run (or reuse it when finished) and summarise it. Runs in a worker process."""
+    if not finished(job.run_dir):
+        from core.train import train
+
+        shutil.rmtree(job.run_dir, ignore_errors=True)  # an unfinished report run is simply redone
+        train(job_config(job), job.run_dir)
+    return summarise(job.run_dir)
 
 
 def summarise(run_dir: Path) -> dict[str, Any]:
@@ -55,98 +146,92 @@ def summarise(run_dir: Path) -> dict[str, Any]:
     steps = r.scalars("step")
     test = meta.get("test", {})
     last = epochs.iloc[-1] if len(epochs) else {}
+    curve = {u: [float(v) for v in epochs.get(f"val_acc_{u}", [])] for u in "afv"}
     return {
-        "test_f": test.get("acc_f", math.nan),
-        "test_a": test.get("acc_a", math.nan),
+        "test_f": test.get("acc_f", math.nan), "test_a": test.get("acc_a", math.nan),
         "test_v": test.get("acc_v", math.nan),
-        "ep90_a": epochs_to_fraction(list(epochs.get("val_acc_a", []))),
-        "ep90_v": epochs_to_fraction(list(epochs.get("val_acc_v", []))),
+        "val_f": max((v for v in curve["f"] if v == v), default=math.nan),
+        "curve": curve, "epoch_steps": [int(s) for s in epochs.get("step", [])],
         "energy_uj": float(last.get("energy_pj", math.nan)) / 1e6 if len(epochs) else math.nan,
         "ann_uj": float(last.get("energy_ann_pj", math.nan)) / 1e6 if len(epochs) else math.nan,
         "wall_s": float(steps["elapsed_s"].iloc[-1]) if "elapsed_s" in steps else math.nan,
+        "lr": float(r.config()["optim"]["lr"]),
     }
 
 
-def mean_std(values: list[float | None], fmt: str = "{:.3f}") -> str:
-    xs = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    if not xs:
-        return "–"
-    if len(xs) == 1:
-        return fmt.format(xs[0])
-    return f"{fmt.format(statistics.mean(xs))} ± {fmt.format(statistics.stdev(xs))}"
+def run_all(jobs: list[Job], workers: int, train_missing: bool) -> tuple[dict[Job, dict], list[Job]]:
+    done: dict[Job, dict] = {}
+    todo = []
+    for job in jobs:
+        if finished(job.run_dir):
+            done[job] = summarise(job.run_dir)
+        else:
+            todo.append(job)
+    if not train_missing:
+        return done, todo
+    if workers <= 1:
+        results = map(run_job, todo)
+    else:  # spawned workers: each trains with one torch thread
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        results = pool.map(run_job, todo)
+    start = time.time()
+    for i, (job, r) in enumerate(zip(todo, results, strict=True)):
+        done[job] = r
+        print(f"[{i + 1}/{len(todo)} {time.time() - start:.0f} s] {job.preset:15s} {job.entry.label:18s} "
+              f"lr x{job.factor:.3g} seed {job.seed}: val {r['val_f']:.3f} test {r['test_f']:.3f}", flush=True)
+    if workers > 1:
+        pool.shutdown()
+    return done, []
 
 
-def write_markdown(results: dict[tuple[str, str], list[dict]], seeds: int, epochs: str, out: Path,
-                   missing: list[str]) -> None:
-    lines = [
-        "# Results on AV-Digits (bundled)",
-        "",
-        f"Made by `python -m core.report` ({seeds} seeds per cell, {epochs}). Test accuracy of the checkpoint",
-        "with the best validation fused accuracy; mean ± std over seeds. `ep90` = epochs for that modality's",
-        "validation accuracy to reach 90 % of its final value. Energy per sample from measured firing rates",
-        "(docs/method.md). Nothing here was tuned on test.",
-        "",
-    ]
-    for preset in dict.fromkeys(p for p, _ in results):
-        lines += [f"## {preset}", "",
-                  "| strategy | fused | audio head | visual head | ep90 audio | ep90 visual "
-                  "| energy µJ (ANN µJ) | wall s |",
-                  "|---|---|---|---|---|---|---|---|"]
-        ranking = []
-        for (p, strategy), rows in results.items():
-            if p != preset:
-                continue
-            col = {k: [r[k] for r in rows] for k in rows[0]}
-            ranking.append((statistics.mean(col["test_f"]), strategy))
-            lines.append(
-                f"| {strategy} | {mean_std(col['test_f'])} | {mean_std(col['test_a'])} | {mean_std(col['test_v'])} "
-                f"| {mean_std(col['ep90_a'], '{:.1f}')} | {mean_std(col['ep90_v'], '{:.1f}')} "
-                f"| {mean_std(col['energy_uj'], '{:.2f}')} ({mean_std(col['ann_uj'], '{:.2f}')}) "
-                f"| {mean_std(col['wall_s'], '{:.0f}')} |"
-            )
-        ranking.sort(reverse=True)
-        order = ", ".join(f"{s} {m:.3f}" for m, s in ranking)
-        lines += ["", f"Fused test accuracy, best first: {order}.", ""]
-    if missing:
-        lines += ["## Not run", "", "These runs had not finished when the report was written:", "",
-                  *[f"- {m}" for m in missing], ""]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+def describe_budget() -> str:
+    n_default = len(plan(STRATEGY_TABLE + ALIGN_TABLE, REPORT_PRESETS, None, LR_FACTORS, Path("."), None))
+    hours = n_default * SECONDS_PER_RUN / 2 / 3600
+    return (f"The default report makes {n_default} training runs ({len(STRATEGY_TABLE)} strategies x "
+            f"{len(REPORT_PRESETS)} presets x {len(LR_FACTORS)} learning rates x {HEADLINE_SEEDS} seeds on "
+            f"{HEADLINE}, {SEEDS} elsewhere, plus the aligner ablation): about {hours:.1f} h on 2 cores with "
+            f"--jobs 2 (~{SECONDS_PER_RUN} s a run). --quick: {QUICK['epochs']} epoch, {QUICK['seeds']} seeds, "
+            f"{len(QUICK['lr_factors'])} learning rates (a smoke test, not results).")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m core.report", description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="4 epochs per run instead of the config's")
-    ap.add_argument("--epochs", type=int, default=0, help="epochs per run (overrides --quick)")
-    ap.add_argument("--seeds", type=int, default=3)
+    ap = argparse.ArgumentParser(prog="python -m core.report", description=__doc__.split("\n")[0],
+                                 epilog=describe_budget())
+    ap.add_argument("--quick", action="store_true", help="CI-sized: 1 epoch, 2 seeds, 2 learning rates")
+    ap.add_argument("--epochs", type=int, default=0, help="epochs per run (default: each config's)")
+    ap.add_argument("--seeds", type=int, default=0, help=f"seeds per cell (default {HEADLINE_SEEDS} on "
+                                                         f"{HEADLINE}, {SEEDS} elsewhere)")
+    ap.add_argument("--lr-factors", type=float, nargs="+", help=f"learning-rate budget (default {LR_FACTORS})")
     ap.add_argument("--presets", nargs="+", default=REPORT_PRESETS, choices=REPORT_PRESETS)
-    ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
+    ap.add_argument("--strategies", nargs="+", help="labels from the strategy table (default: all)",
+                    choices=[e.label.split()[0] for e in STRATEGY_TABLE])
+    ap.add_argument("--jobs", type=int, default=1, help="training processes side by side (1 torch thread each)")
     ap.add_argument("--runs-dir", default="runs/report")
-    ap.add_argument("--out", default="docs/results.md")
+    ap.add_argument("--out", help="markdown file to write (default <runs-dir>/results.md)")
     ap.add_argument("--finished-only", action="store_true",
                     help="train nothing: tabulate the runs already finished (missing cells are listed)")
     args = ap.parse_args(argv)
-    epochs = args.epochs or (4 if args.quick else None)
+    epochs = args.epochs or (QUICK["epochs"] if args.quick else None)
+    seeds = args.seeds or (QUICK["seeds"] if args.quick else None)
+    factors = tuple(args.lr_factors or (QUICK["lr_factors"] if args.quick else LR_FACTORS))
     runs_dir = Path(args.runs_dir) / (f"e{epochs}" if epochs else "full")
-    results: dict[tuple[str, str], list[dict]] = {}
-    missing: list[str] = []
+    out = Path(args.out) if args.out else Path(args.runs_dir) / "results.md"
+    table = entries(args.strategies)
+    missing_configs = [e for e in table if not (ROOT / e.config).is_file()]
+    for e in missing_configs:
+        print(f"skipped {e.label}: {e.config} not found", file=sys.stderr)
+    table = [e for e in table if e not in missing_configs]
+    jobs = plan(table, args.presets, seeds, factors, runs_dir, epochs)
     try:
-        for preset in args.presets:
-            for strategy in args.strategies:
-                for seed in range(args.seeds):
-                    r = run_one(strategy, preset, seed, runs_dir, epochs, train_missing=not args.finished_only)
-                    if r is None:
-                        missing.append(f"{strategy} on {preset}, seed {seed}")
-                        continue
-                    results.setdefault((preset, strategy), []).append(r)
-                    print(f"{preset:16s} {strategy:16s} seed {seed}: fused {r['test_f']:.3f} "
-                          f"audio {r['test_a']:.3f} visual {r['test_v']:.3f}", flush=True)
+        results, missing = run_all(jobs, args.jobs, train_missing=not args.finished_only)
     except TAAFError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    label = f"{epochs} epochs" if epochs else "the config's epochs"
-    write_markdown(results, args.seeds, label, Path(args.out), missing)
-    print(f"wrote {args.out}")
+    setting = f"{epochs} epoch{'s' if epochs > 1 else ''}" if epochs else "each config's epochs"
+    setting += " (--quick)" if args.quick else ""
+    command = " ".join(["python -m core.report", *(argv if argv is not None else sys.argv[1:])])
+    write_markdown(results, missing, missing_configs, table, PAIRS, factors, setting, command, out)
+    print(f"wrote {out}")
     return 0
 
 

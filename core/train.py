@@ -86,12 +86,8 @@ class Trainer:
         self.model.to(self.device)
         self.net = self.dist.wrap(self.model, self.strategy.loss_uses_every_parameter)
         groups = self.model.param_groups()
-        o = cfg["optim"]
         params = [{"params": groups[u], "name": u} for u in ("a", "v", "f")]
-        if o["name"] == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(params, lr=o["lr"], weight_decay=o["weight_decay"])
-        else:
-            self.optimizer = torch.optim.SGD(params, lr=o["lr"], momentum=o["momentum"], weight_decay=o["weight_decay"])
+        self.optimizer = make_optimizer(params, cfg["optim"])
         self.steps_per_epoch = math.ceil(self.dist.shard_size(len(b.train)) / cfg["data"]["batch_size"])
         self.total_steps = self.steps_per_epoch * t["epochs"]
         self.epoch, self.step, self.best_val, self.bad_epochs = 0, 0, -1.0, 0
@@ -315,6 +311,13 @@ class Trainer:
             if self.writer is not None:
                 self.writer.set_meta("test", summary["test"])
         return summary
+
+
+def make_optimizer(params: Any, optim: dict[str, Any]) -> torch.optim.Optimizer:
+    """`optim.name` = adam or sgd (momentum and weight decay from the config: OGM-GE's reference recipe)."""
+    if optim["name"] == "adam":
+        return torch.optim.Adam(params, lr=optim["lr"], weight_decay=optim["weight_decay"])
+    return torch.optim.SGD(params, lr=optim["lr"], momentum=optim["momentum"], weight_decay=optim["weight_decay"])
 
 
 def scheduled_lr(optim: dict[str, Any], epoch: int, step: int, total_steps: int) -> float:

@@ -9,8 +9,9 @@ Each image gets the word of its label ("zero".."nine") spoken by one "speaker" =
 8 English espeak-ng accents x every distinct variant in espeak-ng's `voices/!v` folder, plus 5 flite
 voices; random speed 120-220 wpm and pitch 25-75 per clip. The clip is resampled to 16 kHz,
 silence-trimmed, loudness-normalised, placed at a random offset in a 1 s window and turned into a
-32 x 32 natural-log mel-power spectrogram. About 20 % of the speakers are test-only; the other
-samples are split train / validation (15 %, stratified by label). Same seed -> byte-identical file.
+32 x 32 natural-log mel-power spectrogram. About 20 % of the speakers are test-only; whole speakers of
+the rest make up validation (15 % of their samples), so no speaker is in two splits. Same seed ->
+byte-identical file.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
@@ -140,6 +140,21 @@ def synth(job: tuple) -> np.ndarray:
     return (np.round(feats / QUANT) * QUANT).astype(np.float32)
 
 
+def speaker_split(speaker: np.ndarray, n_spk: int, rng: np.random.Generator) -> np.ndarray:
+    """0 train / 1 validation / 2 test per sample, by speaker: about 20 % of the speakers are test-only, then
+    whole speakers of the rest go to validation until it holds VAL_FRACTION of the remaining samples. No
+    speaker is in two splits, so validation measures unseen voices as test does."""
+    test_spk = rng.permutation(n_spk)[: round(TEST_SPEAKERS * n_spk)]
+    split = np.zeros(len(speaker), np.int8)
+    split[np.isin(speaker, test_spk)] = 2
+    rest = np.flatnonzero(split != 2)
+    candidates = rng.permutation(np.setdiff1d(np.unique(speaker[rest]), test_spk))
+    counts = np.bincount(speaker[rest], minlength=n_spk)[candidates]
+    n_val_spk = int(np.searchsorted(np.cumsum(counts), VAL_FRACTION * len(rest))) + 1
+    split[np.isin(speaker, candidates[:n_val_spk])] = 1
+    return split
+
+
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> bytes:
     """np.savez_compressed layout with fixed zip timestamps, so the bytes depend only on the arrays."""
     buf = io.BytesIO()
@@ -180,12 +195,7 @@ def build(seed: int, out: Path, workers: int = 2) -> None:
             audio = np.stack(list(pool.map(synth, jobs, chunksize=16)))
         t_syn = time.perf_counter() - t_syn
 
-    test_spk = rng.permutation(n_spk)[: round(TEST_SPEAKERS * n_spk)]
-    split = np.zeros(n, np.int8)
-    split[np.isin(speaker, test_spk)] = 2
-    rest = np.flatnonzero(split != 2)
-    _, val_idx = train_test_split(rest, test_size=VAL_FRACTION, stratify=label[rest], random_state=seed)
-    split[val_idx] = 1
+    split = speaker_split(speaker, n_spk, rng)
 
     names = [f"espeak:{v}+{var}" if e == "espeak" else f"flite:{v}" for e, v, var in speakers]
     arrays = {
@@ -196,8 +206,9 @@ def build(seed: int, out: Path, workers: int = 2) -> None:
     data = write_npz(out, arrays)
     counts = {name: int(np.sum(split == s)) for s, name in enumerate(("train", "val", "test"))}
     print(f"wrote {out}: {len(data) / 1e6:.2f} MB, sha256 {hashlib.sha256(data).hexdigest()[:16]}")
+    n_test, n_val = (len(np.unique(speaker[split == s])) for s in (2, 1))
     print(f"samples {n}: {counts}; speakers {n_spk} ({len(variants)} espeak variants x {len(ACCENTS)} accents"
-          f" + {n_spk - len(variants) * len(ACCENTS)} flite), test speakers {len(test_spk)}")
+          f" + {n_spk - len(variants) * len(ACCENTS)} flite), test / validation speakers {n_test} / {n_val}")
     print(f"audio {audio.shape} range [{audio.min():.2f}, {audio.max():.2f}]; visual {visual.shape}")
     print(f"synthesis {t_syn:.1f} s on {workers} processes; total {time.perf_counter() - t0:.1f} s")
 

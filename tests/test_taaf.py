@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from core.config import load_config
-from core.model import MultimodalSNN, PooledConv2d, TimeAlign, resampling_matrix
+from core.model import MultimodalSNN, PooledConv2d
 from core.taaf import TAAF, TemporalAttention, weighted_over_time
 
 
@@ -39,17 +39,6 @@ def test_taaf_prediction_is_alpha_weighted_sum():
         manual = sum(alpha[u][:, t, None] * logits[u][t] for t in range(3))
         assert torch.allclose(pred[u], manual, atol=1e-6)
         assert torch.allclose(weighted_over_time(logits[u], alpha[u]), manual, atol=1e-6)
-
-
-def test_resampling_matrix_is_plain_interpolation():
-    m = resampling_matrix(4, 8)
-    assert torch.allclose(m.sum(dim=1), torch.ones(4))
-    ramp = torch.arange(8.0)
-    out = m @ ramp
-    assert torch.allclose(out, torch.linspace(0, 7, 4), atol=1e-6)
-    align = TimeAlign(8, 4)
-    h = ramp.view(8, 1, 1).expand(8, 2, 3)
-    assert torch.allclose(align(h)[:, 0, 0], torch.linspace(0, 7, 4), atol=1e-6)
 
 
 def test_network_shapes_time_first_and_alpha_sums():

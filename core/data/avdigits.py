@@ -2,7 +2,8 @@
 
 Schema (docs/architecture.md): audio float (N, F, L) natural-log mel power; visual float (N, H, W) or
 (N, C, H, W) in [0, 1]; label int (N,); split int (N,) with 0 train / 1 validation / 2 test; speaker
-int (N,). Optional: class_names str (K,) (labels then in [0, K)), speaker_names str (S,).
+int (N,). Optional: class_names str (K,) (labels then in [0, K)), speaker_names str (S,). In the shipped
+file no speaker is in two splits (validation and test are unseen voices; `shared_speakers`).
 
 Loader items are `(audio (F, L), visual (C, H, W), label)`. Audio is standardised with one scalar
 mean / std of the (degraded) train split, so the network sees ~N(0, 1) inputs whatever the preset;
@@ -145,6 +146,13 @@ def _validate(p: Path, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if "speaker_names" in raw:
         out["speaker_names"] = raw["speaker_names"]
     return out
+
+
+def shared_speakers(arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """Speakers found in two splits: validation and test are meant to hold unseen voices (both 0 in the
+    shipped file); a user's file may choose otherwise, and `python -m core.data check` says so."""
+    spk = {s: set(arrays["speaker"][arrays["split"] == s].tolist()) for s in SPLITS}
+    return {"train-validation": len(spk[0] & spk[1]), "test-other": len(spk[2] & (spk[0] | spk[1]))}
 
 
 def degrade_seed(seed: int) -> int:

@@ -134,6 +134,9 @@ def _check_avdigits(data_cfg: dict[str, Any]) -> CheckReport:
         for code, split in enumerate(("train", "val", "test")):
             counts[split] = {n: int(np.sum((splits == code) & (labels == int(n)))) for n in names}
         lines.append(count_table(counts, names))
+        shared = avdigits.shared_speakers(arrays)
+        lines.append(f"speakers in two splits: train and validation {shared['train-validation']}, "
+                     f"test and train / validation {shared['test-other']}")
     except Exception as e:  # the table is optional, the verdict is not
         lines.append(f"(no per-class table: {type(e).__name__})")
     return CheckReport([], "\n".join(lines), counts)

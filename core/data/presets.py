@@ -2,6 +2,9 @@
 
 Knobs (all "off" by default; `custom` = all off unless set in `data.avdigits.degrade`):
 
+- `audio_window`: frames of a longer silent window that each spectrogram is placed into at a random
+  offset (0 = off; must be at least the stored length). The word's onset then varies over the whole
+  window, so audio time and the (static) frame no longer line up: the `misaligned` preset's knob.
 - `audio_snr_db`: white noise added at this SNR in the mel-POWER domain. The features are natural-log
   mel power, so a sample is corrupted as `log(exp(audio) + noise)`, where `noise` is flat across mel
   bands and frames (Gamma-distributed per cell, shape NOISE_SHAPE) with mean power
@@ -14,7 +17,8 @@ Knobs (all "off" by default; `custom` = all off unless set in `data.avdigits.deg
 - `occlusion`: side in pixels of one random square per image set to 0 (background), fully inside.
 - `visual_dropout`: probability that an image is blanked (all zeros).
 
-Order: audio noise, audio dropout; occlusion, visual noise, visual dropout. In `apply` each knob has
+Order: audio window, audio noise (so the SNR covers the whole window), audio dropout; occlusion, visual
+noise, visual dropout. In `apply` each knob has
 its own random stream, so turning one knob does not change what another one draws.
 """
 
@@ -30,6 +34,8 @@ from core.errors import ConfigError
 NOISE_SHAPE = 4.0  # Gamma shape of the per-cell noise power: mean-preserving, fluctuations like a few-bin band
 
 KNOBS: dict[str, dict[str, Any]] = {
+    "audio_window": {"default": 0, "min": 0, "max": 4096,
+                     "help": "frames of a silent window each spectrogram is placed in at a random offset; 0 = off"},
     "audio_snr_db": {"default": math.inf, "min": -30.0, "max": math.inf,
                      "help": "audio white noise at this SNR in dB (mel-power domain); inf = off"},
     "audio_dropout": {"default": 0.0, "min": 0.0, "max": 1.0,
@@ -47,7 +53,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "audio-dominant": {"visual_noise": 6.0, "occlusion": 3},
     "hard": {"audio_snr_db": -5.0, "visual_noise": 6.0, "occlusion": 3},
     "visual-dominant": {"audio_snr_db": -10.0},
+    # twice the audio window, the word anywhere in it; images as in audio-dominant, so both modalities count
+    "misaligned": {"audio_window": 64, "visual_noise": 6.0, "occlusion": 3},
     "custom": {},
+}
+# Model settings a preset is meant to be trained with (configs/*-misaligned.toml and the report use them).
+PRESET_MODEL: dict[str, dict[str, Any]] = {
+    "misaligned": {"audio_steps": 8, "visual_steps": 4, "T": 4},
 }
 
 SAMPLE_FLAGS = {"drop_audio": "audio_dropout", "drop_visual": "visual_dropout"}  # corrupt_sample only
@@ -57,6 +69,7 @@ PRESET_HELP: dict[str, str] = {
     "audio-dominant": "noisy, occluded images: audio is the stronger modality",
     "hard": "both modalities degraded to about the same, weak level",
     "visual-dominant": "audio buried in noise (-10 dB): vision dominates strongly",
+    "misaligned": "the word at a random onset in a 2 s window (audio 8 steps, frame 4): work for the aligner",
     "custom": "every knob off unless set in data.avdigits.degrade",
 }
 
@@ -108,6 +121,21 @@ def active(knobs: dict[str, Any]) -> dict[str, Any]:
 
 # --- the degradations, on batches: audio (N, F, L) log-mel power, visual (N, ..., H, W) in [0, 1] ---
 
+def place_in_window(audio: np.ndarray, frames: int, silence: float, rng: np.random.Generator) -> np.ndarray:
+    """Each (F, L) spectrogram at a random offset (uniform, in frames) in a `frames`-long silent window."""
+    length = audio.shape[-1]
+    if frames <= 0 or frames == length:
+        return audio
+    if frames < length:
+        raise ConfigError(f"data.avdigits.degrade.audio_window = {frames}: expected 0 or at least the "
+                          f"spectrogram length ({length} frames)")
+    offsets = rng.integers(0, frames - length + 1, audio.shape[0])
+    out = np.full((*audio.shape[:-1], frames), silence, dtype=audio.dtype)
+    for i, o in enumerate(offsets):
+        out[i, ..., o : o + length] = audio[i]
+    return out
+
+
 def add_audio_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     """log(exp(a) + n): flat mel-power noise whose mean is the sample's mean power / 10**(snr/10)."""
     if not math.isfinite(snr_db):
@@ -153,6 +181,7 @@ def add_visual_noise(visual: np.ndarray, std16: float, rng: np.random.Generator)
 def _degrade(audio: np.ndarray, visual: np.ndarray, knobs: dict[str, Any], rngs: list[np.random.Generator],
              silence: float) -> tuple[np.ndarray, np.ndarray]:
     k = complete(knobs)
+    audio = place_in_window(audio, int(k["audio_window"]), silence, rngs[5])
     audio = add_audio_noise(audio, float(k["audio_snr_db"]), rngs[0])
     audio = drop(audio, float(k["audio_dropout"]), silence, rngs[1])
     visual = occlude(visual, int(k["occlusion"]), rngs[2])
@@ -163,7 +192,8 @@ def _degrade(audio: np.ndarray, visual: np.ndarray, knobs: dict[str, Any], rngs:
 
 def apply(arrays: dict[str, np.ndarray], knobs: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
     """A copy of `arrays` with `audio` and `visual` degraded; same seed and knobs -> same arrays."""
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
+    # spawn(6)'s first five children are spawn(5)'s: the knobs that existed before audio_window draw as before
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     silence = float(arrays["audio"].min())
     audio, visual = _degrade(arrays["audio"], arrays["visual"], knobs, rngs, silence)
     return {**arrays, "audio": audio, "visual": visual}
@@ -188,7 +218,7 @@ def corrupt_sample(audio: Any, visual: Any, knobs: dict[str, Any], rng: np.rando
     if audio_norm is not None:
         a = a * audio_norm[1] + audio_norm[0]
     fill = float(a.min()) if silence is None else silence
-    a2, v2 = _degrade(a[None], v[None], knobs, [rng] * 5, fill)
+    a2, v2 = _degrade(a[None], v[None], knobs, [rng] * 6, fill)
     a2 = a2[0]
     if audio_norm is not None:
         a2 = (a2 - audio_norm[0]) / audio_norm[1]
