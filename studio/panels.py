@@ -42,8 +42,9 @@ HELP = {
                  "**Epochs to 90 %**: how fast each head reached 90 % of its latest validation accuracy.",
     "rates": "Average spikes per neuron per timestep in each spiking layer. Near 0: silent layers (no signal "
              "passes); near 1: saturated layers. Healthy SNNs sit in between.",
-    "energy": "Estimated energy for one inference: spiking layers cost 0.9 pJ per synaptic operation (only when "
-              "a spike arrives), the first layer and an ANN of the same shape 4.6 pJ per multiply-accumulate.",
+    "energy": "Estimated energy for one inference: operations on spikes cost 0.9 pJ per synaptic operation (only "
+              "when a spike arrives), operations on analog values (first layer, time alignment, attention) 4.6 pJ per "
+              "multiply-accumulate; the ANN is the same network run once on the same input at 4.6 pJ per MAC.",
 }
 
 
