@@ -63,7 +63,10 @@ def neuron_figure(current: np.ndarray, v: np.ndarray, spikes: np.ndarray, v_th: 
                  "mode": "markers", "name": f"spike ({hit.size})",
                  "marker": {"symbol": "line-ns-open", "size": 14, "color": SPIKE, "line": {"width": 3}},
                  "hovertemplate": "spike at t=%{x}<extra></extra>"}, 2)
-    fig.hline(v_th, row=2, text=f"threshold v_th = {v_th:g}", dash="dash", color="black")
+    fig.hline(v_th, row=2, dash="dash", color="black")
+    fig.layout["annotations"].append({"xref": "x2 domain", "yref": "y2", "x": 0, "y": v_th, "showarrow": False,
+                                      "text": f"threshold v_th = {v_th:g}", "xanchor": "left", "yanchor": "bottom",
+                                      "font": {"size": 11}, "bgcolor": "rgba(255,255,255,0.8)"})
     for s in starts:
         for row in (1, 2):
             _vline(fig, s + 0.5, row)

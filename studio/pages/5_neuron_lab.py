@@ -106,9 +106,9 @@ with controls:
         got = run_input() or st.stop()
         current, starts = got["current"], got["starts"]
     else:
-        steps = st.slider("steps shown", 100, 500, 200, 50, key="lab_steps")
-        if source == "constant":
-            level = st.slider("input current I", -0.5, 3.0, 0.8, 0.05, key="lab_level")
+        steps = st.slider("steps shown", 100, 500, 100, 50, key="lab_steps")
+        if source == "constant":  # default: just above the threshold, so each spike takes a few steps to build
+            level = st.slider("input current I", -0.5, 3.0, 0.55, 0.05, key="lab_level")
             current = lab.constant_input(level, steps)
         elif source == "step":
             level = st.slider("input current after the step", -0.5, 3.0, 0.8, 0.05, key="lab_step_level")
@@ -122,11 +122,10 @@ with controls:
     own = got["own"]
     st.slider("membrane time constant τ (ms)", 1.0, 50.0, step=0.5, key="lab_tau")
     st.slider("threshold v_th", 0.05, 2.0, step=0.05, key="lab_vth")
-    c1, c2 = st.columns(2)
-    c1.button("network's values", on_click=set_neuron, args=(net_tau, net_vth), key="lab_net",
-              help=f"τ = {net_tau:g} ms, v_th = {net_vth:g}: the default config (configs/taaf.toml)")
+    st.button("network's τ and v_th", on_click=set_neuron, args=(net_tau, net_vth), key="lab_net",
+              help=f"τ = {net_tau:g} ms, v_th = {net_vth:g}: the default config (configs/taaf.toml)", width="stretch")
     if source == "run":
-        c2.button("this run's values", on_click=set_neuron, args=own, key="lab_own",
+        st.button("this run's τ and v_th", on_click=set_neuron, args=own, key="lab_own", width="stretch",
                   help=f"τ = {own[0]:g} ms, v_th = {own[1]:g}: what the run trained with")
     st.markdown(
         "- **Input**: the current pushed into the neuron each step. More current, higher v, more spikes.\n"
