@@ -28,12 +28,12 @@ def lif_parameters(tau_mem_ms: float, v_th: float) -> LIFBoxParameters:
 
 
 def network_tau_ms(model_cfg: dict[str, Any] | None = None) -> float:
-    """The membrane time constant (ms) of a model config's neurons (the default config's if None)."""
-    return 1e3 / float((model_cfg or DEFAULTS["model"])["tau_mem_inv"])
+    """The membrane time constant (ms) of a model config's neurons (the default's where it has none)."""
+    return 1e3 / float({**DEFAULTS["model"], **(model_cfg or {})}["tau_mem_inv"])
 
 
 def network_v_th(model_cfg: dict[str, Any] | None = None) -> float:
-    return float((model_cfg or DEFAULTS["model"])["v_th"])
+    return float({**DEFAULTS["model"], **(model_cfg or {})}["v_th"])
 
 
 @torch.inference_mode()

@@ -229,3 +229,18 @@ def test_sidebar_run_preset_sets_t_and_the_run_settings(monkeypatch: pytest.Monk
     assert at.number_input(key="cfg_T_avdigits_T16").value == 16  # the field shows the preset's T
     at.selectbox(key="cfg_run").set_value("taaf").run()
     assert at.session_state["_overrides"]["model.T"] == 4 and "model.audio_steps" not in at.session_state["_overrides"]
+
+
+def test_page_refuses_a_run_whose_neuron_it_cannot_simulate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A run's config.json is untrusted: a membrane time constant under one step gives one line, no crash."""
+    from core.store import RunWriter
+
+    w = RunWriter.create(tmp_path / "runs" / "odd", {"model": {"tau_mem_inv": 5000.0, "v_th": 0.5}})
+    w.log_arrays(1, 0, {"spikes/a.lif1": np.zeros((2, 4, 8), np.uint8),
+                        "membrane/a.lif1": np.zeros((2, 4, 8), np.float16)}, kind="probe")
+    w.set_status("finished")
+    w.close()
+    at = _lab(monkeypatch, tmp_path / "runs")
+    at.radio(key="lab_source").set_value("run").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "tau_mem_ms = 0.2" in at.error[0].value

@@ -32,8 +32,15 @@ def probe_arrays(path: str, step: int) -> dict[str, np.ndarray]:
                                                                                            "current")}
 
 
+TAU_MS, V_TH = (1.0, 50.0, 0.1), (0.05, 2.0, 0.01)  # slider min, max, step
+
+
+def on_grid(x: float, lo: float, hi: float, step: float) -> float:
+    return round(min(max(x, lo), hi) / step) * step
+
+
 def set_neuron(tau_ms: float, v_th: float) -> None:
-    st.session_state["lab_tau"], st.session_state["lab_vth"] = tau_ms, v_th
+    st.session_state["lab_tau"], st.session_state["lab_vth"] = on_grid(tau_ms, *TAU_MS), on_grid(v_th, *V_TH)
 
 
 def run_input() -> dict[str, Any] | None:
@@ -65,11 +72,15 @@ def run_input() -> dict[str, Any] | None:
     if not layers:
         st.info("This run recorded no membrane potentials (record.membrane_neurons = 0).")
         return None
-    layer = st.selectbox("layer", list(layers), key="lab_layer")
+    layer = st.selectbox("layer", list(layers), key=f"lab_layer_{path}")
     neuron = st.slider("neuron", 0, layers[layer] - 1, 0, key="lab_neuron") if layers[layer] > 1 else 0
     gain = st.slider("input scale (× the recorded current)", 0.0, 3.0, 1.0, 0.05, key="lab_gain")
-    own = (lab.network_tau_ms(model_cfg), lab.network_v_th(model_cfg))
-    cur, bound = lab.probe_current(arrays, layer, int(neuron), lab.lif_parameters(*own))
+    try:
+        own = (lab.network_tau_ms(model_cfg), lab.network_v_th(model_cfg))
+        cur, bound = lab.probe_current(arrays, layer, int(neuron), lab.lif_parameters(*own))
+    except (ValueError, TypeError, IndexError, ArithmeticError) as e:
+        st.error(f"Cannot replay this run's neuron (its config.json model.tau_mem_inv / v_th or arrays): {e}")
+        return None
     n_t, n_p = cur.shape
     exact = f"current/{layer}" in arrays
     how = ("recorded exactly by the run" if exact else
@@ -94,8 +105,8 @@ explain("One **leaky integrate-and-fire (LIF)** neuron, exactly the one every la
         "input, move the sliders and watch.")
 
 net_tau, net_vth = lab.network_tau_ms(), lab.network_v_th()
-st.session_state.setdefault("lab_tau", net_tau)
-st.session_state.setdefault("lab_vth", net_vth)
+st.session_state.setdefault("lab_tau", on_grid(net_tau, *TAU_MS))
+st.session_state.setdefault("lab_vth", on_grid(net_vth, *V_TH))
 controls, charts = st.columns([1, 2.2], gap="large")
 with controls:
     source = st.radio("input", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="lab_source")
@@ -120,8 +131,8 @@ with controls:
             seed = st.number_input("seed", 0, 2**31 - 1, 0, key="lab_seed")
             current = lab.noise_input(level, std, steps, int(seed))
     own = got["own"]
-    st.slider("membrane time constant τ (ms)", 1.0, 50.0, step=0.5, key="lab_tau")
-    st.slider("threshold v_th", 0.05, 2.0, step=0.05, key="lab_vth")
+    st.slider("membrane time constant τ (ms)", TAU_MS[0], TAU_MS[1], step=TAU_MS[2], key="lab_tau")
+    st.slider("threshold v_th", V_TH[0], V_TH[1], step=V_TH[2], key="lab_vth")
     st.button("network's τ and v_th", on_click=set_neuron, args=(net_tau, net_vth), key="lab_net",
               help=f"τ = {net_tau:g} ms, v_th = {net_vth:g}: the default config (configs/taaf.toml)", width="stretch")
     if source == "run":
@@ -148,7 +159,7 @@ with charts:
     st.caption((got["caption"] or f"{n_spikes} spikes in {len(z)} steps ({n_spikes / len(z) * 1000:.0f} "
                 "spikes/s).") + " On a spike step the line climbs to where v got, above the threshold, and "
                "drops straight to 0 (the reset); the network's membrane panel records v after the reset only.")
-    if source == "run" and got["exact"] and np.allclose((tau, v_th), own) and got["gain"] == 1.0:
+    if source == "run" and got["exact"] and np.allclose((tau, v_th), own, rtol=0, atol=1e-6) and got["gain"] == 1:
         err = float(np.abs(v - got["recorded"]).max())
         st.caption(f"With the run's own τ and threshold and the recorded input, the lab reproduces the membrane "
                    f"the run recorded to within {err:.1e} (the run stores it as float16).")
