@@ -244,3 +244,16 @@ def test_page_refuses_a_run_whose_neuron_it_cannot_simulate(monkeypatch: pytest.
     at.radio(key="lab_source").set_value("run").run()
     assert not at.exception
     assert len(at.error) == 1 and "tau_mem_ms = 0.2" in at.error[0].value
+
+
+def test_membrane_before_reset_is_above_threshold_exactly_where_it_fired() -> None:
+    p = lab.lif_parameters(3.0, 0.5)
+    x = lab.noise_input(0.8, 0.6, 150, seed=4)
+    v, z = lab.simulate(x, p)
+    before = lab.membrane_before_reset(x, v, p)
+    fired = z.astype(bool)
+    assert fired.sum() > 5
+    assert np.all(before[fired] > 0.5) and np.all(before[~fired] <= 0.5)
+    np.testing.assert_allclose(before[~fired], v[~fired], atol=1e-6)  # no reset: the same membrane
+    x_curve, y_curve = charts_neuron.sawtooth(v, z, before)
+    assert len(x_curve) == len(v) + fired.sum() and np.all(np.diff(x_curve) >= 0)
