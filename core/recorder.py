@@ -36,10 +36,13 @@ def record_probes(
     labels: torch.Tensor,
     membrane_neurons: int,
 ) -> dict[str, np.ndarray]:
-    """Spikes and membrane of every LIF layer, alpha and per-timestep probabilities for the probes."""
+    """Spikes, membrane and input current of every LIF layer, alpha and per-timestep probabilities."""
     was_training = model.training
     model.eval()
     layers = model.lif_layers()
+    currents: dict[str, torch.Tensor] = {}  # what each layer's neurons received (the Neuron lab replays it)
+    hooks = [layer.register_forward_pre_hook(lambda mod, args: currents.__setitem__(mod.name, args[0].detach()))
+             for layer in layers]
     for layer in layers:
         layer.record = True
     try:
@@ -47,6 +50,8 @@ def record_probes(
     finally:
         for layer in layers:
             layer.record = False
+        for hook in hooks:
+            hook.remove()
         model.train(was_training)
     arrays: dict[str, np.ndarray] = {}
     for layer in layers:
@@ -54,6 +59,8 @@ def record_probes(
         v = layer.membrane.flatten(2)[..., :membrane_neurons]
         arrays[f"spikes/{layer.name}"] = z.transpose(0, 1).to(torch.uint8).cpu().numpy()
         arrays[f"membrane/{layer.name}"] = v.transpose(0, 1).to(torch.float16).cpu().numpy()
+        i = currents[layer.name].reshape(*v.shape[:2], -1)[..., :membrane_neurons]  # same neurons as membrane
+        arrays[f"current/{layer.name}"] = i.transpose(0, 1).to(torch.float16).cpu().numpy()
         layer.spikes = layer.membrane = None
     arrays["alpha"] = torch.stack([out.alpha[u] for u in MODALITIES], dim=1).float().cpu().numpy()
     probs = torch.stack([out.logits[u].softmax(-1) for u in MODALITIES], dim=0)  # (3, T, P, C)

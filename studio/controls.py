@@ -34,6 +34,16 @@ def config_path(dataset: str, strategy: str) -> Path | None:
     return None
 
 
+RUN_PRESETS = {"taaf": "T = 4 (the default)", "taaf-t16": "T = 16 (watch neurons integrate and fire)"}
+
+
+def _run_preset(name: str) -> dict[str, Any]:
+    """A run preset (configs/<name>.toml) as overrides: its model, train and record settings that differ from
+    configs/taaf.toml, so it applies over any strategy's config."""
+    base, cfg = load_config(config_path("avdigits", "taaf")), load_config(state.REPO_ROOT / "configs" / f"{name}.toml")
+    return {f"{sec}.{k}": v for sec in ("model", "train", "record") for k, v in cfg[sec].items() if v != base[sec][k]}
+
+
 def _base_config(dataset: str) -> dict[str, Any]:
     """Defaults of the sidebar's fields: the dataset's TAAF config."""
     try:
@@ -99,6 +109,8 @@ def sidebar() -> None:
                 degrade = _knobs(preset)
             over["data.avdigits.preset"] = preset
             over["data.avdigits.degrade"] = degrade  # replaces the config file's table
+            run = st.selectbox("run preset", list(RUN_PRESETS), format_func=RUN_PRESETS.get, key="cfg_run")
+            over.update(_run_preset(run))
         else:
             over["data.path"] = st.text_input("dataset folder", cfg["data"]["path"], key=f"cfg_path_{ds}",
                                               help="the folder holding your copy (docs/datasets.md); "
@@ -109,8 +121,11 @@ def sidebar() -> None:
         c1, c2 = st.columns(2)
         over["strategy.name"] = strategy
         # Keys carry the dataset: switching it brings that dataset's defaults (CREMA-D: SGD, 100 epochs).
-        over["model.T"] = c1.number_input("timesteps T", 1, 64, int(cfg["model"]["T"]), key=f"cfg_T_{ds}")
-        over["train.epochs"] = c2.number_input("epochs", 1, 1000, int(cfg["train"]["epochs"]), key=f"cfg_epochs_{ds}")
+        tk = ds if over.get("model.T") is None else f"{ds}_T{over['model.T']}"  # a run preset brings its T, epochs
+        over["model.T"] = c1.number_input("timesteps T", 1, 64, int(over.get("model.T", cfg["model"]["T"])),
+                                          key=f"cfg_T_{tk}")
+        over["train.epochs"] = c2.number_input("epochs", 1, 1000, int(over.get("train.epochs", cfg["train"]["epochs"])),
+                                               key=f"cfg_epochs_{tk}")
         over["optim.lr"] = c1.number_input("learning rate", 1e-6, 1.0, float(cfg["optim"]["lr"]), format="%.4f",
                                            step=1e-4, key=f"cfg_lr_{ds}")
         over["strategy.beta"] = c2.number_input("β (balance)", 0.0, 10.0, float(cfg["strategy"]["beta"]), step=0.1,

@@ -24,6 +24,7 @@ PAGES = [
     st.Page("pages/2_compare.py", title="Compare runs", icon=":material/stacked_line_chart:"),
     st.Page("pages/3_inspect.py", title="Inspect a sample", icon=":material/biotech:"),
     st.Page("pages/4_replay.py", title="Replay", icon=":material/replay:"),
+    st.Page("pages/5_neuron_lab.py", title="Neuron lab", icon=":material/science:"),
     st.Page("pages/6_present.py", title="Presenter mode", icon=":material/slideshow:", url_path="present"),
 ]
 
