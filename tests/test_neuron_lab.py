@@ -170,9 +170,14 @@ def _lab(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "") -> 
     return at.switch_page("pages/5_neuron_lab.py").run()
 
 
+def _charts(at: AppTest) -> list[str]:
+    """The figures the page draws (studio/livechart.py's chart component, figure JSON inline)."""
+    return [json.loads(c.proto.json)["fig"] for c in at.get("bidi_component") if c.proto.component_name == "taaf_chart"]
+
+
 def _spike_count(at: AppTest) -> int:
     """Spike markers in the trace figure as sent to the browser (arrays travel as typed base64 blobs)."""
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec = json.loads(_charts(at)[0])
     xs = [t["x"] for t in spec["data"] if t.get("name", "").startswith("spike")]
     return sum(len(np.frombuffer(base64.b64decode(x["bdata"]), x["dtype"])) if isinstance(x, dict) else len(x)
                for x in xs)
@@ -181,16 +186,16 @@ def _spike_count(at: AppTest) -> int:
 def test_page_without_any_run_moves_with_its_sliders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     at = _lab(monkeypatch, tmp_path / "runs")  # first launch: no runs folder, no demo run
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 2  # the trace and the f-I curve
+    assert len(_charts(at)) == 2  # the trace and the f-I curve
     before = _spike_count(at)
     assert before > 0
     at.slider(key="lab_vth").set_value(1.5).run()  # above the default input current: silent
-    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert not at.exception and len(_charts(at)) == 2
     assert _spike_count(at) == 0
     at.slider(key="lab_vth").set_value(0.3).run()
     assert _spike_count(at) > before
     at.radio(key="lab_source").set_value("noise").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert not at.exception and len(_charts(at)) == 2
     at.radio(key="lab_source").set_value("run").run()  # no run to replay: says so, no error
     assert not at.exception and any("No run yet" in e.value for e in at.info)
 
@@ -199,11 +204,11 @@ def test_page_replays_a_neuron_of_the_demo_run(monkeypatch: pytest.MonkeyPatch, 
     at = _lab(monkeypatch, tmp_path / "runs", DEMO)
     at.radio(key="lab_source").set_value("run").run()
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) == 2
+    assert len(_charts(at)) == 2
     assert any("recovered from the recorded membrane" in c.value for c in at.caption)
     at.slider(key="lab_neuron").set_value(3).run()
     at.slider(key="lab_tau").set_value(12.0).run()
-    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert not at.exception and len(_charts(at)) == 2
 
 
 def test_t16_run_preset_changes_only_the_timesteps() -> None:
