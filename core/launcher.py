@@ -22,6 +22,7 @@ from typing import Any
 from core.config import load_config, to_toml, validate
 from core.errors import ConfigError, DataError, StoreError, TAAFError
 from core.store import RunReader, pid_alive, send_command
+from core.store.paths import LOG_FILE, inside_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCK_NAME = ".launch.lock"
@@ -186,6 +187,8 @@ def resume_interrupted(run_dir: str | Path) -> int:
         busy = active_run(run_dir.parent)
         if busy is not None:
             raise TAAFError(f"run '{busy.name}' is active in {run_dir.parent}: stop it before resuming another")
+        for name in (LOG_FILE, LAUNCH_NAME):  # both are written here: never through a link out of the run
+            inside_run(run_dir, name)
         with open(run_dir / "train.log", "a") as fh:
             fh.write(f"\n$ python -m core.train --resume {run_dir}   # {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         proc = _spawn(["--resume", str(run_dir)], run_dir / "train.log")

@@ -154,7 +154,7 @@ def test_list_runs(run: Path, tmp_path: Path) -> None:
     assert df["name"].tolist() == ["bad", "half", "r1"]
     r1 = df.set_index("name").loc["r1"]
     assert (r1["status"], r1["strategy"], r1["seed"], r1["steps"], r1["last_val_acc_f"], r1["problem"]) == \
-        ("finished", "taaf", 3, 10, 0.75, "")
+        ("finished", "taaf", 3, 9, 0.75, "")  # the highest step (the trainer numbers from 1)
     assert df.set_index("name").loc["bad", "problem"] != ""
     assert "store.sqlite missing" in df.set_index("name").loc["half", "problem"]
     assert len(list_runs(tmp_path / "nowhere")) == 0

@@ -30,6 +30,7 @@ from core.store.common import (
     store_path,
     to_json,
 )
+from core.store.paths import inside_run
 from core.store.reader import RunReader
 
 
@@ -91,7 +92,29 @@ class RunWriter:
             st = r.status()
         if st["status"] in ("running", "paused") and not st["stale"] and st["pid"] != os.getpid():
             raise StoreError(f"{run_dir}: run is still {st['status']} (pid {st['pid']} on {st['host']}); stop it first")
-        return cls._attach(run_dir)
+        for sub in ("arrays", "checkpoints"):  # written below: a folder linked out of the run would be written there
+            inside_run(run_dir, sub, "folder")
+        w = cls._attach(run_dir)
+        w._discard_commands()
+        return w
+
+    def _discard_commands(self) -> None:
+        """Commands still pending were sent to a trainer that is gone: this one must not obey them."""
+        now = time.time()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute("SELECT id, command, time FROM control WHERE consumed_at IS NULL "
+                                          "ORDER BY id").fetchall()
+                self._conn.execute("UPDATE control SET consumed_at = ? WHERE consumed_at IS NULL", (now,))
+                self._conn.executemany(
+                    "INSERT INTO events (time, kind, message) VALUES (?, 'command_discarded', ?)",
+                    [(now, f"{cmd!r} sent {time.strftime('%H:%M:%S', time.localtime(t))} to a trainer that is gone; "
+                           "not obeyed") for _, cmd, t in rows])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     @classmethod
     def _attach(cls, run_dir: Path) -> RunWriter:
@@ -146,8 +169,9 @@ class RunWriter:
         final = self.run_dir / rel
         final.parent.mkdir(exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)  # then create it exclusively: a planted link is never written through
         # Same zip layout as np.savez_compressed, minus its reserved argument names ('file', 'allow_pickle').
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with open(tmp, "xb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for key, a in arrays.items():
                 with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asanyarray(a), allow_pickle=False)
@@ -158,9 +182,13 @@ class RunWriter:
 
     def truncate_after(self, step: int) -> None:
         """Forget steps after `step` (a resumed run replays them from its checkpoint): rows first, in one
-        transaction, then the array files no row points to any more."""
+        transaction, then the array files no row points to any more. A row whose path leads outside the run
+        (absolute, `..`, a link out) refuses the whole truncation before anything changed (StoreError)."""
         with self._lock:
-            paths = [r[0] for r in self._conn.execute("SELECT path FROM arrays WHERE step > ?", (int(step),))]
+            rows = self._conn.execute("SELECT kind, step, path FROM arrays WHERE step > ?", (int(step),)).fetchall()
+            for kind, s, rel in rows:
+                inside_run(self.run_dir, rel, f"arrays row ({kind!r}, {s}) path")
+            paths = [self.run_dir / rel for _, _, rel in rows]  # (a link inside the run: the link goes, not its target)
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute("DELETE FROM scalars WHERE step > ?", (int(step),))
@@ -169,8 +197,8 @@ class RunWriter:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-        for rel in paths:
-            (self.run_dir / rel).unlink(missing_ok=True)
+        for path in paths:
+            path.unlink(missing_ok=True)
 
     def log_event(self, kind: str, message: str) -> None:
         self._exec("INSERT INTO events (time, kind, message) VALUES (?, ?, ?)", (time.time(), str(kind), str(message)))
