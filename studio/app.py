@@ -23,13 +23,16 @@ if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not
     sys.path.insert(0, str(ROOT))
 
 
-from studio import warmup  # noqa: E402 (cheap: it imports the heavy modules only when called)
+from starlette.middleware import Middleware  # noqa: E402
+
+from studio import netguard, warmup  # noqa: E402 (cheap: it imports the heavy modules only when called)
 
 
 @asynccontextmanager
 async def _lifespan(_app: st.App) -> AsyncIterator[None]:
+    netguard.at_start()  # no usage statistics; a warning if served beyond this machine on purpose
     threading.Thread(target=warmup.warm_up, name="studio-warm-up", daemon=True).start()
     yield
 
 
-app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan)
+app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan, middleware=[Middleware(netguard.LoopbackOnly)])
