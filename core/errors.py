@@ -23,3 +23,17 @@ class CheckpointError(TAAFError):
 
 class StoreError(TAAFError):
     """A run store is missing, corrupt or half-written."""
+
+
+class DiskFullError(TAAFError):
+    """The disk (or quota) filled up while the run wrote a file: the run is marked failed; resume when space is back."""
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """Whether an error says the device or quota is full (an OSError, or SQLite's own wording)."""
+    import errno
+    import sqlite3
+
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(e, sqlite3.OperationalError) and "disk is full" in str(e)

@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from core.errors import RunExistsError, StoreError
+from core.errors import DiskFullError, RunExistsError, StoreError, is_disk_full
 from core.store.common import (
     CHECKPOINT_EVERY_S,
     COMMANDS,
@@ -131,19 +131,34 @@ class RunWriter:
         with self._lock:
             if self._conn is None:
                 raise StoreError(f"{self.run_dir}: run writer is closed")
-            return self._conn.execute(sql, params)
+            try:
+                return self._conn.execute(sql, params)
+            except sqlite3.OperationalError as e:
+                if is_disk_full(e):
+                    raise self._full() from None
+                raise
 
     def _many(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:
             if self._conn is None:
                 raise StoreError(f"{self.run_dir}: run writer is closed")
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(sql, rows)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany(sql, rows)
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                if not is_disk_full(e):
+                    raise
+                if self._conn.in_transaction:  # SQLite may have rolled back already
+                    self._conn.execute("ROLLBACK")
+                raise self._full() from None
+
+    def _full(self) -> DiskFullError:
+        return DiskFullError(f"no space left on device while writing {self.run_dir / STORE_FILE}")
 
     def log_scalars(self, step: int, epoch: int, values: dict[str, Any], scope: str = "step") -> None:
         """All keys of one step in one transaction; NaN/inf are stored as NULL (read back as NaN)."""
@@ -171,11 +186,17 @@ class RunWriter:
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)  # then create it exclusively: a planted link is never written through
         # Same zip layout as np.savez_compressed, minus its reserved argument names ('file', 'allow_pickle').
-        with open(tmp, "xb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for key, a in arrays.items():
-                with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(a), allow_pickle=False)
-        os.replace(tmp, final)  # readers see the old file or the new one, never a half-written one
+        try:
+            with open(tmp, "xb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for key, a in arrays.items():
+                    with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.asanyarray(a), allow_pickle=False)
+            os.replace(tmp, final)
+        except BaseException as e:
+            tmp.unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise DiskFullError(f"no space left on device while writing {final}") from None
+            raise  # readers see the old file or the new one, never a half-written one
         self._many("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?, ?, ?)",
                    [(kind, int(step), int(epoch), time.time(), rel)])
         return rel
