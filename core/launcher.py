@@ -211,5 +211,6 @@ def resume(run_dir: str | Path) -> None:
 
 
 def stop(run_dir: str | Path) -> None:
-    """Ask the trainer to stop cleanly (it checkpoints and marks the run stopped)."""
+    """Ask the trainer to stop after its current step and mark the run stopped. It does not checkpoint: Continue
+    (`resume_interrupted`) starts from the last epoch checkpoint and trains the steps after it again."""
     _command(run_dir, "stop")

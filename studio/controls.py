@@ -149,6 +149,19 @@ def _send(cmd: str, path: str) -> None:
         state.flash(f"{cmd} failed: {e}", "error")
 
 
+def continue_help(meta: dict[str, Any], step: int) -> str:
+    """What Resume / Continue will do: start from the last epoch checkpoint, training the steps after it again."""
+    ck = meta.get("checkpoint")
+    if not isinstance(ck, dict) or not isinstance(ck.get("step"), int):
+        return f"starts over from step 0 (no epoch has ended yet){_redo(0, step)}"
+    where = f"the checkpoint at the end of epoch {ck.get('epoch')} (step {ck['step']})"
+    return f"starts from {where}{_redo(ck['step'], step)}"
+
+
+def _redo(done: int, step: int) -> str:
+    return f"; steps {done + 1}–{step} are trained again" if step > done else ""
+
+
 def run_bar(path: str, status: dict[str, Any], meta: dict[str, Any], step: int, demo: bool = False) -> None:
     """Status, progress and the Pause / Resume / Stop buttons for the watched run."""
     s = "interrupted" if status.get("stale") else status.get("status", "unknown")
@@ -156,6 +169,8 @@ def run_bar(path: str, status: dict[str, Any], meta: dict[str, Any], step: int, 
     frac = progress(meta, step)
     cols[0].progress(frac, text=f"**{Path(path).name}** — {s} · step {max(step, 0)}"
                      + (f" / {meta['total_steps']}" if meta.get("total_steps") else ""))
+    for warning in meta.get("warnings") or []:  # the trainer's run-level warnings (loss not falling, ...)
+        st.warning(str(warning), icon=":material/warning:")
     if demo:
         return
     if s == "running":
@@ -170,4 +185,5 @@ def run_bar(path: str, status: dict[str, Any], meta: dict[str, Any], step: int, 
     if s in ("interrupted", "stopped"):
         cols[1].button("Resume" if s == "interrupted" else "Continue", icon=":material/restart_alt:", on_click=_send,
                        args=("resume_interrupted", path), key="resume_int", width="stretch",
-                       help="continue training from the last checkpoint (python -m core.train --resume)")
+                       help=f"python -m core.train --resume; it {continue_help(meta, step)}")
+        cols[0].caption(f"**{'Resume' if s == 'interrupted' else 'Continue'}** {continue_help(meta, step)}.")
