@@ -30,10 +30,17 @@ class DiskFullError(TAAFError):
 
 
 def is_disk_full(e: BaseException) -> bool:
-    """Whether an error says the device or quota is full (an OSError, or SQLite's own wording)."""
+    """Whether an error says the device or quota is full (an OSError, or SQLite's own wording), itself or an error
+    it was raised from or while handling (torch.save turns a full disk into a RuntimeError about file positions)."""
     import errno
     import sqlite3
 
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    return isinstance(e, sqlite3.OperationalError) and "disk is full" in str(e)
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(e, sqlite3.OperationalError) and "disk is full" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False

@@ -49,9 +49,10 @@ def _launch_lock(runs_dir: Path) -> Iterator[None]:
 def launch_info(run_dir: Path) -> dict[str, Any] | None:
     """What start_run wrote before spawning the trainer (pid, time, command), or None."""
     try:
-        return json.loads((Path(run_dir) / LAUNCH_NAME).read_text())
-    except (OSError, ValueError):
+        info = json.loads(inside_run(run_dir, LAUNCH_NAME).read_text())
+    except (OSError, ValueError, StoreError):
         return None
+    return info if isinstance(info, dict) else None
 
 
 def run_state(run_dir: str | Path) -> dict[str, Any]:

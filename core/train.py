@@ -461,7 +461,11 @@ def main(argv: list[str] | None = None) -> int:
     except TAAFError as e:  # config, data, store and checkpoint errors: one line
         print(f"error: {e}", file=sys.stderr)
         return 1 if isinstance(e, (TrainingFailed, DiskFullError)) else 2
-    except Exception:
+    except Exception as e:
+        if is_disk_full(e):  # e.g. creating the run store on a full disk, before train() takes over
+            print(f"error: no space left on device while writing {getattr(e, 'filename', None) or 'the run folder'}",
+                  file=sys.stderr)
+            return 1
         traceback.print_exc()
         return 1
     if "test" in summary:

@@ -67,8 +67,9 @@ def test_a_crash_at_any_checkpoint_write_resumes_identically(straight, tmp_path,
     def crashing(path, *args, **kw):
         calls["n"] += 1
         if calls["n"] - 1 == at:
-            if phase == "while writing":  # killed mid-write: a partial temporary file stays behind
+            if phase == "while writing":  # killed mid-write: partial temporary files stay behind
                 Path(str(path) + ".tmp").write_bytes(b"PK\x03\x04 partial")
+                (run / "arrays" / ".probe-000000003.npz.4242.tmp").write_bytes(b"PK\x03\x04 partial")
                 raise KeyboardInterrupt
             original(path, *args, **kw)
             raise KeyboardInterrupt
@@ -83,7 +84,9 @@ def test_a_crash_at_any_checkpoint_write_resumes_identically(straight, tmp_path,
     summary = train(cfg, run, resume=True)
     assert summary["test"] == ref_summary["test"]
     _same_run(ref, run)
-    assert not list(run.rglob("*.tmp"))  # the partial file is gone
+    assert not list(run.rglob("*.tmp"))  # the partial files are gone
+    if phase == "while writing":
+        assert "cleanup" in RunReader(run).events()["kind"].tolist()
 
 
 def test_a_full_disk_fails_in_one_line_and_resumes(straight, tmp_path, monkeypatch, capsys):

@@ -56,24 +56,41 @@ class RunWriter:
         except (TypeError, ValueError) as e:
             raise StoreError(f"{run_dir}: config is not JSON-able ({e})") from None
         tmp = run_dir / f".config.json.{os.getpid()}.tmp"
-        tmp.write_text(text + "\n")
-        os.replace(tmp, run_dir / "config.json")
+        tmp.unlink(missing_ok=True)
+        try:
+            with open(tmp, "x") as fh:
+                fh.write(text + "\n")
+            os.replace(tmp, run_dir / "config.json")
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise DiskFullError(f"no space left on device while writing {run_dir / 'config.json'}") from None
+            raise
         # Build the schema under a temporary name, then publish it: a store.sqlite never lacks its tables.
         tmp_db = run_dir / f".{STORE_FILE}.{os.getpid()}.tmp"
         tmp_db.unlink(missing_ok=True)
         now = time.time()
-        conn = connect(str(tmp_db))
-        conn.execute("PRAGMA journal_mode = WAL")  # persists in the file header
-        conn.execute("BEGIN")
-        for stmt in SCHEMA_SQL.split(";"):
-            if stmt.strip():
-                conn.execute(stmt)
-        conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                         [("schema_version", str(SCHEMA_VERSION)), ("created", to_json(now))])
-        conn.execute("INSERT INTO status VALUES (1, 'running', NULL, ?, ?, ?, ?)",
-                     (os.getpid(), socket.gethostname(), now, now))
-        conn.execute("COMMIT")
-        conn.close()
+        try:
+            conn = connect(str(tmp_db))
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")  # persists in the file header
+                conn.execute("BEGIN")
+                for stmt in SCHEMA_SQL.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                                 [("schema_version", str(SCHEMA_VERSION)), ("created", to_json(now))])
+                conn.execute("INSERT INTO status VALUES (1, 'running', NULL, ?, ?, ?, ?)",
+                             (os.getpid(), socket.gethostname(), now, now))
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except sqlite3.Error as e:
+            for leftover in (tmp_db, *(tmp_db.with_name(tmp_db.name + x) for x in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise DiskFullError(f"no space left on device while writing {db}") from None
+            raise
         try:
             os.link(tmp_db, db)  # fails if another process published a store meanwhile
         except FileExistsError:
