@@ -150,6 +150,22 @@ def test_reopening_discards_commands_sent_to_the_dead_trainer(run: Path) -> None
     assert len(dropped) == 2 and "pause" in dropped[0] and "stop" in dropped[1]
 
 
+def test_commands_to_a_killed_trainer_are_discarded_but_a_live_writer_keeps_its_own(run: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    conn = sqlite3.connect(run / "store.sqlite")  # kill -9 mid-run: status still 'running', its pid gone
+    conn.execute("UPDATE status SET status = 'running', pid = ?", (dead.pid,))
+    conn.commit()
+    conn.close()
+    send_command(run, "pause")
+    with RunWriter.open(run) as w:
+        assert w.poll_command() is None
+        w.set_status("running")  # this process is now the run's live writer
+    send_command(run, "stop")
+    with RunWriter.open(run) as w:  # reopened by that same live process: the command was meant for it
+        assert w.poll_command() == "stop"
+
+
 def test_list_runs_counts_steps_as_numbered(run: Path) -> None:
     row = list_runs(run.parent).set_index("name").loc["r1"]
     assert row["steps"] == 10  # steps 1..10 were logged

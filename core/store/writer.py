@@ -112,11 +112,13 @@ class RunWriter:
         for sub in ("arrays", "checkpoints"):  # written below: a folder linked out of the run would be written there
             inside_run(run_dir, sub, "folder")
         w = cls._attach(run_dir)
-        w._discard_commands()
+        if not (st["status"] in ("running", "paused") and not st["stale"]):  # (else: this process, still live)
+            w._discard_commands()
         return w
 
     def _discard_commands(self) -> None:
-        """Commands still pending were sent to a trainer that is gone: this one must not obey them."""
+        """Commands still pending were sent to a trainer that is gone (the run is not live): this one must not
+        obey them. A live run reopened by its own writer process keeps its commands."""
         now = time.time()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -161,18 +163,14 @@ class RunWriter:
                 raise StoreError(f"{self.run_dir}: run writer is closed")
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._conn.executemany(sql, rows)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+                self._conn.executemany(sql, rows)
                 self._conn.execute("COMMIT")
-            except sqlite3.OperationalError as e:
-                if not is_disk_full(e):
-                    raise
-                if self._conn.in_transaction:  # SQLite may have rolled back already
+            except BaseException as e:
+                if self._conn.in_transaction:  # a failed COMMIT too: never leave the next write inside this one
                     self._conn.execute("ROLLBACK")
-                raise self._full() from None
+                if isinstance(e, sqlite3.OperationalError) and is_disk_full(e):
+                    raise self._full() from None
+                raise
 
     def _full(self) -> DiskFullError:
         return DiskFullError(f"no space left on device while writing {self.run_dir / STORE_FILE}")
