@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.errors import CheckpointError
+from core.errors import CheckpointError, DiskFullError, is_disk_full
 from core.model import MultimodalSNN, load_neuron_parameters, neuron_parameters
 
 
@@ -39,7 +39,8 @@ def set_rng_states(state: dict[str, Any]) -> None:
 
 
 def save(path: Path, model: MultimodalSNN, optimizer: torch.optim.Optimizer | None, extra: dict[str, Any]) -> None:
-    """Write to a temporary name, then rename: a crash never leaves a half-written checkpoint."""
+    """Write to a temporary name, then rename: a crash never leaves a half-written checkpoint, and a failed write
+    (a full disk: DiskFullError, one line) removes its temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "model": model.state_dict(),
@@ -49,8 +50,16 @@ def save(path: Path, model: MultimodalSNN, optimizer: torch.optim.Optimizer | No
         **extra,
     }
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    tmp.unlink(missing_ok=True)  # then created exclusively: a planted link is never written through
+    try:
+        with open(tmp, "xb") as f:
+            torch.save(state, f)
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise DiskFullError(f"no space left on device while writing {path}") from None
+        raise
 
 
 def load(path: Path, model: MultimodalSNN, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:

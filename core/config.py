@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -149,6 +150,8 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.epochs": _ge1,
     "train.patience": _nonneg,
     "train.threads": _nonneg,
+    "train.device": (lambda v: v in ("auto", "cpu", "cuda") or bool(re.fullmatch(r"cuda:\d+", v)),
+                     "auto, cpu, cuda or cuda:N"),
     "record.every_steps": _ge1,
     "record.probes": _ge1,
     "record.membrane_neurons": _nonneg,

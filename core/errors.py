@@ -23,3 +23,24 @@ class CheckpointError(TAAFError):
 
 class StoreError(TAAFError):
     """A run store is missing, corrupt or half-written."""
+
+
+class DiskFullError(TAAFError):
+    """The disk (or quota) filled up while the run wrote a file: the run is marked failed; resume when space is back."""
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """Whether an error says the device or quota is full (an OSError, or SQLite's own wording), itself or an error
+    it was raised from or while handling (torch.save turns a full disk into a RuntimeError about file positions)."""
+    import errno
+    import sqlite3
+
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(e, sqlite3.OperationalError) and "disk is full" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False

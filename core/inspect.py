@@ -16,6 +16,7 @@ from core.data.presets import corrupt_sample
 from core.model import MultimodalSNN
 from core.recorder import record_probes
 from core.store import RunReader
+from core.store.paths import inside_run
 from core.strategies import Strategy, make_strategy
 from core.taaf import MODALITIES
 
@@ -39,7 +40,7 @@ def load_trained(run_dir: str | Path, which: str = "best") -> Trained:
     bundle = build_datasets(cfg)
     strategy = make_strategy(cfg)
     model = MultimodalSNN(cfg["model"], bundle.audio_shape, bundle.visual_shape, bundle.num_classes, strategy.fusion)
-    checkpoint.load(run_dir / "checkpoints" / f"{which}.pt", model, None)
+    checkpoint.load(inside_run(run_dir, f"checkpoints/{which}.pt", "checkpoint"), model, None)
     model.eval()
     return Trained(run_dir, cfg, model, strategy, bundle, [m.name for m in model.lif_layers()], model.T)
 

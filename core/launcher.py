@@ -22,6 +22,7 @@ from typing import Any
 from core.config import load_config, to_toml, validate
 from core.errors import ConfigError, DataError, StoreError, TAAFError
 from core.store import RunReader, pid_alive, send_command
+from core.store.paths import LOG_FILE, inside_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCK_NAME = ".launch.lock"
@@ -57,9 +58,10 @@ def _launch_lock(runs_dir: Path) -> Iterator[None]:
 def launch_info(run_dir: Path) -> dict[str, Any] | None:
     """What start_run wrote before spawning the trainer (pid, time, command), or None."""
     try:
-        return json.loads((Path(run_dir) / LAUNCH_NAME).read_text())
-    except (OSError, ValueError):
+        info = json.loads(inside_run(run_dir, LAUNCH_NAME).read_text())
+    except (OSError, ValueError, StoreError):
         return None
+    return info if isinstance(info, dict) else None
 
 
 def run_state(run_dir: str | Path) -> dict[str, Any]:
@@ -197,6 +199,8 @@ def resume_interrupted(run_dir: str | Path) -> int:
         busy = active_run(run_dir.parent)
         if busy is not None:
             raise TAAFError(f"run '{busy.name}' is active in {run_dir.parent}: stop it before resuming another")
+        for name in (LOG_FILE, LAUNCH_NAME):  # both are written here: never through a link out of the run
+            inside_run(run_dir, name)
         with open(run_dir / "train.log", "a") as fh:
             fh.write(f"\n$ python -m core.train --resume {run_dir}   # {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         proc = _spawn(["--resume", str(run_dir)], run_dir / "train.log")
@@ -219,5 +223,6 @@ def resume(run_dir: str | Path) -> None:
 
 
 def stop(run_dir: str | Path) -> None:
-    """Ask the trainer to stop cleanly (it checkpoints and marks the run stopped)."""
+    """Ask the trainer to stop after its current step and mark the run stopped. It does not checkpoint: Continue
+    (`resume_interrupted`) starts from the last epoch checkpoint and trains the steps after it again."""
     _command(run_dir, "stop")

@@ -31,10 +31,11 @@ from core.data import build_datasets
 from core.data.common import iterate_batches
 from core.distributed import Distributed
 from core.energy import energy_estimate
-from core.errors import TAAFError
+from core.errors import DiskFullError, TAAFError, is_disk_full
 from core.model import MultimodalSNN
 from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probes, shapley_values, stack_items
 from core.store import RunReader, RunWriter
+from core.store.paths import inside_run, remove_temp_files
 from core.strategies import make_strategy
 
 
@@ -59,7 +60,15 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise TAAFError(f"train.device = {name!r}: CUDA is not available on this machine (use 'cpu' or 'auto')")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TAAFError(f"train.device = {name!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise TAAFError(f"train.device = {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type not in ("cpu", "cuda"):
+        raise TAAFError(f"train.device = {name!r}: expected auto, cpu, cuda or cuda:N")
+    return device
 
 
 def default_run_name(cfg: dict[str, Any]) -> str:
@@ -91,6 +100,8 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.dist.shard_size(len(b.train)) / cfg["data"]["batch_size"])
         self.total_steps = self.steps_per_epoch * t["epochs"]
         self.epoch, self.step, self.best_val, self.bad_epochs = 0, 0, -1.0, 0
+        self.start_loss: float | None = None  # the first step's loss, and whether the not-learning warning was given
+        self.warned, self.epoch_losses = False, []
         self.writer: RunWriter | None = None
         self.array_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-writer")
         self.pending_arrays: Future | None = None
@@ -104,13 +115,18 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------------------------------
     def load_checkpoint(self) -> None:
-        path = self.run_dir / "checkpoints" / "last.pt"
+        if self.writer is not None:  # what a killed trainer was writing: never read, and it would pile up
+            removed = remove_temp_files(self.run_dir)
+            if removed:
+                self.writer.log_event("cleanup", f"removed the interrupted run's temporary files: {', '.join(removed)}")
+        path = inside_run(self.run_dir, "checkpoints/last.pt", "checkpoint")
         if not path.exists():
             self.epoch = self.step = 0  # interrupted before the first epoch ended: start over
         else:
             state = checkpoint.load(path, self.model, self.optimizer)
             self.epoch, self.step = state["epoch"] + 1, state["step"]
             self.best_val, self.bad_epochs = state["best_val"], state["bad_epochs"]
+            self.start_loss, self.warned = state.get("start_loss"), bool(state.get("warned", False))
         if self.writer is not None:
             self.writer.truncate_after(self.step)
             self.writer.log_event("resume", f"resumed at epoch {self.epoch}, step {self.step}")
@@ -118,11 +134,17 @@ class Trainer:
     def save_checkpoint(self, best: bool) -> None:
         if not (self.dist.is_main and self.cfg["record"]["checkpoint"]):
             return
-        extra = {"epoch": self.epoch, "step": self.step, "best_val": self.best_val, "bad_epochs": self.bad_epochs}
+        extra = {"epoch": self.epoch, "step": self.step, "best_val": self.best_val, "bad_epochs": self.bad_epochs,
+                 "start_loss": self.start_loss, "warned": self.warned}
         folder = self.run_dir / "checkpoints"
-        checkpoint.save(folder / "last.pt", self.model, self.optimizer, extra)
+        # best.pt first: last.pt is what a resume starts from, and it records this epoch's best_val. A crash
+        # between the two leaves the previous last.pt, so the resume replays this epoch and rewrites best.pt
+        # (written last, a crash in between left a last.pt whose best.pt never came: a wrong final test score).
         if best:
             checkpoint.save(folder / "best.pt", self.model, self.optimizer, extra)
+        checkpoint.save(folder / "last.pt", self.model, self.optimizer, extra)
+        if self.writer is not None:  # what Continue / --resume starts from (the studio says so)
+            self.writer.set_meta("checkpoint", {"epoch": self.epoch, "step": self.step})
 
     # ---- one step ----------------------------------------------------------------------------
     def set_learning_rates(self, scale: tuple[float, float]) -> dict[str, float]:
@@ -138,10 +160,10 @@ class Trainer:
             out = self.net(audio, visual)
             loss, scalars = self.strategy.loss(self.model, out, y)
         if self.dist.any(not bool(torch.isfinite(loss))):  # all ranks fail together
+            last = self.run_dir / "checkpoints" / "last.pt"
+            kept = f"the last checkpoint ({last}) is kept" if last.exists() else "no checkpoint was written yet"
             raise TrainingFailed(
-                f"non-finite loss ({float(loss.detach())}) at step {self.step} (epoch {self.epoch}); "
-                f"the last checkpoint ({self.run_dir / 'checkpoints' / 'last.pt'}) is kept"
-            )
+                f"non-finite loss ({float(loss.detach())}) at step {self.step} (epoch {self.epoch}); {kept}")
         # averaged over ranks: they scale lrs / gradients, which must match on every rank
         signals = self.dist.mean_scalars(self.strategy.signals(self.model, out, y, self.epoch))
         lrs = self.set_learning_rates(self.strategy.lr_scale(signals, self.epoch))
@@ -185,6 +207,18 @@ class Trainer:
         if self.writer is not None:
             self.flush_arrays()
             self.writer.set_status(status, error=error)
+
+    def record_end(self, status: str, error: str | None = None) -> None:
+        """set_status on the way out of a failure: best effort (on a full disk it may fail too), never raising
+        over the error that ended the run."""
+        try:
+            self.set_status(status, error=error)
+        except Exception:  # noqa: BLE001 (the first error is the one reported)
+            try:
+                if self.writer is not None:
+                    self.writer.set_status(status, error=error)
+            except Exception:  # noqa: BLE001
+                pass
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self, stop_after_epoch: int | None = None) -> dict[str, Any]:
@@ -232,6 +266,7 @@ class Trainer:
     def train_epoch(self, bar: Any, start: float) -> None:
         cfg, w = self.cfg, self.writer
         seed_everything(cfg["train"]["seed"], self.epoch)
+        self.epoch_losses = []
         g = torch.Generator().manual_seed(cfg["train"]["seed"] * 7_919 + self.epoch)
         order = torch.randperm(len(self.bundle.train), generator=g)
         order = self.dist.shard(order)
@@ -247,6 +282,7 @@ class Trainer:
             scalars["samples_per_s"] = len(y) * self.dist.world_size / max(time.perf_counter() - t0, 1e-9)
             scalars["elapsed_s"] = time.time() - start
             self.step += 1
+            self.epoch_losses.append(scalars["loss"])
             if w is not None:
                 w.log_scalars(self.step, self.epoch, scalars, scope="step")
                 if self.step % every == 0 or self.step == 1:
@@ -296,14 +332,34 @@ class Trainer:
                 self.bad_epochs += 1
             if w is not None:
                 w.log_scalars(self.step, self.epoch, scalars, scope="epoch")
+            self.warn_if_not_learning()
             self.save_checkpoint(best=improved)
         self.best_val, self.bad_epochs = self.dist.broadcast_object((self.best_val, self.bad_epochs))
+
+    def warn_if_not_learning(self) -> None:
+        """Once per run: the loss of the epoch's last quarter is not below the first step's (a learning rate far
+        too large or too small trains to chance without an error). A warning in the log and the store, no more."""
+        if self.warned or not self.epoch_losses:
+            return
+        if self.start_loss is None:
+            self.start_loss = self.epoch_losses[0]
+        tail = self.epoch_losses[-max(1, len(self.epoch_losses) // 4):]
+        now = sum(tail) / len(tail)
+        if not (math.isfinite(now) and now >= self.start_loss):
+            return
+        self.warned = True
+        msg = (f"the training loss has not fallen after epoch {self.epoch} ({now:.3f}, first step "
+               f"{self.start_loss:.3f}); check optim.lr = {self.cfg['optim']['lr']:g}")
+        print(f"warning: {msg}", file=sys.stderr, flush=True)
+        if self.writer is not None:
+            self.writer.log_event("warning", msg)
+            self.writer.set_meta("warnings", [msg])
 
     def finish(self) -> dict[str, Any]:
         """Test accuracy of the best-on-validation checkpoint (test never chooses anything)."""
         summary: dict[str, Any] = {"best_val_acc_f": self.best_val, "steps": self.step}
         if self.dist.is_main and self.cfg["record"]["checkpoint"]:
-            best = self.run_dir / "checkpoints" / "best.pt"
+            best = inside_run(self.run_dir, "checkpoints/best.pt", "checkpoint")
             if best.exists():
                 checkpoint.load(best, self.model, None)
             bs = self.cfg["data"]["batch_size"]
@@ -343,16 +399,20 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_e
     except StopRequested:
         trainer.set_status("stopped")
         if trainer.writer is not None:
-            trainer.writer.log_event("stop", f"stopped by request at step {trainer.step}")
+            trainer.writer.log_event("stop", f"stopped by request at step {trainer.step}; {continue_note(trainer)}")
         return {"stopped_at": trainer.step}
     except KeyboardInterrupt:
-        trainer.set_status("interrupted", error=f"interrupted at step {trainer.step}; resume with --resume")
+        trainer.record_end("interrupted", error=f"interrupted at step {trainer.step}; resume with --resume")
         raise
-    except TrainingFailed as e:
-        trainer.set_status("failed", error=str(e))
+    except (TrainingFailed, DiskFullError) as e:
+        trainer.record_end("failed", error=str(e))
         raise
     except Exception as e:
-        trainer.set_status("failed", error=f"{type(e).__name__}: {e}")
+        if is_disk_full(e):  # a write this code does not wrap itself (the trainer's own files)
+            full = DiskFullError(f"no space left on device while writing {getattr(e, 'filename', None) or run_dir}")
+            trainer.record_end("failed", error=str(full))
+            raise full from None
+        trainer.record_end("failed", error=f"{type(e).__name__}: {e}")
         raise
     finally:
         trainer.array_thread.shutdown(wait=True)
@@ -364,6 +424,15 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_e
     if trainer.writer is not None:
         trainer.writer.close()
     return summary
+
+
+def continue_note(trainer: Trainer) -> str:
+    """What Continue (--resume) will do: it starts from the last epoch checkpoint, so the steps after it are
+    trained again (a Stop does not checkpoint mid-epoch)."""
+    if not (trainer.run_dir / "checkpoints" / "last.pt").exists():
+        return "Continue starts over from step 0 (no epoch has ended yet)"
+    done = trainer.epoch  # the epoch in progress; last.pt holds the end of the one before
+    return f"Continue starts from the checkpoint at the end of epoch {done - 1} and redoes the steps after it"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,8 +463,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except TAAFError as e:  # config, data, store and checkpoint errors: one line
         print(f"error: {e}", file=sys.stderr)
-        return 2 if not isinstance(e, TrainingFailed) else 1
-    except Exception:
+        return 1 if isinstance(e, (TrainingFailed, DiskFullError)) else 2
+    except Exception as e:
+        if is_disk_full(e):  # e.g. creating the run store on a full disk, before train() takes over
+            print(f"error: no space left on device while writing {getattr(e, 'filename', None) or 'the run folder'}",
+                  file=sys.stderr)
+            return 1
         traceback.print_exc()
         return 1
     if "test" in summary:

@@ -23,14 +23,19 @@ if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not
     sys.path.insert(0, str(ROOT))
 
 
-from studio import live_api, warmup  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+
+from studio import live_api, netguard, warmup  # noqa: E402
 
 
 @asynccontextmanager
 async def _lifespan(_app: st.App) -> AsyncIterator[None]:
+    netguard.at_start()  # no usage statistics; a warning if served beyond this machine on purpose
     threading.Thread(target=warmup.warm_up, name="studio-warm-up", daemon=True).start()
     yield
 
 
-# live_api.ROUTES: plotly.js and the live run bar's and charts' data, polled by the browser (studio/livechart.py)
-app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan, routes=live_api.ROUTES)
+# live_api.ROUTES: plotly.js and the live run bar's and charts' data, polled by the browser (studio/livechart.py);
+# netguard: only loopback clients, unless the user asked for another address (studio/netguard.py)
+app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan, routes=live_api.ROUTES,
+             middleware=[Middleware(netguard.LoopbackOnly)])

@@ -154,7 +154,7 @@ def test_list_runs(run: Path, tmp_path: Path) -> None:
     assert df["name"].tolist() == ["bad", "half", "r1"]
     r1 = df.set_index("name").loc["r1"]
     assert (r1["status"], r1["strategy"], r1["seed"], r1["steps"], r1["last_val_acc_f"], r1["problem"]) == \
-        ("finished", "taaf", 3, 10, 0.75, "")
+        ("finished", "taaf", 3, 9, 0.75, "")  # the highest step (the trainer numbers from 1)
     assert df.set_index("name").loc["bad", "problem"] != ""
     assert "store.sqlite missing" in df.set_index("name").loc["half", "problem"]
     assert len(list_runs(tmp_path / "nowhere")) == 0
@@ -316,3 +316,52 @@ def test_concurrent_writer_and_readers(tmp_path: Path) -> None:
     assert len(r.scalars()) == 300 and r.array_steps() == list(range(0, 300, 30))
     assert out.strip().split(",") == sent and r.events()["message"].tolist() == sent
     assert r.status()["status"] == "finished"
+
+
+POLLER = textwrap.dedent("""
+    import sys, time, traceback
+    from pathlib import Path
+    from core.store import RunReader, list_runs
+    d = Path(sys.argv[1])
+    while not (d / "store.sqlite").exists():
+        time.sleep(0.01)
+    reads, errors, last, done = 0, [], -1, False
+    while not done:
+        try:  # what a studio tab does each tick: a fresh reader, the run bar, what is new, the newest probe
+            with RunReader(d) as r:
+                done = r.status()["status"] == "finished"
+                r.meta()
+                new = r.scalars("step", since_step=last)
+                if len(new):
+                    assert new["step"].is_monotonic_increasing and not new.isna().any().any(), "partial step"
+                    last = int(new["step"].iloc[-1])
+                steps = r.array_steps()
+                if steps:
+                    assert (r.arrays(steps[-1])["x/step"] == steps[-1]).all()
+                r.events()
+                r.log_tail(20)
+            list_runs(d.parent)
+            reads += 1
+        except Exception:
+            errors.append(traceback.format_exc().strip().splitlines()[-1])
+    print(reads, len(errors), last, *errors[:3], sep="\\n")
+""")
+
+
+def test_one_writer_and_five_polling_readers_see_no_errors(tmp_path: Path) -> None:
+    """The studio with five tabs beside a trainer (issue 13 audited it for 60 s: 0 errors in 12,712 reads)."""
+    d = tmp_path / "live"
+    readers = [subprocess.Popen([sys.executable, "-c", POLLER, str(d)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+               for _ in range(5)]
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(d)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.wait(timeout=120) == 0
+        outs = [p.communicate(timeout=60)[0].split("\n") for p in readers]
+    finally:
+        for p in (writer, *readers):
+            p.kill()
+    for out in outs:
+        reads, errors, last = int(out[0]), int(out[1]), int(out[2])
+        assert errors == 0, out[3:]
+        assert reads >= 2 and last == 299  # each polled more than once and saw every step in the end
+    print(f"5 readers beside one writer: {sum(int(o[0]) for o in outs)} reads, 0 errors")

@@ -76,9 +76,12 @@ def check_schema(conn: sqlite3.Connection, run_dir: Path) -> None:
 
 
 def store_path(run_dir: Path) -> Path:
+    from core.store.paths import inside_run  # (paths imports nothing of the store)
+
     db = run_dir / STORE_FILE
     if not db.is_file():
         raise StoreError(f"{run_dir}: no run store ({STORE_FILE} missing)")
+    inside_run(run_dir, STORE_FILE, "run store")  # a link out would be read, and written by a resume
     return db
 
 

@@ -23,6 +23,7 @@ from core.store.common import (
     pid_alive,
     store_path,
 )
+from core.store.paths import inside_run, read_log_tail
 
 
 class RunReader:
@@ -77,11 +78,14 @@ class RunReader:
     def config(self) -> dict[str, Any]:
         path = self.run_dir / "config.json"
         try:
-            return json.loads(path.read_text())
+            cfg = json.loads(inside_run(self.run_dir, "config.json", "config").read_text())
         except FileNotFoundError:
             raise StoreError(f"{path}: missing (half-created run)") from None
         except (OSError, ValueError) as e:
             raise StoreError(f"{path}: not readable JSON ({e})") from None
+        if not isinstance(cfg, dict):
+            raise StoreError(f"{path}: expected a JSON object of settings, got {type(cfg).__name__}")
+        return cfg
 
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
@@ -151,7 +155,7 @@ class RunReader:
         rows = self._query("SELECT path FROM arrays WHERE kind = ? AND step = ?", (kind, int(step)))
         if not rows:
             raise StoreError(f"{self.run_dir}: no {kind!r} arrays at step {step}")
-        path = self.run_dir / rows[0][0]
+        path = inside_run(self.run_dir, rows[0][0], f"{kind!r} arrays path of step {step}")
         try:
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files if keys is None or k in keys}
@@ -163,19 +167,8 @@ class RunReader:
         return pd.DataFrame(rows, columns=["id", "time", "kind", "message"])
 
     def log_tail(self, n_lines: int = 50) -> str:
-        """The last n_lines of train.log ('' if there is none), read from the end of the file."""
-        path = self.run_dir / "train.log"
-        if n_lines <= 0 or not path.is_file():
-            return ""
-        with open(path, "rb") as f:
-            pos = f.seek(0, os.SEEK_END)
-            data = b""
-            while pos > 0 and data.count(b"\n") <= n_lines:
-                size = min(1 << 16, pos)
-                pos -= size
-                f.seek(pos)
-                data = f.read(size) + data
-        return "\n".join(data.decode("utf-8", "replace").splitlines()[-n_lines:])
+        """The last n_lines of train.log ('' if there is none); a link out of the run is not followed."""
+        return read_log_tail(self.run_dir, n_lines)
 
 
 def _from_config(cfg: dict, *path: str) -> Any:
@@ -211,7 +204,7 @@ def list_runs(runs_dir: str | Path, stale_after: float = 60.0) -> pd.DataFrame:
                     strategy=meta.get("strategy", _from_config(cfg, "strategy", "name")),
                     preset=meta.get("preset", _from_config(cfg, "data", "avdigits", "preset")),
                     seed=meta.get("seed", _from_config(cfg, "train", "seed")),
-                    steps=r.last_step() + 1, total_steps=meta.get("total_steps"),
+                    steps=max(r.last_step(), 0), total_steps=meta.get("total_steps"),
                     last_val_acc_f=last[0][0] if last else None,
                     created=meta.get("created", st["started"]), updated=st["updated"])
         except (TAAFError, sqlite3.Error, OSError, ValueError) as e:

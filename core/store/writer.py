@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from core.errors import RunExistsError, StoreError
+from core.errors import DiskFullError, RunExistsError, StoreError, is_disk_full
 from core.store.common import (
     CHECKPOINT_EVERY_S,
     COMMANDS,
@@ -30,6 +30,7 @@ from core.store.common import (
     store_path,
     to_json,
 )
+from core.store.paths import inside_run
 from core.store.reader import RunReader
 
 
@@ -55,24 +56,41 @@ class RunWriter:
         except (TypeError, ValueError) as e:
             raise StoreError(f"{run_dir}: config is not JSON-able ({e})") from None
         tmp = run_dir / f".config.json.{os.getpid()}.tmp"
-        tmp.write_text(text + "\n")
-        os.replace(tmp, run_dir / "config.json")
+        tmp.unlink(missing_ok=True)
+        try:
+            with open(tmp, "x") as fh:
+                fh.write(text + "\n")
+            os.replace(tmp, run_dir / "config.json")
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise DiskFullError(f"no space left on device while writing {run_dir / 'config.json'}") from None
+            raise
         # Build the schema under a temporary name, then publish it: a store.sqlite never lacks its tables.
         tmp_db = run_dir / f".{STORE_FILE}.{os.getpid()}.tmp"
         tmp_db.unlink(missing_ok=True)
         now = time.time()
-        conn = connect(str(tmp_db))
-        conn.execute("PRAGMA journal_mode = WAL")  # persists in the file header
-        conn.execute("BEGIN")
-        for stmt in SCHEMA_SQL.split(";"):
-            if stmt.strip():
-                conn.execute(stmt)
-        conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                         [("schema_version", str(SCHEMA_VERSION)), ("created", to_json(now))])
-        conn.execute("INSERT INTO status VALUES (1, 'running', NULL, ?, ?, ?, ?)",
-                     (os.getpid(), socket.gethostname(), now, now))
-        conn.execute("COMMIT")
-        conn.close()
+        try:
+            conn = connect(str(tmp_db))
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")  # persists in the file header
+                conn.execute("BEGIN")
+                for stmt in SCHEMA_SQL.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                                 [("schema_version", str(SCHEMA_VERSION)), ("created", to_json(now))])
+                conn.execute("INSERT INTO status VALUES (1, 'running', NULL, ?, ?, ?, ?)",
+                             (os.getpid(), socket.gethostname(), now, now))
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except sqlite3.Error as e:
+            for leftover in (tmp_db, *(tmp_db.with_name(tmp_db.name + x) for x in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise DiskFullError(f"no space left on device while writing {db}") from None
+            raise
         try:
             os.link(tmp_db, db)  # fails if another process published a store meanwhile
         except FileExistsError:
@@ -91,7 +109,31 @@ class RunWriter:
             st = r.status()
         if st["status"] in ("running", "paused") and not st["stale"] and st["pid"] != os.getpid():
             raise StoreError(f"{run_dir}: run is still {st['status']} (pid {st['pid']} on {st['host']}); stop it first")
-        return cls._attach(run_dir)
+        for sub in ("arrays", "checkpoints"):  # written below: a folder linked out of the run would be written there
+            inside_run(run_dir, sub, "folder")
+        w = cls._attach(run_dir)
+        if not (st["status"] in ("running", "paused") and not st["stale"]):  # (else: this process, still live)
+            w._discard_commands()
+        return w
+
+    def _discard_commands(self) -> None:
+        """Commands still pending were sent to a trainer that is gone (the run is not live): this one must not
+        obey them. A live run reopened by its own writer process keeps its commands."""
+        now = time.time()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute("SELECT id, command, time FROM control WHERE consumed_at IS NULL "
+                                          "ORDER BY id").fetchall()
+                self._conn.execute("UPDATE control SET consumed_at = ? WHERE consumed_at IS NULL", (now,))
+                self._conn.executemany(
+                    "INSERT INTO events (time, kind, message) VALUES (?, 'command_discarded', ?)",
+                    [(now, f"{cmd!r} sent {time.strftime('%H:%M:%S', time.localtime(t))} to a trainer that is gone; "
+                           "not obeyed") for _, cmd, t in rows])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     @classmethod
     def _attach(cls, run_dir: Path) -> RunWriter:
@@ -108,19 +150,30 @@ class RunWriter:
         with self._lock:
             if self._conn is None:
                 raise StoreError(f"{self.run_dir}: run writer is closed")
-            return self._conn.execute(sql, params)
+            try:
+                return self._conn.execute(sql, params)
+            except sqlite3.OperationalError as e:
+                if is_disk_full(e):
+                    raise self._full() from None
+                raise
 
     def _many(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:
             if self._conn is None:
                 raise StoreError(f"{self.run_dir}: run writer is closed")
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.executemany(sql, rows)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as e:
+                if self._conn.in_transaction:  # a failed COMMIT too: never leave the next write inside this one
+                    self._conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.OperationalError) and is_disk_full(e):
+                    raise self._full() from None
                 raise
-            self._conn.execute("COMMIT")
+
+    def _full(self) -> DiskFullError:
+        return DiskFullError(f"no space left on device while writing {self.run_dir / STORE_FILE}")
 
     def log_scalars(self, step: int, epoch: int, values: dict[str, Any], scope: str = "step") -> None:
         """All keys of one step in one transaction; NaN/inf are stored as NULL (read back as NaN)."""
@@ -146,21 +199,32 @@ class RunWriter:
         final = self.run_dir / rel
         final.parent.mkdir(exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)  # then create it exclusively: a planted link is never written through
         # Same zip layout as np.savez_compressed, minus its reserved argument names ('file', 'allow_pickle').
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for key, a in arrays.items():
-                with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(a), allow_pickle=False)
-        os.replace(tmp, final)  # readers see the old file or the new one, never a half-written one
+        try:
+            with open(tmp, "xb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for key, a in arrays.items():
+                    with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.asanyarray(a), allow_pickle=False)
+            os.replace(tmp, final)
+        except BaseException as e:
+            tmp.unlink(missing_ok=True)
+            if is_disk_full(e):
+                raise DiskFullError(f"no space left on device while writing {final}") from None
+            raise  # readers see the old file or the new one, never a half-written one
         self._many("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?, ?, ?)",
                    [(kind, int(step), int(epoch), time.time(), rel)])
         return rel
 
     def truncate_after(self, step: int) -> None:
         """Forget steps after `step` (a resumed run replays them from its checkpoint): rows first, in one
-        transaction, then the array files no row points to any more."""
+        transaction, then the array files no row points to any more. A row whose path leads outside the run
+        (absolute, `..`, a link out) refuses the whole truncation before anything changed (StoreError)."""
         with self._lock:
-            paths = [r[0] for r in self._conn.execute("SELECT path FROM arrays WHERE step > ?", (int(step),))]
+            rows = self._conn.execute("SELECT kind, step, path FROM arrays WHERE step > ?", (int(step),)).fetchall()
+            for kind, s, rel in rows:
+                inside_run(self.run_dir, rel, f"arrays row ({kind!r}, {s}) path")
+            paths = [self.run_dir / rel for _, _, rel in rows]  # (a link inside the run: the link goes, not its target)
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute("DELETE FROM scalars WHERE step > ?", (int(step),))
@@ -169,8 +233,8 @@ class RunWriter:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-        for rel in paths:
-            (self.run_dir / rel).unlink(missing_ok=True)
+        for path in paths:
+            path.unlink(missing_ok=True)
 
     def log_event(self, kind: str, message: str) -> None:
         self._exec("INSERT INTO events (time, kind, message) VALUES (?, ?, ?)", (time.time(), str(kind), str(message)))

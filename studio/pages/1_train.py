@@ -16,6 +16,7 @@ import streamlit as st
 
 from core import launcher
 from core.errors import TAAFError
+from core.store.paths import read_log_tail
 from studio import controls, live_api, livechart, panels, state
 from studio.rundata import RunData
 
@@ -31,13 +32,8 @@ def _default_run(table: pd.DataFrame) -> str | None:
 
 
 def _log_tail(path: str, n: int = 40) -> str:
-    try:
-        with open(Path(path) / "train.log", "rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 16384))
-            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-    except OSError:
-        return ""
+    """The end of the run's train.log; '' when missing, and a refusal for a link out of the run folder."""
+    return read_log_tail(path, n)
 
 
 def _faults(path: str, status: dict) -> None:
@@ -98,7 +94,8 @@ def _newest_probe(run: live_api.LiveRun) -> int | None:
     return run.rd.probe_steps[-1] if run.rd.probe_steps else None
 
 
-def run_bar(path: str, token: str, status: str, initial: dict, moving: bool, demo_t0: float | None = None) -> None:
+def run_bar(path: str, token: str, status: str, initial: dict, moving: bool, meta: dict,
+            demo_t0: float | None = None) -> None:
     """The run bar (a browser-side component polling the run's header every PULSE_S while it moves) and the
     Pause / Resume / Stop / Continue buttons for the run's status at this script run."""
     src = None
@@ -106,7 +103,7 @@ def run_bar(path: str, token: str, status: str, initial: dict, moving: bool, dem
         src = "/taaf/api/head?" + urlencode({"run": token, **({"t0": demo_t0} if demo_t0 is not None else {})})
     livechart.run_head("run_head", src, status, initial, state.PULSE_S, _status_changed)
     if demo_t0 is None:
-        controls.run_buttons(path, status)
+        controls.run_buttons(path, status, meta, int(initial.get("step") or 0))
 
 
 @st.fragment(run_every=1.0)
@@ -135,7 +132,7 @@ def live(path: str) -> None:
         static(path)
         return
     head = live_api.header(view, status, demo=False)
-    run_bar(path, token, head["status"], head, moving)
+    run_bar(path, token, head["status"], head, moving, dict(run.rd.meta))
     panels.render(view, "live", panels.Live(token, probe_step=_newest_probe(run)))
 
 
@@ -150,7 +147,7 @@ def static(path: str) -> None:
         return
     view = rd.view()
     head = live_api.header(view, rd.status, demo=False)
-    run_bar(path, Path(path).name, head["status"], head, moving=False)
+    run_bar(path, Path(path).name, head["status"], head, False, rd.meta)
     _faults(path, rd.status)
     panels.render(view, "live")
     st.subheader("Export")
@@ -171,7 +168,7 @@ def demo(path: str) -> None:
     except TAAFError as e:
         st.error(f"Cannot read the demo run: {e}")
         return
-    run_bar(path, live_api.DEMO, "demo replay", live_api.header(view, run.rd.status, demo=True), True, t0)
+    run_bar(path, live_api.DEMO, "demo replay", live_api.header(view, run.rd.status, demo=True), True, {}, t0)
     panels.render(view, "live", panels.Live(live_api.DEMO, (("t0", t0),), _newest_probe(run)))
 
 
