@@ -358,7 +358,13 @@ def test_a_live_page_never_reruns_on_a_timer(monkeypatch: pytest.MonkeyPatch, tm
     at = _app(monkeypatch, tmp_path / "no-runs-yet", make_run(tmp_path / "sample" / "demo_run"))
     _ok(at)
     assert _head(at)["status"] == "demo replay"
-    assert asked and not any(asked)
+    assert not any(asked), asked
+    # The spy does see a timed fragment: a launched run still loading is looked at every second.
+    loading = tmp_path / "runs2" / "loading"
+    loading.mkdir(parents=True)
+    (loading / "launch.json").write_text(json.dumps({"pid": os.getpid(), "time": time.time(), "args": []}))
+    _app(monkeypatch, tmp_path / "runs2")
+    assert 1.0 in asked
 
 
 def test_a_status_change_seen_by_the_run_bar_reruns_the_page(monkeypatch: pytest.MonkeyPatch,
