@@ -14,7 +14,7 @@ from core.config import config_from_dict
 from core.data import DataBundle, build_datasets
 from core.data.presets import corrupt_sample
 from core.model import MultimodalSNN
-from core.recorder import record_probes
+from core.recorder import probe_arrays, probe_forward
 from core.store import RunReader
 from core.strategies import Strategy, make_strategy
 from core.taaf import MODALITIES
@@ -50,6 +50,8 @@ def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) 
 
     knobs: any of core/data/presets.py KNOBS (audio_snr_db with inf = off, audio_dropout, visual_noise,
     occlusion, visual_dropout) plus drop_audio / drop_visual flags that drop a modality outright.
+    Re-entrant: the shared eval-mode model is only read, and one forward pass with its own generator
+    gives every output (the same answer for the same arguments, whoever else is calling).
     """
     audio, visual, label = trained.bundle.test[index]
     audio, visual = corrupt_sample(np.asarray(audio), np.asarray(visual), knobs, np.random.default_rng(seed),
@@ -57,8 +59,8 @@ def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) 
     a = torch.as_tensor(audio, dtype=torch.float32)[None]
     v = torch.as_tensor(visual, dtype=torch.float32)[None]
     y = torch.tensor([int(label)])
-    arrays = record_probes(trained.model, trained.strategy, a, v, y, membrane_neurons=16)
-    out = trained.model(a, v)
+    out, recorded = probe_forward(trained.model, a, v, torch.Generator().manual_seed(seed))
+    arrays = probe_arrays(out, recorded, y, membrane_neurons=16)
     # Prediction from timesteps <= t: the alpha-weighted partial sum, renormalised over the steps seen.
     alpha_f, logits_f = out.alpha["f"][0], out.logits["f"][:, 0]  # (T,), (T, C)
     weights = alpha_f.cumsum(0).clamp_min(1e-8)
