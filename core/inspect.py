@@ -54,6 +54,10 @@ def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) 
     gives every output (the same answer for the same arguments, whoever else is calling).
     """
     audio, visual, label = trained.bundle.test[index]
+    # The undamaged sample's value ranges: the page draws the damaged one on these fixed colour scales. A
+    # dropped spectrogram is filled with its own minimum (the log-mel floor: silence), a dropped frame with 0.
+    ranges = {"audio_range": (float(np.asarray(audio).min()), float(np.asarray(audio).max())),
+              "visual_range": (min(0.0, float(np.asarray(visual).min())), float(np.asarray(visual).max()))}
     audio, visual = corrupt_sample(np.asarray(audio), np.asarray(visual), knobs, np.random.default_rng(seed),
                                    audio_norm=getattr(trained.bundle.test, "audio_norm", None))
     a = torch.as_tensor(audio, dtype=torch.float32)[None]
@@ -75,5 +79,6 @@ def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) 
         pred=int(pred.argmax()),
         pred_probs=pred.softmax(-1).numpy(),
         streams=list(MODALITIES),
+        **ranges,
     )
     return result

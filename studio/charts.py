@@ -19,6 +19,17 @@ MODS = ("a", "v", "f")
 NAMES = {"a": "audio", "v": "visual", "f": "fused"}
 COLORS = {"a": "#1f77b4", "v": "#ff7f0e", "f": "#2ca02c"}
 MAX_POINTS = 800  # per trace: about one point per screen pixel of a half-width chart
+MIN_STEPS = 2  # a curve needs two points: with one, plotly draws an invisible dot on a made-up range
+
+
+def too_few_steps(steps: pd.DataFrame | None) -> str | None:
+    """The message for a step chart with nothing to draw yet, or None when it has a curve."""
+    n = 0 if steps is None else len(steps)
+    if n == 0:
+        return "waiting for the first training step…"
+    if n < MIN_STEPS:
+        return f"{n} training step so far: the curves start at step {MIN_STEPS}"
+    return None
 
 
 def _a(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -50,6 +61,17 @@ def _epoch_ticks(n: int) -> dict:
     return {"tick0": 1, "dtick": max(1, -(-n // 10))}
 
 
+def log_ticks(lo: float, hi: float) -> dict:
+    """Ticks 1-2-5 per decade covering [lo, hi] for a log axis, labelled with their values (0.5, not plotly's
+    "5" digit that stands for 5 x 10^-1)."""
+    lo, hi = max(float(lo), 1e-12), max(float(hi), float(lo), 1e-12)
+    vals = [m * 10.0 ** e for e in range(int(np.floor(np.log10(lo))), int(np.floor(np.log10(hi))) + 1)
+            for m in (1, 2, 5)]
+    inside = [v for v in vals if lo <= v * 1.0001 and v <= hi * 1.0001]
+    vals = inside if len(inside) >= 2 else vals  # a narrow range still gets the ticks around it
+    return {"tickmode": "array", "tickvals": vals, "ticktext": [f"{v:g}" for v in vals]}
+
+
 def _line(x: object, y: object, name: str | None = None, color: str | None = None, width: float = 2,
           **kw: object) -> dict:
     return {"type": "scatter", "x": _a(x), "y": _a(y), "mode": "lines", "name": name,
@@ -72,9 +94,9 @@ def _curve(fig: Fig, df: pd.DataFrame, col: str, name: str, color: str, window: 
 def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, window: int = 20) -> go.Figure:
     """Loss (left) and accuracy (right) of the audio, visual and fused heads: batch, smoothed, validation."""
     fig = Fig(1, 2, ("Loss (train batch, smoothed)", "Accuracy"))
-    if steps is None or steps.empty:
-        fig.note("waiting for the first training step…")
-        return fig.figure(380)
+    if (wait := too_few_steps(steps)) is not None:
+        fig.waiting(wait)
+        return fig.figure(380, legend=False)
     for u in MODS:
         if _has(steps, f"loss_{u}"):
             _curve(fig, steps, f"loss_{u}", NAMES[u], COLORS[u], window, 1, 1)
@@ -96,9 +118,9 @@ def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, win
 def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     """Effective learning rate of each parameter group, the balance coefficients k and the ratio rho_a."""
     fig = Fig(1, 3, ("effective learning rate", "coefficient k (1 = unmodulated)", "score ratio ρ_a = s_a / s_v"))
-    if steps is None or steps.empty:
-        fig.note("waiting for the first training step…")
-        return fig.figure(340)
+    if (wait := too_few_steps(steps)) is not None:
+        fig.waiting(wait)
+        return fig.figure(340, legend=False)
     for u in MODS:
         if _has(steps, f"lr_{u}"):
             d = decimate(steps[["step", f"lr_{u}"]].dropna())
@@ -126,10 +148,16 @@ def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int
     return int(hit["epoch"].iloc[0]) + 1 if not hit.empty else None  # epochs are stored 0-based
 
 
+# Short, because four sit in one row; the panel's "What am I looking at?" box says the rest.
+IMBALANCE_TITLES = ("val acc gap (a − v)", "grad-norm ratio a / v", "Shapley (last epoch)", "epochs to 90 %")
+TITLE_SIZE = 13
+
+
 def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Figure:
     """Unimodal accuracy gap, gradient-norm ratio, Shapley values and epochs-to-90 %, in one 1x4 row."""
-    fig = Fig(1, 4, ("val acc gap (audio − visual)", "grad-norm ratio ‖g_a‖/‖g_v‖", "modality Shapley (last epoch)",
-                     "epochs to 90 % of last val acc"))
+    fig = Fig(1, 4, IMBALANCE_TITLES, horizontal_spacing=0.07)
+    for a in fig.layout["annotations"]:  # four titles in a row: small enough to keep apart at 1280 px
+        a["font"] = {"size": TITLE_SIZE}
     if _has(epochs, "val_acc_a") and _has(epochs, "val_acc_v"):
         e = epochs[["epoch", "val_acc_a", "val_acc_v"]].dropna()
         gap = _a(e["val_acc_a"] - e["val_acc_v"])
@@ -143,7 +171,9 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
         fig.add(_line(d["step"], d["ratio"], None, "#8c564b", 1, opacity=0.25, hoverinfo="skip"), 1, 2)
         fig.add(_line(d["step"], d["sm"], "‖g_a‖/‖g_v‖", "#8c564b"), 1, 2)
         fig.hline(1.0, 1, 2)
-        fig.yaxis(1, 2, type="log")
+        finite = d["ratio"][np.isfinite(d["ratio"]) & (d["ratio"] > 0)]
+        ticks = log_ticks(min(finite.min(), 1.0), max(finite.max(), 1.0)) if len(finite) else {}
+        fig.yaxis(1, 2, type="log", **ticks)
         fig.xaxis(1, 2, title={"text": "training step"})
     if _has(epochs, "shapley_a") and _has(epochs, "shapley_v"):
         last = epochs[["shapley_a", "shapley_v"]].dropna().iloc[-1]
@@ -155,7 +185,7 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
         fig.add({"type": "bar", "x": list(reach), "y": list(reach.values()), "name": "epochs to 90 %",
                  "marker": {"color": [COLORS[u] for u in MODS if NAMES[u] in reach]}}, 1, 4)
     if not fig.data:
-        fig.note("diagnostics appear after the first epoch")
+        fig.waiting("diagnostics appear after the first epoch")
     return fig.figure(300, legend=False)
 
 
@@ -175,7 +205,7 @@ def firing_rate_figure(steps: pd.DataFrame, layers: Sequence[str] | None = None,
         d = decimate(d.assign(sm=smooth(d[c], window)))
         fig.add(_line(d["step"], d["sm"], c[5:], color))
     if not cols:
-        fig.note("no firing rates recorded yet")
+        fig.waiting("no firing rates recorded yet")
     fig.xaxis(title={"text": "training step"})
     fig.yaxis(title={"text": "rate (spikes / neuron / step)"}, rangemode="tozero")
     return fig.figure(340, "Firing rate per layer")
@@ -197,7 +227,7 @@ def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
         fig.xaxis(title={"text": "epoch"}, **_epoch_ticks(len(e)))
         fig.yaxis(title={"text": "µJ per sample"}, rangemode="tozero")
     else:
-        fig.note("energy is estimated at the end of each epoch")
+        fig.waiting("energy is estimated at the end of each epoch")
     return fig.figure(340, title)
 
 
@@ -211,7 +241,7 @@ def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "st
         xs = d[x] + 1 if x == "epoch" else d[x]  # epochs are stored 0-based; shown as "after epoch n"
         fig.add(_line(xs, d[metric], name, mode="lines+markers" if len(d) < 60 else "lines"))
     if not fig.data:
-        fig.note(f"none of the chosen runs recorded {metric}")
+        fig.waiting(f"none of the chosen runs recorded {metric}")
     n = max((len(df) for df in curves.values()), default=1)
     fig.xaxis(title={"text": x}, **(_epoch_ticks(n) if x == "epoch" else {}))
     fig.yaxis(title={"text": metric})
