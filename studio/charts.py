@@ -231,46 +231,32 @@ def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
     return fig.figure(340, title)
 
 
-def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "step") -> go.Figure:
-    """One line per run of `metric` (a column of each frame) against `x` (step or epoch)."""
+# Eight colours that stay apart for most colour vision (Okabe & Ito, with a grey for the eighth); past
+# eight runs the dash pattern changes, so no two of 16 lines look alike.
+RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#999999")
+RUN_DASHES = ("solid", "dash", "dot")
+
+
+def run_style(i: int) -> dict:
+    """Line colour and dash of the i-th run of a comparison."""
+    return {"color": RUN_COLORS[i % len(RUN_COLORS)], "dash": RUN_DASHES[(i // len(RUN_COLORS)) % len(RUN_DASHES)],
+            "width": 2}
+
+
+def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "step",
+                   title: str | None = None) -> go.Figure:
+    """One line per run of `metric` (a column of each frame) against `x` (step or epoch); `title` names the
+    y axis for people (default: the column name)."""
     fig = Fig()
-    for name, df in curves.items():
+    for i, (name, df) in enumerate(curves.items()):
         if not _has(df, metric) or x not in df.columns:
             continue
         d = decimate(df[[x, metric]].dropna())
         xs = d[x] + 1 if x == "epoch" else d[x]  # epochs are stored 0-based; shown as "after epoch n"
-        fig.add(_line(xs, d[metric], name, mode="lines+markers" if len(d) < 60 else "lines"))
+        fig.add(_line(xs, d[metric], name, mode="lines+markers" if len(d) < 60 else "lines", line=run_style(i)))
     if not fig.data:
-        fig.waiting(f"none of the chosen runs recorded {metric}")
+        fig.waiting(f"none of the chosen runs recorded {title or metric}")
     n = max((len(df) for df in curves.values()), default=1)
     fig.xaxis(title={"text": x}, **(_epoch_ticks(n) if x == "epoch" else {}))
-    fig.yaxis(title={"text": metric})
+    fig.yaxis(title={"text": title or metric})
     return fig.figure(420)
-
-
-def _number(x: float) -> str:
-    """Four decimals for accuracies and ratios; large values (energy in pJ) as whole numbers with separators."""
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4f}"
-
-
-def summary_table(finals: pd.DataFrame, metrics: Sequence[str],
-                  by: Sequence[str] = ("strategy", "preset")) -> pd.DataFrame:
-    """Mean ± std of each metric per group (one row per run in `finals`); `n` counts runs."""
-    by = [b for b in by if b in finals.columns]
-    if finals.empty or not by:
-        return pd.DataFrame(columns=[*by, "n", *metrics])
-    rows = []
-    for key, g in finals.groupby(by, dropna=False, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        row: dict[str, object] = dict(zip(by, key, strict=True))
-        row["n"] = len(g)
-        for m in metrics:
-            v = pd.to_numeric(g[m], errors="coerce").dropna() if m in g.columns else pd.Series(dtype=float)
-            if v.empty:
-                row[m] = "—"
-            elif len(v) == 1:
-                row[m] = _number(v.iloc[0])
-            else:
-                row[m] = f"{_number(v.mean())} ± {_number(v.std(ddof=1))}"
-        rows.append(row)
-    return pd.DataFrame(rows)

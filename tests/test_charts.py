@@ -91,17 +91,13 @@ def test_firing_rate_and_energy() -> None:
     assert "21 %" in fig.layout.title.text
 
 
-def test_compare_and_summary_table() -> None:
-    curves = {"r1": _epochs(), "r2": _epochs().assign(val_acc_f=[0.1, 0.2, 0.3])}
-    fig = charts.compare_figure(curves, "val_acc_f", "epoch")
-    assert _names(fig) == {"r1", "r2"}
-    finals = pd.DataFrame({"strategy": ["taaf", "taaf", "concat"], "preset": ["hard"] * 3,
-                           "val_acc_f": [0.8, 0.9, 0.5], "energy_pj": [5.8e6, 6.2e6, 4e6]})
-    table = charts.summary_table(finals, ["val_acc_f", "energy_pj"])
-    row = table.set_index("strategy").loc["taaf"]
-    assert row["n"] == 2 and row["val_acc_f"] == "0.8500 ± 0.0707"
-    assert row["energy_pj"] == "6,000,000 ± 282,843"  # pJ: whole numbers, not 6000000.0000
-    assert table.set_index("strategy").loc["concat", "val_acc_f"] == "0.5000"
+def test_compare_figure_one_distinct_line_per_run() -> None:
+    curves = {f"r{i}": _epochs().assign(val_acc_f=[0.1 * i, 0.2, 0.3]) for i in range(10)}
+    fig = charts.compare_figure(curves, "val_acc_f", "epoch", "val acc (fused)")
+    assert _names(fig) == set(curves)
+    styles = [(t.line.color, t.line.dash) for t in fig.data]
+    assert len(set(styles)) == 10 and len({c for c, _ in styles[:8]}) == 8  # 8 colours, then dashes
+    assert fig.layout.yaxis.title.text == "val acc (fused)"
 
 
 def _alphas(s: int = 5, t: int = 4) -> np.ndarray:
