@@ -73,3 +73,14 @@ def test_inspect_shows_no_arrows_on_correctness_or_probabilities(monkeypatch: py
         for head in ("audio head alone", "visual head alone"):
             assert metrics[head].proto.delta == ""  # a probability is not a change
         assert sum("p(true class) = " in c.value for c in at.caption) == 2
+
+
+@pytest.mark.parametrize("page", ["pages/2_compare.py", "pages/3_inspect.py", "pages/4_replay.py"])
+def test_every_page_hides_streamlits_own_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, demo_copy: Path,
+                                              page: str) -> None:
+    from studio import look
+
+    at = _page(monkeypatch, tmp_path / "runs", demo_copy, page)
+    styles = [m.value for m in at.sidebar.markdown if "<style>" in m.value]
+    assert look.CSS in styles  # the page's own call: a page opened by its URL runs without home.py
+    assert 'stStatusWidget"]:has([data-testid="stStatusWidgetRunningIcon"]) button' in look.CSS

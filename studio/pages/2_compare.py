@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import charts, compare, state
+from studio import charts, compare, look, state
 from studio.rundata import MAX_ROWS, thin
 
 EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
@@ -36,6 +36,7 @@ def fingerprint(path: str, updated: float) -> str | None:
 
 
 st.title("Compare runs")
+look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 table = state.all_runs_or_stop()
 if table.empty:
     st.info(f"No runs in `{state.runs_dir()}` yet. Train some on the **Train & watch** page.")

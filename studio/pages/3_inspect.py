@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import charts_spikes, state
+from studio import charts_spikes, look, state
 from studio.state import explain
 
 
@@ -31,6 +31,7 @@ def what_if(path: str, updated: float, index: int, knobs: tuple, seed: int) -> d
 
 
 st.title("Inspect a sample (what-if)")
+look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 explain("Pick a test sample, damage one modality (noise, occlusion, or remove it) and watch how the trained "
         "network reacts: which audio and visual neurons fire, **when** TAAF's attention α_u(t) looks at each "
         "modality, and how the fused prediction builds up as timesteps arrive. Audio and visual encoders run at "
