@@ -2,8 +2,9 @@
 modality is held back, by how much, since when, and what did the balance do about it?"
 
 Evidence used (all from the run store): the last epoch's validation accuracy of the audio and visual
-heads (`val_acc_a`, `val_acc_v`), their history, and the per-step balance coefficients `k_a`, `k_v`
-(1 = unmodulated; OGM-GE scales the gradients by k, TAAF the learning rates).
+heads (`val_acc_a`, `val_acc_v`), their history, and what the balance applied to the dominant modality
+per step: TAAF scales its learning rate (`lr_u / lr_f`, the fusion group keeps the base rate), OGM-GE
+its gradients (by `k_u`). taaf-no-balance logs k without applying it: the sentence says so.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pandas as pd
 NAMES = {"a": "audio", "v": "visual"}
 CLEAR_GAP_POINTS = 5.0  # a head gap smaller than this on validation is within seed-to-seed spread
 PLATEAU_POINTS = 1.0  # "stopped improving": later epochs never beat this margin over the best so far
-NEUTRAL_K = 0.01  # mean k within this of 1: the balance did not slow the modality
+NEUTRAL_K = 0.01  # mean factor within this of 1: the balance did not slow the modality
+GRADIENT_BALANCE = ("ogm-ge",)  # strategies that multiply gradients by k (core/strategies/ogm_ge.py)
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,9 @@ class Imbalance:
     weak: str | None  # "a" / "v", None when the gap is not clear
     gap_points: float
     plateau_epoch: int | None  # 1-based epoch from which the weak head stopped improving
-    mean_k: float | None  # mean balance coefficient of the strong modality over all steps
+    slowdown: float | None  # mean factor the balance applied to the strong modality's updates, all steps
+    slowdown_source: str  # the logged columns it comes from, e.g. "lr_a / lr_f" or "k_a"
+    logged_k: float | None  # mean logged k of the strong modality (applied or not)
 
 
 def _finite(df: pd.DataFrame | None, col: str) -> pd.Series:
@@ -44,7 +48,7 @@ def plateau_epoch(values: pd.Series, margin: float = PLATEAU_POINTS / 100) -> in
     return int(np.flatnonzero(v >= v.max() - margin)[0]) + 1
 
 
-def measure(steps: pd.DataFrame | None, epochs: pd.DataFrame | None) -> Imbalance | None:
+def measure(steps: pd.DataFrame | None, epochs: pd.DataFrame | None, strategy: str = "") -> Imbalance | None:
     """The imbalance facts, or None before both heads have a validation accuracy."""
     acc = {u: _finite(epochs, f"val_acc_{u}") for u in NAMES}
     if any(a.empty for a in acc.values()):
@@ -53,20 +57,43 @@ def measure(steps: pd.DataFrame | None, epochs: pd.DataFrame | None) -> Imbalanc
     strong, weak = sorted(NAMES, key=lambda u: -last[u])
     gap = 100 * (last[strong] - last[weak])
     clear = gap >= CLEAR_GAP_POINTS
+    factor, source = applied_slowdown(steps, strong, strategy)
     k = _finite(steps, f"k_{strong}")
     return Imbalance(
         epochs=len(acc[weak]), acc=last, weak=weak if clear else None, gap_points=gap,
-        plateau_epoch=plateau_epoch(acc[weak]) if clear else None, mean_k=float(k.mean()) if len(k) else None,
+        plateau_epoch=plateau_epoch(acc[weak]) if clear else None, slowdown=factor, slowdown_source=source,
+        logged_k=float(k.mean()) if len(k) else None,
     )
 
 
-def _balance(strong: str, mean_k: float | None, strategy: str) -> str:
-    if mean_k is None:
-        return f"no balance coefficient was recorded for {NAMES[strong]}"
-    if abs(mean_k - 1) < NEUTRAL_K:
-        return f"no balance slowed {NAMES[strong]} (mean k_{strong} = {mean_k:.2f}, strategy {strategy})"
-    verb = "slowed" if mean_k < 1 else "sped up"
-    return f"the balance {verb} {NAMES[strong]} to {mean_k:.2f}× on average (mean k_{strong})"
+def applied_slowdown(steps: pd.DataFrame | None, u: str, strategy: str) -> tuple[float | None, str]:
+    """Mean factor the balance applied to modality u's updates, and the columns it was read from."""
+    if strategy in GRADIENT_BALANCE:
+        k = _finite(steps, f"k_{u}")
+        return (float(k.mean()), f"k_{u}") if len(k) else (None, "")
+    if steps is not None and {f"lr_{u}", "lr_f"} <= set(steps.columns):
+        d = steps[[f"lr_{u}", "lr_f"]].apply(pd.to_numeric, errors="coerce").dropna()
+        d = d[d["lr_f"] > 0]
+        if len(d):
+            return float((d[f"lr_{u}"] / d["lr_f"]).mean()), f"lr_{u} / lr_f"
+    return None, ""
+
+
+def _balance(strong: str, m: Imbalance, strategy: str) -> str:
+    name = NAMES[strong]
+    if m.slowdown is None:
+        return f"no balance was recorded for {name}"
+    if abs(m.slowdown - 1) >= NEUTRAL_K:
+        verb = "slowed" if m.slowdown < 1 else "sped up"
+        return f"the balance {verb} {name} to {m.slowdown:.2f}× on average (mean {m.slowdown_source})"
+    if m.logged_k is not None and abs(m.logged_k - 1) >= NEUTRAL_K:
+        return (f"no balance slowed {name}: {strategy} logs k_{strong} (mean {m.logged_k:.2f}) "
+                "without applying it")
+    return f"no balance slowed {name} (mean {m.slowdown_source} = {m.slowdown:.2f}, strategy {strategy})"
+
+
+def _points(x: float) -> str:
+    return f"{x:.1f}" if x < 10 else f"{x:.0f}"
 
 
 def imbalance_verdict(steps: pd.DataFrame | None, epochs: pd.DataFrame | None,
@@ -80,20 +107,20 @@ def imbalance_verdict(steps: pd.DataFrame | None, epochs: pd.DataFrame | None,
     if len(heads) == 1 and _finite(epochs, "val_acc_f").any():
         return (f"Only the {NAMES[heads[0]]} head has a validation accuracy (strategy {strategy}): "
                 "there is no second modality to compare it with.")
-    m = measure(steps, epochs)
+    m = measure(steps, epochs, strategy)
     if m is None:
         return "No verdict yet: the audio and visual heads are first measured on validation after epoch 1."
     a, v = 100 * m.acc["a"], 100 * m.acc["v"]
     at = f"audio {a:.0f} %, visual {v:.0f} % on validation after epoch {m.epochs}"
     strong = max(NAMES, key=lambda u: m.acc[u])
     if m.weak is None:
-        return (f"No clear imbalance: the heads are {m.gap_points:.0f} points apart ({at}; a clear gap is "
-                f"{CLEAR_GAP_POINTS:.0f}+); {_balance(strong, m.mean_k, strategy)}.")
+        return (f"No clear imbalance: the heads are {_points(m.gap_points)} points apart ({at}; a clear gap is "
+                f"{CLEAR_GAP_POINTS:.0f}+); {_balance(strong, m, strategy)}.")
     if m.epochs == 1:
         since = "after one epoch"
     elif m.plateau_epoch == m.epochs:
         since = f"was still improving at epoch {m.epochs}"
     else:
         since = f"stopped improving at epoch {m.plateau_epoch}"
-    return (f"{NAMES[m.weak].capitalize()} is the weak modality: its head is {m.gap_points:.0f} points behind "
-            f"{NAMES[strong]} ({at}) and {since}; {_balance(strong, m.mean_k, strategy)}.")
+    return (f"{NAMES[m.weak].capitalize()} is the weak modality: its head is {_points(m.gap_points)} points "
+            f"behind {NAMES[strong]} ({at}) and {since}; {_balance(strong, m, strategy)}.")
