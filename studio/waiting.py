@@ -84,3 +84,14 @@ def note_for(panel: str, steps: pd.DataFrame | None, epochs: pd.DataFrame | None
     every = int((config.get("record") or {}).get("every_steps") or 1)
     spe = meta.get("steps_per_epoch")
     return fills_when(panel, steps_done, int(spe) if spe else None, recent_step_time(steps), every, n_epochs)
+
+
+def speed_text(status: str | None, steps: pd.DataFrame | None, last: int = 20) -> str:
+    """The header's samples / s: the median of the last steps while training, never a stale number while
+    paused or after the run ended (the last value would read as the current speed)."""
+    if status == "paused":
+        return "0 (paused)"
+    if status not in ("running", None) or steps is None or "samples_per_s" not in steps.columns:
+        return "—"
+    sps = pd.to_numeric(steps["samples_per_s"].tail(last), errors="coerce").median()
+    return f"{sps:.0f}" if math.isfinite(sps) else "—"
