@@ -65,10 +65,13 @@ def log_ticks(lo: float, hi: float) -> dict:
     """Ticks 1-2-5 per decade covering [lo, hi] for a log axis, labelled with their values (0.5, not plotly's
     "5" digit that stands for 5 x 10^-1)."""
     lo, hi = max(float(lo), 1e-12), max(float(hi), float(lo), 1e-12)
-    vals = [m * 10.0 ** e for e in range(int(np.floor(np.log10(lo))), int(np.floor(np.log10(hi))) + 1)
-            for m in (1, 2, 5)]
-    inside = [v for v in vals if lo <= v * 1.0001 and v <= hi * 1.0001]
-    vals = inside if len(inside) >= 2 else vals  # a narrow range still gets the ticks around it
+    decades = range(int(np.floor(np.log10(lo))), int(np.floor(np.log10(hi))) + 1)
+    for mantissas in ((1, 2, 5), range(1, 10)):  # a narrow range gets every digit
+        vals = [float(f"{m * 10.0 ** e:.12g}") for e in decades for m in mantissas]
+        inside = [v for v in vals if lo <= v * 1.0001 and v <= hi * 1.0001]
+        if len(inside) >= 2:
+            vals = inside
+            break
     return {"tickmode": "array", "tickvals": vals, "ticktext": [f"{v:g}" for v in vals]}
 
 
@@ -131,7 +134,9 @@ def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     if _has(steps, "rho_a"):
         _curve(fig, steps, "rho_a", "ρ audio", "#9467bd", window, 1, 3)
         fig.hline(1.0, 1, 3)
-    fig.yaxis(1, 1, type="log")
+    lrs = pd.concat([pd.to_numeric(steps[f"lr_{u}"], errors="coerce") for u in MODS if _has(steps, f"lr_{u}")])
+    lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
+    fig.yaxis(1, 1, type="log", **(log_ticks(lrs.min(), lrs.max()) if len(lrs) else {}))
     fig.all_axes("x", title={"text": "training step"})
     return fig.figure(340)
 

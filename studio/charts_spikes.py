@@ -6,6 +6,7 @@ Rasters are heatmaps (one brick per neuron x timestep), never one marker per spi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -23,7 +24,11 @@ MIN_ROW_PX = 3  # neuron rows at least this tall (a 1 px gap + 2 px of cell), gr
 MAX_RASTER_HEIGHT = 900  # ... this height; past it rows are thinner and drawn without gaps
 # Explicit lists: figures skip plotly's validation (figbuild.py), which is what turns names into lists,
 # and plotly.js itself knows only a few scale names (not Magma).
-MAGMA = [[i / (len(pc.sequential.Magma) - 1), c] for i, c in enumerate(pc.sequential.Magma)]
+# Streamlit's browser side rewrites the strings "#000001" ... "#000032" in every plotly figure (its theme's
+# placeholder colours; even with theme=None they become plotly's colorway): Magma's darkest, "#000004",
+# came out lavender, so silence looked loud. Such colours are moved by one unit of red.
+MAGMA = [[i / (len(pc.sequential.Magma) - 1), re.sub(r"^#0000(\d\d)$", r"#0100\1", c)]
+         for i, c in enumerate(pc.sequential.Magma)]
 GREYS = [[0.0, "#ffffff"], [1.0, "#000000"]]
 
 
@@ -241,7 +246,7 @@ def _zrange(r: tuple[float, float] | None) -> dict:
     if r is None:
         return {}
     lo, hi = float(r[0]), float(r[1])
-    return {"zmin": lo, "zmax": hi if hi > lo else lo + 1.0, "zauto": False}
+    return {"zmin": lo, "zmax": hi if hi > lo else lo + 1.0}
 
 
 def mod_layers(layers: Sequence[str], modality: str) -> list[str]:

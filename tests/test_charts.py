@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -205,6 +207,8 @@ def test_every_builder_output_is_valid_plotly(whatif_result: dict) -> None:
         # colour scales must be explicit lists: unvalidated names reach plotly.js, which lacks most of them
         assert all(not isinstance(t.to_plotly_json().get("colorscale"), str) for t in fig.data)
         assert fig.layout.height and fig.to_json()
+        # Streamlit's browser code replaces these strings (theme placeholders) in any figure's JSON
+        assert not re.search(r"#0000(?!00)[0-9]{2}\b", fig.to_json(), re.I)
         # the studio's own look: shown with theme=None, so no Streamlit theme is merged in the browser
         assert fig.layout.template.layout.font.family == STUDIO_TEMPLATE["layout"]["font"]["family"]
 
@@ -213,6 +217,11 @@ def test_log_ticks_label_values_not_digits() -> None:
     t = charts.log_ticks(0.15, 3.0)
     assert t["tickvals"] == pytest.approx([0.2, 0.5, 1, 2])
     assert t["ticktext"] == ["0.2", "0.5", "1", "2"]  # plotly's own log labels read "2", "5" for 0.2, 0.5
+
+
+def test_learning_rate_axis_carries_its_values() -> None:
+    y = charts.lr_figure(_steps()).layout.yaxis  # lr 1.5e-3 (audio) and 3e-3
+    assert y.type == "log" and list(y.ticktext) == ["0.002", "0.003"]  # a narrow range: every digit
 
 
 def test_grad_norm_ratio_axis_carries_its_values() -> None:
