@@ -66,6 +66,9 @@ def log_ticks(lo: float, hi: float) -> dict:
     "5" digit that stands for 5 x 10^-1)."""
     lo, hi = max(float(lo), 1e-12), max(float(hi), float(lo), 1e-12)
     decades = range(int(np.floor(np.log10(lo))), int(np.floor(np.log10(hi))) + 1)
+    if hi < 1.05 * lo:  # (nearly) constant: plotly shows about a decade either side
+        decades = range(decades.start - 1, decades.stop + 1)
+        lo, hi = lo / 10, hi * 10
     for mantissas in ((1, 2, 5), range(1, 10)):  # a narrow range gets every digit
         vals = [float(f"{m * 10.0 ** e:.12g}") for e in decades for m in mantissas]
         inside = [v for v in vals if lo <= v * 1.0001 and v <= hi * 1.0001]

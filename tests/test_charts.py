@@ -217,6 +217,7 @@ def test_log_ticks_label_values_not_digits() -> None:
     t = charts.log_ticks(0.15, 3.0)
     assert t["tickvals"] == pytest.approx([0.2, 0.5, 1, 2])
     assert t["ticktext"] == ["0.2", "0.5", "1", "2"]  # plotly's own log labels read "2", "5" for 0.2, 0.5
+    assert charts.log_ticks(3e-3, 3e-3)["ticktext"] == ["0.0005", "0.001", "0.002", "0.005", "0.01", "0.02"]
 
 
 def test_learning_rate_axis_carries_its_values() -> None:
