@@ -14,7 +14,7 @@ from core.config import config_from_dict
 from core.data import DataBundle, build_datasets
 from core.data.presets import corrupt_sample
 from core.model import MultimodalSNN
-from core.recorder import record_probes
+from core.recorder import probe_arrays, probe_forward
 from core.store import RunReader
 from core.store.paths import inside_run
 from core.strategies import Strategy, make_strategy
@@ -51,15 +51,21 @@ def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) 
 
     knobs: any of core/data/presets.py KNOBS (audio_snr_db with inf = off, audio_dropout, visual_noise,
     occlusion, visual_dropout) plus drop_audio / drop_visual flags that drop a modality outright.
+    Re-entrant: the shared eval-mode model is only read, and one forward pass with its own generator
+    gives every output (the same answer for the same arguments, whoever else is calling).
     """
     audio, visual, label = trained.bundle.test[index]
+    # The undamaged sample's value ranges: the page draws the damaged one on these fixed colour scales. A
+    # dropped spectrogram is filled with its own minimum (the log-mel floor: silence), a dropped frame with 0.
+    ranges = {"audio_range": (float(np.asarray(audio).min()), float(np.asarray(audio).max())),
+              "visual_range": (min(0.0, float(np.asarray(visual).min())), float(np.asarray(visual).max()))}
     audio, visual = corrupt_sample(np.asarray(audio), np.asarray(visual), knobs, np.random.default_rng(seed),
                                    audio_norm=getattr(trained.bundle.test, "audio_norm", None))
     a = torch.as_tensor(audio, dtype=torch.float32)[None]
     v = torch.as_tensor(visual, dtype=torch.float32)[None]
     y = torch.tensor([int(label)])
-    arrays = record_probes(trained.model, trained.strategy, a, v, y, membrane_neurons=16)
-    out = trained.model(a, v)
+    out, recorded = probe_forward(trained.model, a, v, torch.Generator().manual_seed(seed))
+    arrays = probe_arrays(out, recorded, y, membrane_neurons=16)
     # Prediction from timesteps <= t: the alpha-weighted partial sum, renormalised over the steps seen.
     alpha_f, logits_f = out.alpha["f"][0], out.logits["f"][:, 0]  # (T,), (T, C)
     weights = alpha_f.cumsum(0).clamp_min(1e-8)
@@ -74,5 +80,6 @@ def what_if(trained: Trained, index: int, knobs: dict[str, Any], seed: int = 0) 
         pred=int(pred.argmax()),
         pred_probs=pred.softmax(-1).numpy(),
         streams=list(MODALITIES),
+        **ranges,
     )
     return result

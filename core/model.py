@@ -7,6 +7,9 @@ Tensors are time-first: (S, B, ...) inside an encoder with S its own steps, (T, 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +26,27 @@ from core.taaf import MODALITIES, TAAF, uniform_alpha
 DT = 1e-3  # seconds per simulation step
 POOL_GRID = 4  # encoder outputs are pooled to at most 4 x 4 positions, then flattened
 
+# Where LIF layers put their spikes and membrane while `recording()` is open. A context variable, not a
+# flag on the layers: a model shared by several threads (the studio's cached network) records for each
+# caller into the caller's own dict, and a thread's context starts empty, so nobody else sees it.
+_RECORDING: ContextVar[dict[str, tuple[torch.Tensor, torch.Tensor]] | None] = ContextVar("lif_recording",
+                                                                                          default=None)
+
+
+@contextmanager
+def recording() -> Iterator[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Inside the block every LIF layer that runs stores (spikes, membrane), each (S, B, ...), under its name."""
+    sink: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    token = _RECORDING.set(sink)
+    try:
+        yield sink
+    finally:
+        _RECORDING.reset(token)
+
 
 class LIFLayer(nn.Module):
-    """Thin module around norse's pure LIF step: loops over time, remembers what the recorder needs.
+    """Thin module around norse's pure LIF step: loops over time; inside `recording()` it hands
+    its spikes and membrane to the caller.
 
     LIFBox (no synaptic current) so input reaches the membrane in the same step: with T of 4 a
     current-based LIF would lose a step of latency per layer.
@@ -35,25 +56,22 @@ class LIFLayer(nn.Module):
         super().__init__()
         self.name = name
         self.p = p
-        self.record = False  # when True keep spikes and membrane of the last forward
         self.rate = torch.zeros(())  # mean firing rate of the last forward (spikes per neuron per step)
-        self.spikes: torch.Tensor | None = None
-        self.membrane: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float()  # membranes integrate in fp32 even under bf16 autocast: thresholds need the precision
         state = LIFBoxFeedForwardState(v=torch.zeros_like(x[0]))
+        sink = _RECORDING.get()
         spikes, volts = [], []
         for t in range(x.shape[0]):
             z, state = lif_box_feed_forward_step(x[t], state, self.p, DT)
             spikes.append(z)
-            if self.record:
+            if sink is not None:
                 volts.append(state.v.detach())
         out = torch.stack(spikes)
         self.rate = out.detach().mean()
-        if self.record:
-            self.spikes = out.detach()
-            self.membrane = torch.stack(volts)  # after reset: overlay spikes as markers
+        if sink is not None:
+            sink[self.name] = (out.detach(), torch.stack(volts))  # membrane after reset: spikes overlay as markers
         return out
 
 

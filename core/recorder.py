@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from core.data.common import iterate_batches
-from core.model import MultimodalSNN
+from core.model import ModelOutput, MultimodalSNN, recording
 from core.strategies.base import Strategy
 from core.taaf import MODALITIES
 
@@ -28,6 +28,39 @@ def stack_items(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 @torch.no_grad()
+def probe_forward(
+    model: MultimodalSNN, audio: torch.Tensor, visual: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[ModelOutput, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """One forward pass and every LIF layer's (spikes, membrane), by name. Touches no state on the model, so
+    threads sharing one model in eval mode (the studio's Inspect page) can call it at once."""
+    with recording() as recorded:
+        out = model(audio, visual, generator)
+    return out, recorded
+
+
+def probe_arrays(
+    out: ModelOutput, recorded: dict[str, tuple[torch.Tensor, torch.Tensor]], labels: torch.Tensor,
+    membrane_neurons: int, currents: dict[str, torch.Tensor] | None = None,
+) -> dict[str, np.ndarray]:
+    """What a probe snapshot stores, per probe first: spikes, membrane (and input current, when given), alpha and
+    per-timestep probabilities."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, (spikes, membrane) in recorded.items():
+        z = spikes.flatten(2)[..., :MAX_RASTER_NEURONS]  # (S, P, N)
+        v = membrane.flatten(2)[..., :membrane_neurons]
+        arrays[f"spikes/{name}"] = z.transpose(0, 1).to(torch.uint8).cpu().numpy()
+        arrays[f"membrane/{name}"] = v.transpose(0, 1).to(torch.float16).cpu().numpy()
+        if currents and name in currents:
+            i = currents[name].reshape(*v.shape[:2], -1)[..., :membrane_neurons]  # same neurons as membrane
+            arrays[f"current/{name}"] = i.transpose(0, 1).to(torch.float16).cpu().numpy()
+    arrays["alpha"] = torch.stack([out.alpha[u] for u in MODALITIES], dim=1).float().cpu().numpy()
+    probs = torch.stack([out.logits[u].softmax(-1) for u in MODALITIES], dim=0)  # (3, T, P, C)
+    arrays["probs"] = probs.permute(2, 0, 1, 3).float().cpu().numpy()
+    arrays["labels"] = labels.cpu().numpy().astype(np.int64)
+    return arrays
+
+
+@torch.no_grad()
 def record_probes(
     model: MultimodalSNN,
     strategy: Strategy,
@@ -36,37 +69,22 @@ def record_probes(
     labels: torch.Tensor,
     membrane_neurons: int,
 ) -> dict[str, np.ndarray]:
-    """Spikes, membrane and input current of every LIF layer, alpha and per-timestep probabilities."""
+    """Spikes, membrane and input current of every LIF layer, alpha and per-timestep probabilities for the probes,
+    in eval mode (the trainer's model is put back in train mode afterwards)."""
     was_training = model.training
-    model.eval()
-    layers = model.lif_layers()
+    if was_training:  # only the trainer's own model: a shared eval model is never written to
+        model.eval()
     currents: dict[str, torch.Tensor] = {}  # what each layer's neurons received (the Neuron lab replays it)
     hooks = [layer.register_forward_pre_hook(lambda mod, args: currents.__setitem__(mod.name, args[0].detach()))
-             for layer in layers]
-    for layer in layers:
-        layer.record = True
+             for layer in model.lif_layers()]
     try:
-        out = model(audio, visual)
+        out, recorded = probe_forward(model, audio, visual)
     finally:
-        for layer in layers:
-            layer.record = False
         for hook in hooks:
             hook.remove()
-        model.train(was_training)
-    arrays: dict[str, np.ndarray] = {}
-    for layer in layers:
-        z = layer.spikes.flatten(2)[..., :MAX_RASTER_NEURONS]  # (S, P, N)
-        v = layer.membrane.flatten(2)[..., :membrane_neurons]
-        arrays[f"spikes/{layer.name}"] = z.transpose(0, 1).to(torch.uint8).cpu().numpy()
-        arrays[f"membrane/{layer.name}"] = v.transpose(0, 1).to(torch.float16).cpu().numpy()
-        i = currents[layer.name].reshape(*v.shape[:2], -1)[..., :membrane_neurons]  # same neurons as membrane
-        arrays[f"current/{layer.name}"] = i.transpose(0, 1).to(torch.float16).cpu().numpy()
-        layer.spikes = layer.membrane = None
-    arrays["alpha"] = torch.stack([out.alpha[u] for u in MODALITIES], dim=1).float().cpu().numpy()
-    probs = torch.stack([out.logits[u].softmax(-1) for u in MODALITIES], dim=0)  # (3, T, P, C)
-    arrays["probs"] = probs.permute(2, 0, 1, 3).float().cpu().numpy()
-    arrays["labels"] = labels.cpu().numpy().astype(np.int64)
-    return arrays
+        if was_training:
+            model.train()
+    return probe_arrays(out, recorded, labels, membrane_neurons, currents)
 
 
 @torch.no_grad()

@@ -10,12 +10,37 @@ Every step is written to the run store (core/store/) while training, so the stud
 from __future__ import annotations
 
 import argparse
-import gc
+import sys
+
+from core.config import load_config
+from core.errors import TAAFError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="TOML config (configs/*.toml)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    ap.add_argument("--run-dir", help="run directory (default: <record.runs_dir>/<strategy>-<preset>-s<seed>-<time>)")
+    ap.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    return ap
+
+
+if __name__ == "__main__":  # --help, argument and config errors answer before torch is imported (3-10 s)
+    _args = build_parser().parse_args()
+    if not _args.resume:
+        if not _args.config:
+            build_parser().error("--config is required (or --resume RUN_DIR)")
+        try:
+            load_config(_args.config, _args.set)
+        except TAAFError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+import gc  # the heavy imports from here on come after the early argument check above
 import math
 import os
 import random
 import signal
-import sys
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +51,7 @@ import numpy as np
 import torch
 
 from core import checkpoint
-from core.config import config_from_dict, load_config
+from core.config import config_from_dict
 from core.data import build_datasets
 from core.data.common import iterate_batches
 from core.distributed import Distributed
@@ -436,11 +461,7 @@ def continue_note(trainer: Trainer) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0])
-    ap.add_argument("--config", help="TOML config (configs/*.toml)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
-    ap.add_argument("--run-dir", help="run directory (default: <record.runs_dir>/<strategy>-<preset>-s<seed>-<time>)")
-    ap.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    ap = build_parser()
     args = ap.parse_args(argv)
     # Ctrl-C and SIGTERM (a killed launcher, a job scheduler) end the run the same way: marked interrupted.
     # SIGINT is set explicitly: a process started in the background inherits it ignored.

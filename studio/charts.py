@@ -19,6 +19,17 @@ MODS = ("a", "v", "f")
 NAMES = {"a": "audio", "v": "visual", "f": "fused"}
 COLORS = {"a": "#1f77b4", "v": "#ff7f0e", "f": "#2ca02c"}
 MAX_POINTS = 500  # per trace: a point for every one or two pixels of a half-width chart (each redraw costs per point)
+MIN_STEPS = 2  # a curve needs two points: with one, plotly draws an invisible dot on a made-up range
+
+
+def too_few_steps(steps: pd.DataFrame | None) -> str | None:
+    """The message for a step chart with nothing to draw yet, or None when it has a curve."""
+    n = 0 if steps is None else len(steps)
+    if n == 0:
+        return "waiting for the first training step…"
+    if n < MIN_STEPS:
+        return f"{n} training step so far: the curves start at step {MIN_STEPS}"
+    return None
 
 
 def _a(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -50,6 +61,23 @@ def _epoch_ticks(n: int) -> dict:
     return {"tick0": 1, "dtick": max(1, -(-n // 10))}
 
 
+def log_ticks(lo: float, hi: float) -> dict:
+    """Ticks 1-2-5 per decade covering [lo, hi] for a log axis, labelled with their values (0.5, not plotly's
+    "5" digit that stands for 5 x 10^-1)."""
+    lo, hi = max(float(lo), 1e-12), max(float(hi), float(lo), 1e-12)
+    decades = range(int(np.floor(np.log10(lo))), int(np.floor(np.log10(hi))) + 1)
+    if hi < 1.05 * lo:  # (nearly) constant: plotly shows about a decade either side
+        decades = range(decades.start - 1, decades.stop + 1)
+        lo, hi = lo / 10, hi * 10
+    for mantissas in ((1, 2, 5), range(1, 10)):  # a narrow range gets every digit
+        vals = [float(f"{m * 10.0 ** e:.12g}") for e in decades for m in mantissas]
+        inside = [v for v in vals if lo <= v * 1.0001 and v <= hi * 1.0001]
+        if len(inside) >= 2:
+            vals = inside
+            break
+    return {"tickmode": "array", "tickvals": vals, "ticktext": [f"{v:g}" for v in vals]}
+
+
 def _line(x: object, y: object, name: str | None = None, color: str | None = None, width: float = 2,
           **kw: object) -> dict:
     return {"type": "scatter", "x": _a(x), "y": _a(y), "mode": "lines", "name": name,
@@ -72,9 +100,9 @@ def _curve(fig: Fig, df: pd.DataFrame, col: str, name: str, color: str, window: 
 def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, window: int = 20) -> go.Figure:
     """Loss (left) and accuracy (right) of the audio, visual and fused heads: batch, smoothed, validation."""
     fig = Fig(1, 2, ("Loss (train batch, smoothed)", "Accuracy"))
-    if steps is None or steps.empty:
-        fig.note("waiting for the first training step…")
-        return fig.figure(380)
+    if (wait := too_few_steps(steps)) is not None:
+        fig.waiting(wait)
+        return fig.figure(380, legend=False)
     for u in MODS:
         if _has(steps, f"loss_{u}"):
             _curve(fig, steps, f"loss_{u}", NAMES[u], COLORS[u], window, 1, 1)
@@ -96,9 +124,9 @@ def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, win
 def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     """Effective learning rate of each parameter group, the balance coefficients k and the ratio rho_a."""
     fig = Fig(1, 3, ("effective learning rate", "coefficient k (1 = unmodulated)", "score ratio ρ_a = s_a / s_v"))
-    if steps is None or steps.empty:
-        fig.note("waiting for the first training step…")
-        return fig.figure(340)
+    if (wait := too_few_steps(steps)) is not None:
+        fig.waiting(wait)
+        return fig.figure(340, legend=False)
     for u in MODS:
         if _has(steps, f"lr_{u}"):
             d = decimate(steps[["step", f"lr_{u}"]].dropna())
@@ -109,7 +137,9 @@ def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     if _has(steps, "rho_a"):
         _curve(fig, steps, "rho_a", "ρ audio", "#9467bd", window, 1, 3)
         fig.hline(1.0, 1, 3)
-    fig.yaxis(1, 1, type="log")
+    lrs = pd.concat([pd.to_numeric(steps[f"lr_{u}"], errors="coerce") for u in MODS if _has(steps, f"lr_{u}")])
+    lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
+    fig.yaxis(1, 1, type="log", **(log_ticks(lrs.min(), lrs.max()) if len(lrs) else {}))
     fig.all_axes("x", title={"text": "training step"})
     return fig.figure(340)
 
@@ -126,10 +156,16 @@ def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int
     return int(hit["epoch"].iloc[0]) + 1 if not hit.empty else None  # epochs are stored 0-based
 
 
+# Short, because four sit in one row; the panel's "What am I looking at?" box says the rest.
+IMBALANCE_TITLES = ("val acc gap (a − v)", "grad-norm ratio a / v", "Shapley (last epoch)", "epochs to 90 %")
+TITLE_SIZE = 13
+
+
 def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Figure:
     """Unimodal accuracy gap, gradient-norm ratio, Shapley values and epochs-to-90 %, in one 1x4 row."""
-    fig = Fig(1, 4, ("val acc gap (audio − visual)", "grad-norm ratio ‖g_a‖/‖g_v‖", "modality Shapley (last epoch)",
-                     "epochs to 90 % of last val acc"))
+    fig = Fig(1, 4, IMBALANCE_TITLES, horizontal_spacing=0.07)
+    for a in fig.layout["annotations"]:  # four titles in a row: small enough to keep apart at 1280 px
+        a["font"] = {"size": TITLE_SIZE}
     if _has(epochs, "val_acc_a") and _has(epochs, "val_acc_v"):
         e = epochs[["epoch", "val_acc_a", "val_acc_v"]].dropna()
         gap = _a(e["val_acc_a"] - e["val_acc_v"])
@@ -143,7 +179,9 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
         fig.add(_line(d["step"], d["ratio"], None, "#8c564b", 1, opacity=0.25, hoverinfo="skip"), 1, 2)
         fig.add(_line(d["step"], d["sm"], "‖g_a‖/‖g_v‖", "#8c564b"), 1, 2)
         fig.hline(1.0, 1, 2)
-        fig.yaxis(1, 2, type="log")
+        finite = d["ratio"][np.isfinite(d["ratio"]) & (d["ratio"] > 0)]
+        ticks = log_ticks(min(finite.min(), 1.0), max(finite.max(), 1.0)) if len(finite) else {}
+        fig.yaxis(1, 2, type="log", **ticks)
         fig.xaxis(1, 2, title={"text": "training step"})
     if _has(epochs, "shapley_a") and _has(epochs, "shapley_v"):
         last = epochs[["shapley_a", "shapley_v"]].dropna().iloc[-1]
@@ -155,7 +193,7 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
         fig.add({"type": "bar", "x": list(reach), "y": list(reach.values()), "name": "epochs to 90 %",
                  "marker": {"color": [COLORS[u] for u in MODS if NAMES[u] in reach]}}, 1, 4)
     if not fig.data:
-        fig.note("diagnostics appear after the first epoch")
+        fig.waiting("diagnostics appear after the first epoch")
     return fig.figure(300, legend=False)
 
 
@@ -175,7 +213,7 @@ def firing_rate_figure(steps: pd.DataFrame, layers: Sequence[str] | None = None,
         d = decimate(d.assign(sm=smooth(d[c], window)))
         fig.add(_line(d["step"], d["sm"], c[5:], color))
     if not cols:
-        fig.note("no firing rates recorded yet")
+        fig.waiting("no firing rates recorded yet")
     fig.xaxis(title={"text": "training step"})
     fig.yaxis(title={"text": "rate (spikes / neuron / step)"}, rangemode="tozero")
     return fig.figure(340, "Firing rate per layer")
@@ -197,50 +235,36 @@ def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
         fig.xaxis(title={"text": "epoch"}, **_epoch_ticks(len(e)))
         fig.yaxis(title={"text": "µJ per sample"}, rangemode="tozero")
     else:
-        fig.note("energy is estimated at the end of each epoch")
+        fig.waiting("energy is estimated at the end of each epoch")
     return fig.figure(340, title)
 
 
-def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "step") -> go.Figure:
-    """One line per run of `metric` (a column of each frame) against `x` (step or epoch)."""
+# Eight colours that stay apart for most colour vision (Okabe & Ito, with a grey for the eighth); past
+# eight runs the dash pattern changes, so no two of 16 lines look alike.
+RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#999999")
+RUN_DASHES = ("solid", "dash", "dot")
+
+
+def run_style(i: int) -> dict:
+    """Line colour and dash of the i-th run of a comparison."""
+    return {"color": RUN_COLORS[i % len(RUN_COLORS)], "dash": RUN_DASHES[(i // len(RUN_COLORS)) % len(RUN_DASHES)],
+            "width": 2}
+
+
+def compare_figure(curves: Mapping[str, pd.DataFrame], metric: str, x: str = "step",
+                   title: str | None = None) -> go.Figure:
+    """One line per run of `metric` (a column of each frame) against `x` (step or epoch); `title` names the
+    y axis for people (default: the column name)."""
     fig = Fig()
-    for name, df in curves.items():
+    for i, (name, df) in enumerate(curves.items()):
         if not _has(df, metric) or x not in df.columns:
             continue
         d = decimate(df[[x, metric]].dropna())
         xs = d[x] + 1 if x == "epoch" else d[x]  # epochs are stored 0-based; shown as "after epoch n"
-        fig.add(_line(xs, d[metric], name, mode="lines+markers" if len(d) < 60 else "lines"))
+        fig.add(_line(xs, d[metric], name, mode="lines+markers" if len(d) < 60 else "lines", line=run_style(i)))
     if not fig.data:
-        fig.note(f"none of the chosen runs recorded {metric}")
+        fig.waiting(f"none of the chosen runs recorded {title or metric}")
     n = max((len(df) for df in curves.values()), default=1)
     fig.xaxis(title={"text": x}, **(_epoch_ticks(n) if x == "epoch" else {}))
-    fig.yaxis(title={"text": metric})
+    fig.yaxis(title={"text": title or metric})
     return fig.figure(420)
-
-
-def _number(x: float) -> str:
-    """Four decimals for accuracies and ratios; large values (energy in pJ) as whole numbers with separators."""
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4f}"
-
-
-def summary_table(finals: pd.DataFrame, metrics: Sequence[str],
-                  by: Sequence[str] = ("strategy", "preset")) -> pd.DataFrame:
-    """Mean ± std of each metric per group (one row per run in `finals`); `n` counts runs."""
-    by = [b for b in by if b in finals.columns]
-    if finals.empty or not by:
-        return pd.DataFrame(columns=[*by, "n", *metrics])
-    rows = []
-    for key, g in finals.groupby(by, dropna=False, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        row: dict[str, object] = dict(zip(by, key, strict=True))
-        row["n"] = len(g)
-        for m in metrics:
-            v = pd.to_numeric(g[m], errors="coerce").dropna() if m in g.columns else pd.Series(dtype=float)
-            if v.empty:
-                row[m] = "—"
-            elif len(v) == 1:
-                row[m] = _number(v.iloc[0])
-            else:
-                row[m] = f"{_number(v.mean())} ± {_number(v.std(ddof=1))}"
-        rows.append(row)
-    return pd.DataFrame(rows)

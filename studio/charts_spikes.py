@@ -6,6 +6,7 @@ Rasters are heatmaps (one brick per neuron x timestep), never one marker per spi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -15,10 +16,19 @@ import plotly.graph_objects as go
 from studio.charts import COLORS, MODS, NAMES, _a
 from studio.figbuild import Fig
 
-RASTER_SCALE = [[0.0, "#f4f4f4"], [1.0, "#111111"]]
+# Silent cells light grey, spikes black, the gaps between cells white: at small T every neuron x timestep
+# cell stays a cell (a grid), so neighbouring spikes never merge into one bar.
+RASTER_SCALE = [[0.0, "#e6e8ee"], [1.0, "#111111"]]
+GRID_MAX_T = 32  # up to this many timesteps a raster is drawn as a grid of cells
+MIN_ROW_PX = 3  # neuron rows at least this tall (a 1 px gap + 2 px of cell), growing the figure up to ...
+MAX_RASTER_HEIGHT = 900  # ... this height; past it rows are thinner and drawn without gaps
 # Explicit lists: figures skip plotly's validation (figbuild.py), which is what turns names into lists,
 # and plotly.js itself knows only a few scale names (not Magma).
-MAGMA = [[i / (len(pc.sequential.Magma) - 1), c] for i, c in enumerate(pc.sequential.Magma)]
+# Streamlit's browser side rewrites the strings "#000001" ... "#000032" in every plotly figure (its theme's
+# placeholder colours; even with theme=None they become plotly's colorway): Magma's darkest, "#000004",
+# came out lavender, so silence looked loud. Such colours are moved by one unit of red.
+MAGMA = [[i / (len(pc.sequential.Magma) - 1), re.sub(r"^#0000(\d\d)$", r"#0100\1", c)]
+         for i, c in enumerate(pc.sequential.Magma)]
 GREYS = [[0.0, "#ffffff"], [1.0, "#000000"]]
 
 
@@ -76,12 +86,21 @@ def pick_neurons(spikes: np.ndarray, max_neurons: int | None) -> np.ndarray:
     return order
 
 
-def _raster_trace(s: np.ndarray, x: np.ndarray, max_neurons: int | None, hover: str) -> dict:
+def _raster_trace(s: np.ndarray, x: np.ndarray, max_neurons: int | None, hover: str, ygap: int = 0) -> dict:
     idx = pick_neurons(s, max_neurons)
     z = s[:, idx].T.astype(np.uint8)  # (neurons, T)
     return {"type": "heatmap", "z": z, "x": x, "y": np.arange(len(idx), dtype=np.int32),
             "customdata": np.broadcast_to(idx.astype(np.int32)[:, None], z.shape), "colorscale": RASTER_SCALE,
-            "zmin": 0, "zmax": 1, "showscale": False, "xgap": 1, "hovertemplate": hover}
+            "zmin": 0, "zmax": 1, "showscale": False, "xgap": 2 if s.shape[0] <= GRID_MAX_T else 0,
+            "ygap": ygap, "hovertemplate": hover}
+
+
+def raster_layout(T: int, neurons: int, height: int, margins: int = 70) -> tuple[int, int]:
+    """(figure height, gap between neuron rows) so that a small-T raster reads as neuron x time cells."""
+    if T > GRID_MAX_T:
+        return height, 0
+    height = min(max(height, margins + MIN_ROW_PX * neurons), MAX_RASTER_HEIGHT)
+    return height, 1 if (height - margins) / max(neurons, 1) >= MIN_ROW_PX else 0
 
 
 def raster_figure(layers: Mapping[str, np.ndarray], max_neurons: int | None = 300,
@@ -95,29 +114,38 @@ def raster_figure(layers: Mapping[str, np.ndarray], max_neurons: int | None = 30
     if not names:
         fig.note("no spikes recorded")
         return fig.figure(height, legend=False)
-    for i, name in enumerate(names):
-        s = np.asarray(layers[name])
+    arrays = [np.asarray(layers[name]) for name in names]
+    shown = max(len(pick_neurons(a, max_neurons)) for a in arrays)
+    height, ygap = raster_layout(max(a.shape[0] for a in arrays), shown, height)
+    for i, (name, s) in enumerate(zip(names, arrays, strict=True)):
         fig.add(_raster_trace(s, np.arange(1, s.shape[0] + 1, dtype=np.int32), max_neurons,
-                              "t=%{x}<br>neuron %{customdata}<br>spike=%{z}<extra></extra>"), 1, i + 1)
+                              "t=%{x}<br>neuron %{customdata}<br>spike=%{z}<extra></extra>", ygap), 1, i + 1)
         fig.title(i, f"{name}  ({s.shape[1]} neurons, rate {float(s.mean()):.3f})")
         fig.xaxis(1, i + 1, title={"text": "timestep"}, dtick=1 if s.shape[0] <= 16 else None)
-        fig.yaxis(1, i + 1, autorange="reversed")
+        fig.yaxis(1, i + 1, autorange="reversed", showgrid=False)
     fig.yaxis(1, 1, title={"text": "neuron (by rate)"})
     return fig.figure(height, legend=False)
 
 
 def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float,
                     neurons: Sequence[int] | None = None, title: str = "Membrane potential") -> go.Figure:
-    """Membrane traces (T, M) of chosen neurons with spike markers and the threshold line."""
+    """Membrane traces (T, M) of chosen neurons with spike markers and the threshold line.
+
+    Each timestep's value is a flat step centred on its tick (t - 0.5 .. t + 0.5), so the last one is drawn
+    too rather than ending in a vertical line at the axis edge.
+    """
     v = np.asarray(membrane, dtype=np.float32)
     neurons = list(range(min(v.shape[1], 4))) if neurons is None else [n for n in neurons if n < v.shape[1]]
-    t = np.arange(1, v.shape[0] + 1, dtype=np.int32)
+    T = v.shape[0]
+    t = np.arange(1, T + 1, dtype=np.int32)
+    edges = np.arange(T + 1, dtype=np.float32) + 0.5  # step i spans [i - 0.5, i + 0.5]
     fig = Fig()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
     for j, n in enumerate(neurons):
         c = palette[j % len(palette)]
-        fig.add({"type": "scatter", "x": t, "y": v[:, n], "mode": "lines", "name": f"neuron {n}",
-                 "line": {"color": c, "shape": "hv"}})
+        fig.add({"type": "scatter", "x": edges, "y": np.r_[v[:, n], v[-1:, n]], "mode": "lines",
+                 "name": f"neuron {n}", "line": {"color": c, "shape": "hv"},
+                 "hovertemplate": "v=%{y:.3f}<extra>neuron " + str(n) + "</extra>"})
         if spikes is not None and n < spikes.shape[1]:
             hit = np.flatnonzero(spikes[:, n])
             if hit.size:
@@ -126,8 +154,10 @@ def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float
                          "marker": {"symbol": "line-ns-open", "size": 14, "color": c, "line": {"width": 3}},
                          "hovertemplate": "spike at t=%{x}<extra></extra>"})
     fig.hline(v_th, text=f"v_th = {v_th:g}", dash="dash", color="black")
-    fig.xaxis(title={"text": "timestep"}, dtick=1 if v.shape[0] <= 16 else None)
-    fig.yaxis(title={"text": "membrane v"})
+    fig.xaxis(title={"text": "timestep"}, dtick=1 if T <= 16 else None, range=[0.5, T + 0.5])
+    lo = min(float(v[:, neurons].min()) if neurons else 0.0, 0.0)
+    pad = 0.08 * (1.2 * v_th - lo)
+    fig.yaxis(title={"text": "membrane v"}, range=[lo - pad, 1.2 * v_th + pad])
     return fig.figure(330, title)
 
 
@@ -137,7 +167,7 @@ def _centres(n: int) -> np.ndarray:
 
 
 def whatif_figure(result: Mapping[str, np.ndarray], audio_layer: str, visual_layer: str,
-                  max_neurons: int | None = 120) -> go.Figure:
+                  max_neurons: int | None = 60) -> go.Figure:
     """Each modality's raster with its attention α_u(t) right under it, on a shared normalised time axis.
 
     Audio layers run audio_steps timesteps, visual layers visual_steps and alpha the common T; every panel
@@ -153,8 +183,10 @@ def whatif_figure(result: Mapping[str, np.ndarray], audio_layer: str, visual_lay
         if key not in result:
             continue
         s = np.asarray(result[key])
+        rows = len(pick_neurons(s, max_neurons))
+        ygap = int(s.shape[0] <= GRID_MAX_T and 0.3 * (720 - 80) / max(rows, 1) >= MIN_ROW_PX)  # 30 % of the plot
         fig.add(_raster_trace(s, _centres(s.shape[0]), max_neurons,
-                              "time %{x:.2f}<br>neuron %{customdata}<br>spike=%{z}<extra></extra>"), row, 1)
+                              "time %{x:.2f}<br>neuron %{customdata}<br>spike=%{z}<extra></extra>", ygap), row, 1)
         fig.yaxis(row, 1, autorange="reversed", title={"text": "neuron"})
     top = max(2.0 / T, float(alpha.max()) * 1.1)
     for row, i in ((2, 0), (4, 1), (5, 2)):
@@ -186,20 +218,35 @@ def buildup_figure(build_up: np.ndarray, class_names: Sequence[str], label: int 
     return fig.figure(340, "Fused prediction building up over time")
 
 
-def inputs_figure(audio: np.ndarray, visual: np.ndarray) -> go.Figure:
-    """The (corrupted) inputs as images: the spectrogram (F, L) and the frame (C, H, W), first channel."""
+def inputs_figure(audio: np.ndarray, visual: np.ndarray, audio_range: tuple[float, float] | None = None,
+                  visual_range: tuple[float, float] | None = None) -> go.Figure:
+    """The (corrupted) inputs as images: the spectrogram (F, L) and the frame (C, H, W), first channel.
+
+    `audio_range` / `visual_range`: fixed colour ranges, from the undamaged sample. Without them plotly
+    stretches the colours over whatever is drawn, so a dropped (constant) spectrogram came out as one
+    bright colour; with them silence, the log-mel floor, is the dark end, and a blank frame is white.
+    """
     fig = Fig(1, 2, ("audio spectrogram", "visual frame"), column_widths=[0.6, 0.4])
     a = np.asarray(audio, dtype=np.float32)
     v = np.asarray(visual, dtype=np.float32)
     v = v[0] if v.ndim == 3 else v
-    fig.add({"type": "heatmap", "z": a, "colorscale": MAGMA, "showscale": False,
+    fig.add({"type": "heatmap", "z": a, "colorscale": MAGMA, "showscale": False, **_zrange(audio_range),
              "hovertemplate": "frame %{x}<br>band %{y}<br>%{z:.2f}<extra></extra>"}, 1, 1)
-    fig.add({"type": "heatmap", "z": v, "colorscale": GREYS, "showscale": False,
+    fig.add({"type": "heatmap", "z": v, "colorscale": GREYS, "showscale": False, **_zrange(visual_range),
              "hovertemplate": "x %{x} y %{y}<br>%{z:.2f}<extra></extra>"}, 1, 2)
     fig.xaxis(1, 1, title={"text": "frame"})
     fig.yaxis(1, 1, title={"text": "mel band"})
-    fig.yaxis(1, 2, autorange="reversed", scaleanchor="x2")
+    frame = {"showline": True, "mirror": True, "linecolor": "#9a9a9a", "showgrid": False}  # a blank frame shows
+    fig.xaxis(1, 2, **frame)
+    fig.yaxis(1, 2, autorange="reversed", scaleanchor="x2", **frame)
     return fig.figure(300, legend=False)
+
+
+def _zrange(r: tuple[float, float] | None) -> dict:
+    if r is None:
+        return {}
+    lo, hi = float(r[0]), float(r[1])
+    return {"zmin": lo, "zmax": hi if hi > lo else lo + 1.0}
 
 
 def mod_layers(layers: Sequence[str], modality: str) -> list[str]:

@@ -86,6 +86,12 @@ class Fig:
         self.layout["annotations"].append({"text": text, "showarrow": False, "xref": "paper", "yref": "paper",
                                            "x": 0.5, "y": 0.5, "font": {"size": 14}})
 
+    def waiting(self, text: str) -> None:
+        """A panel with nothing to draw yet: the message alone, no axes (which would show a dummy range)."""
+        self.note(text)
+        for key in [k for k in self.layout if k.startswith(("xaxis", "yaxis"))]:
+            self.layout[key].update(visible=False)
+
     def figure(self, height: int, title: str | None = None, legend: bool = True, **layout: Any) -> go.Figure:
         self.layout.update(
             height=height,

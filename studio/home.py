@@ -15,9 +15,12 @@ if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not
 
 import streamlit as st  # noqa: E402
 
-from studio import state  # noqa: E402
+from studio import look  # noqa: E402 (no heavy imports)
 
 st.set_page_config(page_title="TAAF Studio", page_icon="⚡", layout="wide")
+look.apply()  # first, before the imports below: Streamlit's own Stop shows after 0.5 s of any run
+
+from studio import state  # noqa: E402
 
 PAGES = [
     st.Page("pages/1_train.py", title="Train & watch", icon=":material/monitoring:", default=True),

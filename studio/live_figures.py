@@ -12,12 +12,47 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from studio import charts, charts_spikes
+from core.diagnostics import imbalance_verdict
+from studio import charts, charts_spikes, waiting
 from studio.rundata import RunView
 
 
 def _alpha_now(view: RunView) -> go.Figure:
     return charts_spikes.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})")
+
+
+def _wrap(text: str, width: int = 110) -> str:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
+
+
+def _imbalance(view: RunView) -> go.Figure:
+    """The imbalance diagnostics, titled with the researcher's question answered in one sentence (it moves with
+    the figure, so a live page keeps it current)."""
+    fig = charts.imbalance_figure(view.steps, view.epochs)
+    verdict = _wrap(imbalance_verdict(view.steps, view.epochs, view.meta))
+    fig.layout.title = {"text": f"<b>{verdict}</b>", "x": 0, "xanchor": "left", "font": {"size": 14}}
+    fig.layout.margin.t = max(int(fig.layout.margin.t or 0), 40 + 18 * verdict.count("<br>") + 40)
+    return fig
+
+
+def _noted(name: str, build: Callable[[RunView], go.Figure]) -> Callable[[RunView], go.Figure]:
+    """`build`, with the sentence saying when the panel fills written over it while it is still empty."""
+    def noted(view: RunView) -> go.Figure:
+        fig = build(view)
+        note = waiting.note_for(name, view.steps, view.epochs, view.meta, view.config)
+        if note:
+            fig.add_annotation(text=_wrap(note, 60), xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                               bgcolor="rgba(255,255,255,0.9)", font={"size": 14})
+        return fig
+
+    return noted
 
 
 # name -> (what changes it, builder): a figure is rebuilt (and re-sent) only when its key changed.
@@ -26,10 +61,11 @@ FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure
     "lr": (lambda v: v.steps_key, lambda v: charts.lr_figure(v.steps)),
     "alpha": (lambda v: v.probes_key, lambda v: charts_spikes.alpha_history_figure(v.probe_steps, v.alphas)),
     "alpha_now": (lambda v: v.probes_key, _alpha_now),
-    "imb": (lambda v: (v.steps_key, v.epochs_key), lambda v: charts.imbalance_figure(v.steps, v.epochs)),
+    "imb": (lambda v: (v.steps_key, v.epochs_key), _imbalance),
     "rates": (lambda v: v.steps_key, lambda v: charts.firing_rate_figure(v.steps, v.layers)),
     "energy": (lambda v: v.epochs_key, lambda v: charts.energy_figure(v.epochs)),
 }
+FIGURES = {name: (changes, _noted(name, build)) for name, (changes, build) in FIGURES.items()}
 HEIGHTS = {"loss": 520, "lr": 330, "alpha": 280, "alpha_now": 280, "imb": 560, "rates": 330, "energy": 330,
            "raster": 420, "membrane": 300}  # px: the chart's box is sized before its first figure arrives
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -91,17 +93,13 @@ def test_firing_rate_and_energy() -> None:
     assert "21 %" in fig.layout.title.text
 
 
-def test_compare_and_summary_table() -> None:
-    curves = {"r1": _epochs(), "r2": _epochs().assign(val_acc_f=[0.1, 0.2, 0.3])}
-    fig = charts.compare_figure(curves, "val_acc_f", "epoch")
-    assert _names(fig) == {"r1", "r2"}
-    finals = pd.DataFrame({"strategy": ["taaf", "taaf", "concat"], "preset": ["hard"] * 3,
-                           "val_acc_f": [0.8, 0.9, 0.5], "energy_pj": [5.8e6, 6.2e6, 4e6]})
-    table = charts.summary_table(finals, ["val_acc_f", "energy_pj"])
-    row = table.set_index("strategy").loc["taaf"]
-    assert row["n"] == 2 and row["val_acc_f"] == "0.8500 ± 0.0707"
-    assert row["energy_pj"] == "6,000,000 ± 282,843"  # pJ: whole numbers, not 6000000.0000
-    assert table.set_index("strategy").loc["concat", "val_acc_f"] == "0.5000"
+def test_compare_figure_one_distinct_line_per_run() -> None:
+    curves = {f"r{i}": _epochs().assign(val_acc_f=[0.1 * i, 0.2, 0.3]) for i in range(10)}
+    fig = charts.compare_figure(curves, "val_acc_f", "epoch", "val acc (fused)")
+    assert _names(fig) == set(curves)
+    styles = [(t.line.color, t.line.dash) for t in fig.data]
+    assert len(set(styles)) == 10 and len({c for c, _ in styles[:8]}) == 8  # 8 colours, then dashes
+    assert fig.layout.yaxis.title.text == "val acc (fused)"
 
 
 def _alphas(s: int = 5, t: int = 4) -> np.ndarray:
@@ -209,5 +207,83 @@ def test_every_builder_output_is_valid_plotly(whatif_result: dict) -> None:
         # colour scales must be explicit lists: unvalidated names reach plotly.js, which lacks most of them
         assert all(not isinstance(t.to_plotly_json().get("colorscale"), str) for t in fig.data)
         assert fig.layout.height and fig.to_json()
+        # Streamlit's browser code replaces these strings (theme placeholders) in any figure's JSON
+        assert not re.search(r"#0000(?!00)[0-9]{2}\b", fig.to_json(), re.I)
         # the studio's own look: shown with theme=None, so no Streamlit theme is merged in the browser
         assert fig.layout.template.layout.font.family == STUDIO_TEMPLATE["layout"]["font"]["family"]
+
+
+def test_log_ticks_label_values_not_digits() -> None:
+    t = charts.log_ticks(0.15, 3.0)
+    assert t["tickvals"] == pytest.approx([0.2, 0.5, 1, 2])
+    assert t["ticktext"] == ["0.2", "0.5", "1", "2"]  # plotly's own log labels read "2", "5" for 0.2, 0.5
+    assert charts.log_ticks(3e-3, 3e-3)["ticktext"] == ["0.0005", "0.001", "0.002", "0.005", "0.01", "0.02"]
+
+
+def test_learning_rate_axis_carries_its_values() -> None:
+    y = charts.lr_figure(_steps()).layout.yaxis  # lr 1.5e-3 (audio) and 3e-3
+    assert y.type == "log" and list(y.ticktext) == ["0.002", "0.003"]  # a narrow range: every digit
+
+
+def test_grad_norm_ratio_axis_carries_its_values() -> None:
+    st = _steps().assign(gnorm_a=np.linspace(0.3, 2.5, 120))  # ratio 0.3 .. 2.5 against gnorm_v = 1
+    y = charts.imbalance_figure(st, _epochs()).layout.yaxis2
+    assert y.type == "log" and y.tickmode == "array"
+    assert "0.5" in y.ticktext and "2" in y.ticktext
+    assert np.allclose([float(x) for x in y.ticktext], y.tickvals)
+
+
+def test_imbalance_titles_fit_side_by_side_at_1280_px() -> None:
+    fig = charts.imbalance_figure(_steps(), _epochs())
+    # 1280 px window - sidebar (~300) - page padding (~100) - figure margins (70) = ~810 px of plot area;
+    # a title of n characters at font size f is about 0.55 n f px wide in the studio's sans-serif
+    titles = [a for a in fig.layout.annotations if a.text in charts.IMBALANCE_TITLES]
+    assert len(titles) == 4
+    for a, axis in zip(titles, ("xaxis", "xaxis2", "xaxis3", "xaxis4"), strict=True):
+        lo, hi = fig.layout[axis].domain
+        assert 0.55 * len(a.text) * a.font.size <= (hi - lo) * 810, a.text
+
+
+def test_one_step_shows_a_message_not_dummy_axes() -> None:
+    for fig in (charts.loss_acc_figure(_steps(1), None), charts.lr_figure(_steps(1))):
+        assert not fig.data
+        assert "1 training step so far" in fig.layout.annotations[-1].text
+        assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+    assert charts.loss_acc_figure(_steps(2), None).data  # two steps draw a curve
+
+
+def test_small_t_raster_is_a_grid_of_cells() -> None:
+    s = (np.random.default_rng(5).random((4, 80)) < 0.3).astype(np.uint8)
+    fig = charts_spikes.raster_figure({"a.lif1": s}, max_neurons=50)
+    h = fig.data[0]
+    assert h.xgap >= 1 and h.ygap == 1  # every neuron x timestep cell stands apart
+    assert (fig.layout.height - 70) / 50 >= charts_spikes.MIN_ROW_PX
+    many = charts_spikes.raster_figure({"a.lif1": s}, max_neurons=None)
+    assert many.layout.height == max(360, 70 + 3 * 80)
+    long = charts_spikes.raster_figure({"a.lif1": np.zeros((100, 80), np.uint8)}, max_neurons=50)
+    assert long.data[0].xgap == 0 and long.layout.height == 360  # long runs: spikes are already thin
+
+
+def test_membrane_draws_the_last_step_flat_and_clear_of_the_corner() -> None:
+    v = np.array([[-0.9], [0.0], [0.3], [0.1]], np.float32)
+    fig = charts_spikes.membrane_figure(v, np.zeros((4, 1), np.uint8), v_th=0.5)
+    line = fig.data[0]
+    assert list(line.x) == [0.5, 1.5, 2.5, 3.5, 4.5] and list(line.y)[-2:] == pytest.approx([0.1, 0.1])
+    assert list(fig.layout.xaxis.range) == [0.5, 4.5]  # x tick 1 sits away from the y axis' bottom label
+    lo, hi = fig.layout.yaxis.range
+    assert lo < -0.9 and hi > 0.5
+
+
+def test_dropped_audio_is_drawn_dark() -> None:
+    real = np.random.default_rng(6).normal(size=(32, 32)).astype(np.float32)
+    silence = np.full_like(real, real.min())  # core.data.presets: a dropped spectrogram holds its minimum
+    fig = charts_spikes.inputs_figure(silence, np.zeros((1, 8, 8)), (real.min(), real.max()), (0.0, 1.0))
+    a, v = fig.data
+    assert a.zmin == pytest.approx(real.min()) and a.zmax == pytest.approx(real.max())
+    assert a.colorscale[0][1] == charts_spikes.MAGMA[0][1] and np.asarray(a.z).max() == a.zmin  # darkest
+    assert v.zmin == 0 and v.colorscale[0][1] == "#ffffff"  # a blank frame is white
+
+
+def test_whatif_rasters_are_grids_too(whatif_result: dict) -> None:
+    heat = [t for t in charts_spikes.whatif_figure(whatif_result, "a.lif1", "v.lif1").data if isinstance(t, go.Heatmap)]
+    assert all(h.xgap >= 1 and h.ygap == 1 for h in heat)

@@ -11,7 +11,7 @@ import torch
 
 from core import checkpoint
 from core.config import load_config
-from core.model import MultimodalSNN
+from core.model import MultimodalSNN, recording
 from core.store import RunReader
 from core.train import train
 
@@ -39,11 +39,10 @@ def test_trains_on_cuda(tmp_path, amp):
 def test_bf16_autocast_keeps_membranes_in_fp32():
     cfg = load_config(ROOT / "configs" / "taaf.toml")
     model = MultimodalSNN(cfg["model"], (32, 32), (1, 8, 8), 10).cuda()
-    for layer in model.lif_layers():
-        layer.record = True
-    with torch.autocast("cuda", dtype=torch.bfloat16):
+    with torch.autocast("cuda", dtype=torch.bfloat16), recording() as recorded:
         out = model(torch.randn(4, 32, 32, device="cuda"), torch.rand(4, 1, 8, 8, device="cuda"))
-    assert all(layer.membrane.dtype == torch.float32 for layer in model.lif_layers())
+    assert len(recorded) == len(model.lif_layers())
+    assert all(membrane.dtype == torch.float32 for _, membrane in recorded.values())
     assert torch.isfinite(out.pred["f"].float()).all()
 
 

@@ -234,11 +234,11 @@ def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
     at = _app(monkeypatch, runs_dir, page="pages/2_compare.py")
     _ok(at)
     assert len(at.multiselect(key="cmp_runs").value) == 2
-    listing = at.dataframe[0].value.set_index("name")
+    listing = at.dataframe[0].value.set_index("run")
     assert listing.loc["broken-half-written", "status"] == "unknown" and listing.loc["broken-half-written", "problem"]
     assert len(_specs(at)) == 1
-    summary = next(d.value for d in at.dataframe if "n" in d.value.columns)
-    assert summary["n"].iloc[0] == 2 and "±" in summary["val_acc_f"].iloc[0]
+    summary = next(d.value for d in at.dataframe if "n seeds" in d.value.columns)
+    assert summary["n seeds"].iloc[0] == 2 and "±" in summary["val acc (fused)"].iloc[0]
     at.selectbox(key="cmp_metric").set_value("rho_a").run()
     _ok(at)
     assert len(at.get("download_button")) == 2

@@ -206,3 +206,17 @@ def test_pause_resume_stop_through_the_control_channel(tmp_path):
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("args, out", [
+    (["--help"], "--resume RUN_DIR"),
+    (["--set", "x=1"], "--config is required"),
+    (["--config", "configs/taaf.toml", "--set", "train.epochz=1"], "unknown key 'train.epochz'"),
+])
+def test_help_and_argument_errors_come_before_torch_is_imported(args, out):
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "core.train", *args], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert out in p.stdout + p.stderr
+    assert p.returncode == (0 if args == ["--help"] else 2)
+    imported = [line.rsplit("|", 1)[-1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")]
+    assert imported and "torch" not in imported and "numpy" not in imported

@@ -17,18 +17,8 @@ import streamlit as st
 from core import launcher
 from core.errors import TAAFError
 from core.store.paths import read_log_tail
-from studio import controls, live_api, livechart, panels, state
+from studio import controls, landing, live_api, livechart, look, panels, state
 from studio.rundata import RunData
-
-
-def _default_run(table: pd.DataFrame) -> str | None:
-    if table.empty:
-        return None
-    user = table[~table["demo"]]
-    active = user[user["status"].isin(state.ACTIVE)]
-    if len(active):
-        return str(active["path"].iloc[0])
-    return str((user if len(user) else table)["path"].iloc[0])
 
 
 def _log_tail(path: str, n: int = 40) -> str:
@@ -191,7 +181,8 @@ def main() -> None:
         if chosen and Path(chosen).is_dir():  # just started: not in the cached table yet
             paths.insert(0, chosen)
         else:
-            chosen = _default_run(table)
+            chosen = landing.default_run(table)
+            st.session_state["opened_on"] = landing.opened_on(table, chosen) if chosen else ""
     rows = {str(r["path"]): r for r in table.to_dict("records")}
     # The widget's key changes whenever the app itself picks the run (Start): a rerun that the browser sent
     # with the old selection still in it (a timer tick racing the click) then cannot switch back.
@@ -199,6 +190,8 @@ def main() -> None:
                         format_func=lambda p: state.label(rows[p], status=False) if p in rows else Path(p).name,
                         help="the status of the chosen run is shown in the bar below (it updates live)")
     st.session_state[state.WATCHED] = path
+    if opened := st.session_state.pop("opened_on", ""):  # once, when the page chose the run itself
+        st.info(opened, icon=":material/info:")
     row = rows.get(path, {"status": "starting", "demo": False})
     if row.get("problem") and row.get("status") == "unknown":
         st.error(f"This run cannot be read: {row['problem']}")
@@ -220,6 +213,7 @@ def main() -> None:
 
 if st.query_params.get("present") == "1":  # a bookmark of the Train page in presenter mode
     st.switch_page("pages/6_present.py")
+look.apply()
 st.title("Train & watch")
 st.page_link("pages/6_present.py", label="Presenter mode: one panel at a time, full window, large text (← / →)",
              icon=":material/slideshow:")

@@ -1,4 +1,5 @@
-"""Page 2 — Compare runs: overlay metric curves and tabulate final metrics (mean ± std per strategy)."""
+"""Page 2 — Compare runs: overlay metric curves and tabulate final metrics (mean ± std over distinct seeds
+per strategy x preset; copies of a run, same config and seed, count once)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,36 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import charts, state
+from studio import charts, compare, look, state
 from studio.rundata import MAX_ROWS, thin
 
 EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
-                 "shapley_a", "shapley_v", "energy_pj", "sops", "epoch_time"]
+                 "shapley_a", "shapley_v", "energy_uj", "sops", "epoch_time"]
 STEP_METRICS = ["loss", "loss_f", "acc_f", "acc_a", "acc_v", "rho_a", "k_a", "k_v", "lr_a", "lr_v",
                 "gnorm_a", "gnorm_v", "samples_per_s"]
-FINAL = ["val_acc_f", "val_acc_a", "val_acc_v", "shapley_a", "shapley_v", "energy_pj"]
+FINAL = ["val_acc_f", "val_acc_a", "val_acc_v", "shapley_a", "shapley_v", "energy_uj"]
+STORED = {"energy_uj": "energy_pj"}  # shown in µJ, stored in pJ
 
 
 @st.cache_data(max_entries=32, ttl=120, show_spinner=False)
 def scalars(path: str, scope: str, keys: tuple[str, ...] | None, updated: float) -> pd.DataFrame:
     """Scalars of one run (thinned for drawing); `updated` in the key refreshes live runs."""
     with state.reader(path) as r:
-        return thin(r.scalars(scope, keys=list(keys) if keys else None), MAX_ROWS)
+        return compare.with_energy_uj(thin(r.scalars(scope, keys=list(keys) if keys else None), MAX_ROWS))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def fingerprint(path: str, updated: float) -> str | None:
+    """What decides a run's numbers (config with its seed), hashed: equal for bit-identical copies."""
+    try:
+        with state.reader(path) as r:
+            return compare.fingerprint(r.config())
+    except TAAFError:
+        return None
 
 
 st.title("Compare runs")
+look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 table = state.all_runs_or_stop()
 if table.empty:
     st.info(f"No runs in `{state.runs_dir()}` yet. Train some on the **Train & watch** page.")
@@ -32,7 +45,7 @@ if table.empty:
 with st.expander("All runs", expanded=False):
     cols = [c for c in ("name", "status", "strategy", "preset", "seed", "steps", "total_steps", "last_val_acc_f",
                         "problem") if c in table.columns]
-    st.dataframe(table[cols], hide_index=True, width="stretch")
+    st.dataframe(compare.readable(table, cols), hide_index=True, width="stretch")
 
 ok = table[table["status"] != "unknown"]
 rows = {str(r["path"]): r for r in ok.to_dict("records")}
@@ -44,41 +57,48 @@ if not chosen:
     st.stop()
 
 c1, c2 = st.columns([2, 1])
-metric = c1.selectbox("Metric", EPOCH_METRICS + STEP_METRICS, key="cmp_metric",
+metric = c1.selectbox("Metric", EPOCH_METRICS + STEP_METRICS, key="cmp_metric", format_func=compare.label,
                       help="per-epoch metrics (validation, Shapley, energy) or per-step training signals")
 scope = "epoch" if metric in EPOCH_METRICS else "step"
 x = c2.radio("x axis", ["epoch", "step"] if scope == "epoch" else ["step"], horizontal=True, key="cmp_x")
 curves, problems = {}, []
 for p in chosen:
     try:
-        curves[rows[p]["name"]] = scalars(p, scope, (metric,), float(rows[p].get("updated") or 0))
+        curves[rows[p]["name"]] = scalars(p, scope, (STORED.get(metric, metric),), float(rows[p].get("updated") or 0))
     except TAAFError as e:
         problems.append(f"{rows[p]['name']}: {e}")
 for msg in problems:
     st.error(msg)
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
-state.plot(charts.compare_figure(curves, metric, x), "cmp_fig")
+state.plot(charts.compare_figure(curves, metric, x, compare.label(metric)), "cmp_fig")
 if scope == "step":
     st.caption("Per-step signals are smoothed (moving average over about 20 steps).")
 
 st.subheader("Final metrics")
-st.caption("Last recorded epoch of each chosen run; mean ± std (sample std) over runs of the same strategy and preset.")
+st.caption("Last recorded epoch of each chosen run; mean ± std (sample std) over the distinct seeds of each "
+           "strategy and preset. Runs with the same config and seed are bit-identical: they count once.")
 finals = []
 for p in chosen:
+    updated = float(rows[p].get("updated") or 0)
     try:
-        ep = scalars(p, "epoch", None, float(rows[p].get("updated") or 0))
+        ep = scalars(p, "epoch", None, updated)
     except TAAFError:
         continue
     last = ep.dropna(subset=["val_acc_f"]).iloc[-1] if "val_acc_f" in ep and ep["val_acc_f"].notna().any() else None
     finals.append({"run": rows[p]["name"], "strategy": rows[p].get("strategy"), "preset": rows[p].get("preset"),
-                   "seed": rows[p].get("seed"), "status": rows[p]["status"],
+                   "seed": rows[p].get("seed"), "status": rows[p]["status"], "fingerprint": fingerprint(p, updated),
                    **{m: (last[m] if last is not None and m in last else None) for m in FINAL}})
 finals_df = pd.DataFrame(finals)
+for names in compare.duplicate_groups(finals_df):
+    st.warning(f"{', '.join(names)} have the same config and seed, so the same numbers (bit-identical): "
+               "counted once in the table, and drawn as one line in the chart. Use another seed "
+               "(train.seed) for a second sample.")
 if len(finals_df):
-    st.dataframe(charts.summary_table(finals_df, FINAL), hide_index=True, width="stretch")
+    st.dataframe(compare.summary_table(finals_df, FINAL), hide_index=True, width="stretch")
     with st.expander("Per run"):
-        st.dataframe(finals_df, hide_index=True, width="stretch")
+        st.dataframe(compare.readable(finals_df, ["run", "strategy", "preset", "seed", "status", *FINAL]),
+                     hide_index=True, width="stretch")
 
 st.subheader("Export")
 which = st.selectbox("Run to export", chosen, format_func=lambda p: rows[p]["name"], key="cmp_export")

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import charts_spikes, state
+from studio import charts_spikes, look, state
 from studio.state import explain
 
 
@@ -31,6 +31,7 @@ def what_if(path: str, updated: float, index: int, knobs: tuple, seed: int) -> d
 
 
 st.title("Inspect a sample (what-if)")
+look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 explain("Pick a test sample, damage one modality (noise, occlusion, or remove it) and watch how the trained "
         "network reacts: which audio and visual neurons fire, **when** TAAF's attention α_u(t) looks at each "
         "modality, and how the fused prediction builds up as timesteps arrive. Audio and visual encoders run at "
@@ -77,18 +78,21 @@ except (TAAFError, ValueError, IndexError, RuntimeError) as e:
 label, pred = int(res["label"]), int(res["pred"])
 c = st.columns(4)
 c[0].metric("true class", names[label] if label < len(names) else label)
+# Right or wrong is not a change: coloured words, no up/down arrow (an arrow beside "wrong" read as "better").
 c[1].metric("fused prediction", names[pred] if pred < len(names) else pred,
-            delta="correct" if pred == label else "wrong", delta_color="normal" if pred == label else "inverse")
+            delta="correct" if pred == label else "wrong", delta_color="normal" if pred == label else "inverse",
+            delta_arrow="off")
 probs = np.asarray(res.get("probs")) if res.get("probs") is not None else None
 if probs is not None and probs.ndim == 3:
     for j, (u, col) in enumerate(zip(("audio", "visual"), c[2:], strict=True)):
         p_final = probs[j].mean(axis=0)
-        col.metric(f"{u} head alone", names[int(p_final.argmax())] if names else int(p_final.argmax()),
-                   delta=f"p(true) = {p_final[label]:.2f}", delta_color="off")
+        col.metric(f"{u} head alone", names[int(p_final.argmax())] if names else int(p_final.argmax()))
+        col.caption(f"p(true class) = {p_final[label]:.2f}")  # a probability, not a delta: no arrow
 
 left, right = st.columns([3, 2])
 with left:
-    state.plot(charts_spikes.inputs_figure(res["audio"], res["visual"]), "ins_inputs")
+    state.plot(charts_spikes.inputs_figure(res["audio"], res["visual"], res.get("audio_range"),
+                                           res.get("visual_range")), "ins_inputs")
     st.caption("The inputs as the network sees them (after the damage above).")
 with right:
     state.plot(charts_spikes.buildup_figure(res["build_up"], names, label), "ins_buildup")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import panels, state
+from studio import look, panels, state
 
 PLAY_EVERY_S = 0.7
 
 st.title("Replay")
+look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 table = state.all_runs_or_stop()
 table = table[table["status"] != "unknown"] if len(table) else table
 if table.empty:
