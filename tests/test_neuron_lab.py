@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import neuron_lab as lab
 from core.config import DEFAULTS
-from core.model import DT, MultimodalSNN
+from core.model import DT, MultimodalSNN, recording
 from core.recorder import record_probes
 from studio import charts_neuron
 
@@ -59,10 +59,10 @@ def test_default_neuron_is_the_networks_layer() -> None:
     for k in ("tau_mem_inv", "v_leak", "v_th", "v_reset"):
         assert float(getattr(p, k)) == pytest.approx(float(getattr(layer.p, k)), rel=1e-6), k
     x = torch.rand(120, 5, generator=torch.Generator().manual_seed(2)) * 1.5
-    layer.record = True
-    z_net = layer(x)
+    with recording() as recorded:
+        z_net = layer(x)
     v, z = lab.simulate(x.numpy(), p)
-    np.testing.assert_allclose(v, layer.membrane.numpy(), atol=1e-6)
+    np.testing.assert_allclose(v, recorded[layer.name][1].numpy(), atol=1e-6)
     np.testing.assert_array_equal(z, z_net.numpy())
 
 

@@ -48,7 +48,8 @@ def test_compare_counts_seeds_and_warns_on_copies(monkeypatch: pytest.MonkeyPatc
     assert listing.set_index("run").loc["demo_run", "last val acc (fused)"] == "—"
     at.selectbox(key="cmp_metric").set_value("energy_uj").run()
     assert not at.exception
-    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    chart = next(c for c in at.get("bidi_component") if c.proto.component_name == "taaf_chart")
+    layout = json.loads(json.loads(chart.proto.json)["fig"])["layout"]
     assert layout["yaxis"]["title"]["text"] == "energy (µJ / sample)"
 
 
