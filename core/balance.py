@@ -56,7 +56,8 @@ def detached_loss(logits: torch.Tensor, alpha: torch.Tensor, target: torch.Tenso
 
 def stream_loss(logits: torch.Tensor, alpha: torch.Tensor, target: torch.Tensor, weighting: str,
                 entropy_floor: float = 0.0) -> torch.Tensor:
-    """One stream's loss under a reading `weighting`; entropy_floor > 0 adds mean(relu(floor - H(alpha)))."""
+    """One stream's loss under a reading `weighting`. entropy_floor (a fraction of ln T, uniform attention's
+    entropy) > 0 adds mean(relu(entropy_floor ln T - H(alpha))): alpha may sharpen down to that entropy."""
     if weighting == "weighted-ce":
         loss = attention_guided_loss(logits, alpha, target)
     elif weighting == "prediction-ce":
@@ -66,7 +67,8 @@ def stream_loss(logits: torch.Tensor, alpha: torch.Tensor, target: torch.Tensor,
     else:
         raise ValueError(f"unknown strategy.weighting {weighting!r}: expected one of {', '.join(WEIGHTINGS)}")
     if entropy_floor > 0:
-        loss = loss + F.relu(entropy_floor - alpha_entropy(alpha)).mean()
+        floor = entropy_floor * math.log(alpha.shape[-1])
+        loss = loss + F.relu(floor - alpha_entropy(alpha)).mean()
     return loss
 
 

@@ -23,17 +23,15 @@ from core.store import RunReader
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "taaf.toml"
+FLOOR = 0.8 / math.log(4)  # 0.8 nats at T = 4, as these rows were measured (the shipped default 0.577 rounds it)
 # reading -> the settings that make it, on top of configs/taaf.toml; each row writes out all three reading
 # settings, so the table stays what it is whatever the defaults become
 READINGS: dict[str, dict[str, object]] = {
     "weighted-ce": {"strategy.weighting": "weighted-ce"},
-    "weighted-ce-floor": {"strategy.weighting": "weighted-ce", "strategy.entropy_floor": 0.8},
+    "weighted-ce-floor": {"strategy.weighting": "weighted-ce", "strategy.entropy_floor": FLOOR},
     "detached": {"strategy.weighting": "detached"},
     "prediction-ce": {"strategy.weighting": "prediction-ce"},
-    "detached-floor": {"strategy.weighting": "detached", "strategy.entropy_floor": 0.8},
-    "weighted-ce-cosine": {"strategy.weighting": "weighted-ce", "model.attn_temperature": 0.7},
-    "detached-cosine": {"strategy.weighting": "detached", "model.attn_temperature": 0.7},
-    "uniform-weighted-ce": {"strategy.name": "taaf-uniform", "strategy.weighting": "weighted-ce"},
+    "detached-floor": {"strategy.weighting": "detached", "strategy.entropy_floor": FLOOR},
 }
 NEUTRAL = {"strategy.name": "taaf", "strategy.entropy_floor": 0.0, "model.attn_temperature": 0.0}
 
@@ -87,7 +85,8 @@ def table(results: dict[str, list[dict[str, float]]]) -> str:
     rows = []
     for reading, runs in results.items():
         cells = [mean_std([r[k] for r in runs]) for k in ("best_val_f", "last_val_f", "H_a", "H_v", "H_f")]
-        settings = ", ".join(f"`{k}={v}`" for k, v in READINGS[reading].items())
+        settings = ", ".join(f"`{k}={v:.4g}`" if isinstance(v, float) else f"`{k}={v}`"
+                             for k, v in READINGS[reading].items())
         rows.append(f"| {reading} | {settings} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join([head, *rows])
 
