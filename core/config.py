@@ -63,11 +63,19 @@ DEFAULTS: dict[str, Any] = {
         "widths": [32, 64],  # channels per encoder stage
         "blocks": 0,  # residual blocks per stage; 0 = one plain conv per stage (tiny default)
         "attn_dim": 16,  # TAAF query / key size
+        "attn_temperature": 0.0,  # 0: dot-product attention scores; > 0: cosine similarity / temperature
         "tau_mem_inv": 500.0,  # 1/ms; with dt = 1 ms the membrane keeps half its potential per step
         "v_th": 0.5,
     },
     "strategy": {
-        "name": "taaf",  # taaf | taaf-no-balance | concat | ogm-ge | unimodal-audio | unimodal-visual
+        "name": "taaf",  # taaf | taaf-no-balance | taaf-uniform | concat | ogm-ge | unimodal-audio | unimodal-visual
+        # how TAAF's attention alpha enters each stream's loss (docs/method.md): detached = sum_t sg(alpha) CE_t
+        # + CE of the alpha-weighted prediction (alpha learns there); weighted-ce = sum_t alpha CE_t with alpha's
+        # gradient (the literal reading); prediction-ce = CE of the alpha-weighted prediction alone
+        "weighting": "detached",
+        # fraction of ln T (uniform attention's entropy); > 0 adds mean(relu(fraction ln T - entropy(alpha)))
+        # to each stream's loss, so alpha cannot collapse to one-hot (0.577: 0.80 nats at T = 4)
+        "entropy_floor": 0.577,
         "coeff": "tanh",  # tanh: 1 - tanh(beta (rho - 1)); ogm: 1 - tanh(beta relu(rho))
         "beta": 1.0,
         "lambda_a": 1.0,
@@ -116,7 +124,10 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "data.ave.audio": ("wav", "npy", "pickle"),
     "model.align": ("learned", "fixed", "none"),
     "model.encoding": ("direct", "poisson"),
-    "strategy.name": ("taaf", "taaf-no-balance", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual"),
+    "strategy.name": (
+        "taaf", "taaf-no-balance", "taaf-uniform", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual"
+    ),
+    "strategy.weighting": ("weighted-ce", "detached", "prediction-ce"),
     "strategy.coeff": ("tanh", "ogm"),
     "optim.name": ("adam", "sgd"),
     "optim.scheduler": ("none", "step", "cosine"),
@@ -138,9 +149,11 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "model.blocks": _nonneg,
     "model.attn_dim": _ge1,
+    "model.attn_temperature": _nonneg,
     "model.tau_mem_inv": _pos,
     "model.v_th": _pos,
     "strategy.beta": _nonneg,
+    "strategy.entropy_floor": (lambda v: 0 <= v < 1, "a fraction in [0, 1) of ln(model.T)"),
     "strategy.ogm_alpha": _nonneg,
     "optim.lr": _pos,
     "optim.weight_decay": _nonneg,

@@ -299,7 +299,7 @@ class MultimodalSNN(nn.Module):
         self.head_a = nn.Linear(d_a, num_classes)
         self.head_v = nn.Linear(d_v, num_classes)
         self.head_f = nn.Linear(d_a + d_v, num_classes)
-        self.taaf = TAAF(num_classes, m["attn_dim"]) if fusion == "taaf" else None
+        self.taaf = TAAF(num_classes, m["attn_dim"], m["attn_temperature"]) if fusion == "taaf" else None
         self.num_classes = num_classes
 
     def lif_layers(self) -> list[LIFLayer]:

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from core.data.common import iterate_batches
 from core.model import ModelOutput, MultimodalSNN, recording
 from core.strategies.base import Strategy
-from core.taaf import MODALITIES
+from core.taaf import MODALITIES, alpha_entropy
 
 MAX_RASTER_NEURONS = 2048  # per layer: a fixed prefix of the flattened (channel, y, x) neurons
 
@@ -97,7 +97,8 @@ def evaluate(
     zero: tuple[str, ...] = (),
     num_workers: int = 0,
 ) -> dict[str, float]:
-    """Accuracy of the audio, visual and fused heads (NaN for a head the strategy lacks) and fused loss.
+    """Accuracy of the audio, visual and fused heads (NaN for a head the strategy lacks), fused loss and the
+    mean attention entropy of each stream (alpha_entropy_a / _v / _f, nats).
     zero: modalities whose input is replaced by zeros (for Shapley values)."""
     return evaluate_zeroed(model, strategy, dataset, batch_size, device, [zero], num_workers)[zero]
 
@@ -123,6 +124,7 @@ def evaluate_zeroed(
     correct = {z: {u: 0 for u in MODALITIES} for z in zeros}
     present = {z: set(MODALITIES) for z in zeros}
     loss_sum, n = dict.fromkeys(zeros, 0.0), 0
+    entropy_sum = {z: dict.fromkeys(MODALITIES, 0.0) for z in zeros}
     blank: dict[str, torch.Tensor] = {}
     for audio, visual, y in iterate_batches(dataset, batch_size, num_workers=num_workers):
         audio, visual, y = audio.to(device), visual.to(device), y.to(device)
@@ -137,7 +139,10 @@ def evaluate_zeroed(
             blank["v"] = model.encode_visual(torch.zeros_like(visual[:1]))
         for z in zeros:
             h = {u: blank[u].expand(-1, len(y), -1) if u in z else feats[u] for u in ("a", "v")}
-            preds = strategy.predictions(model, model.fuse(h["a"], h["v"]))
+            fused = model.fuse(h["a"], h["v"])
+            preds = strategy.predictions(model, fused)
+            for u in MODALITIES:
+                entropy_sum[z][u] += float(alpha_entropy(fused.alpha[u]).sum())
             present[z] &= set(preds)
             for u, p in preds.items():
                 correct[z][u] += int((p.argmax(-1) == y).sum())
@@ -148,6 +153,7 @@ def evaluate_zeroed(
     for z in zeros:
         out[z] = {f"acc_{u}": (correct[z][u] / max(n, 1) if u in present[z] else math.nan) for u in MODALITIES}
         out[z]["loss"] = loss_sum[z] / max(n, 1)
+        out[z].update({f"alpha_entropy_{u}": entropy_sum[z][u] / max(n, 1) for u in MODALITIES})
     return out
 
 

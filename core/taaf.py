@@ -11,24 +11,35 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 MODALITIES = ("a", "v", "f")  # audio, visual, fused: the row order of every recorded alpha
 
 
 class TemporalAttention(nn.Module):
-    """Per-timestep importance scores alpha(t) for one stream of per-timestep logits."""
+    """Per-timestep importance scores alpha(t) for one stream of per-timestep logits.
 
-    def __init__(self, num_classes: int, dim: int) -> None:
+    temperature = 0: scaled dot-product scores Q K^T / sqrt(d). temperature > 0: cosine similarity of Q and K
+    divided by the temperature, so scores lie in [-1/temperature, 1/temperature] and no row of A can be sharper
+    than that allows (a temperature on dot products would be undone by the learnable projections)."""
+
+    def __init__(self, num_classes: int, dim: int, temperature: float = 0.0) -> None:
         super().__init__()
         self.query = nn.Linear(num_classes, dim, bias=False)
         self.key = nn.Linear(num_classes, dim, bias=False)
         self.scale = 1.0 / math.sqrt(dim)
+        self.temperature = temperature
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         """logits (T, B, C) -> alpha (B, T), each row summing to 1."""
         o = logits.transpose(0, 1)  # (B, T, C)
-        scores = self.query(o) @ self.key(o).transpose(1, 2) * self.scale  # (B, T, T)
+        q, k = self.query(o), self.key(o)
+        if self.temperature > 0:
+            q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+            scores = q @ k.transpose(1, 2) / self.temperature  # (B, T, T)
+        else:
+            scores = q @ k.transpose(1, 2) * self.scale
         attention = scores.softmax(dim=-1)
         # Column mean: how much attention timestep t receives from all queries. Rows sum to 1,
         # so the column means sum to 1 too and alpha is a distribution over timesteps.
@@ -38,9 +49,9 @@ class TemporalAttention(nn.Module):
 class TAAF(nn.Module):
     """One temporal attention per output stream; fused predictions weighted by alpha."""
 
-    def __init__(self, num_classes: int, dim: int) -> None:
+    def __init__(self, num_classes: int, dim: int, temperature: float = 0.0) -> None:
         super().__init__()
-        self.attention = nn.ModuleDict({u: TemporalAttention(num_classes, dim) for u in MODALITIES})
+        self.attention = nn.ModuleDict({u: TemporalAttention(num_classes, dim, temperature) for u in MODALITIES})
 
     def forward(self, logits: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """logits u -> (T, B, C)  =>  (alpha u -> (B, T), prediction u -> (B, C))."""
@@ -58,3 +69,16 @@ def uniform_alpha(logits: torch.Tensor) -> torch.Tensor:
     """alpha(t) = 1/T: the mean over time that static fusion baselines use."""
     t, b = logits.shape[:2]
     return logits.new_full((b, t), 1.0 / t)
+
+
+def alpha_entropy(alpha: torch.Tensor) -> torch.Tensor:
+    """alpha (B, T) -> entropy per sample (B,), nats: ln T for uniform attention, 0 for one-hot."""
+    a = alpha.float()
+    # 0 log 0 = 0: the clamp only keeps log finite where alpha is exactly zero
+    return -(a * a.clamp_min(1e-30).log()).sum(dim=-1)
+
+
+@torch.no_grad()
+def entropy_scalars(alpha: dict[str, torch.Tensor]) -> dict[str, float]:
+    """alpha_entropy_a / _v / _f: batch-mean attention entropy of each stream, logged every step."""
+    return {f"alpha_entropy_{u}": float(alpha_entropy(alpha[u]).mean()) for u in MODALITIES}

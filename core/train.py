@@ -62,6 +62,7 @@ from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probe
 from core.store import RunReader, RunWriter
 from core.store.paths import inside_run, remove_temp_files
 from core.strategies import make_strategy
+from core.taaf import entropy_scalars
 
 
 class TrainingFailed(TAAFError):
@@ -203,8 +204,9 @@ class Trainer:
         with torch.no_grad():
             preds = self.strategy.predictions(self.model, out)
             accs = {f"acc_{u}": float((p.argmax(-1) == y).float().mean()) for u, p in preds.items()}
+        entropy = entropy_scalars(out.alpha)  # alpha_entropy_a / _v / _f: has the attention collapsed?
         rates = {f"rate/{layer.name}": float(layer.rate) for layer in self.model.lif_layers()}
-        return {"loss": float(loss.detach()), **scalars, **accs, **signals, **lrs, **gnorm, **rates}
+        return {"loss": float(loss.detach()), **scalars, **accs, **entropy, **signals, **lrs, **gnorm, **rates}
 
     # ---- control -----------------------------------------------------------------------------
     def check_control(self) -> None:

@@ -15,7 +15,7 @@ from core.strategies import make_strategy
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
 SCALED = [p for p in CONFIGS if p.name.startswith(("cremad-", "ave-"))]
-STRATEGIES = ("taaf", "taaf-no-balance", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual")
+STRATEGIES = ("taaf", "taaf-no-balance", "taaf-uniform", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual")
 # A quick forward: fewer steps than the paper's T = 4 / 8 slices, same widths and blocks.
 QUICK = {"model.T": 2, "model.audio_steps": 2, "model.visual_steps": 1}
 

@@ -42,14 +42,19 @@ def test_cli_trains_and_records_everything(tmp_path):
     meta = r.meta()
     assert len(steps) == meta["total_steps"] == 2 * meta["steps_per_epoch"]
     for key in ("loss", "loss_a", "loss_v", "loss_f", "acc_a", "acc_v", "acc_f", "rho_a", "rho_v", "k_a", "k_v",
-                "lr_a", "lr_v", "lr_f", "gnorm_a", "gnorm_v", "rate/a.lif1", "rate/v.lif2", "samples_per_s"):
+                "lr_a", "lr_v", "lr_f", "gnorm_a", "gnorm_v", "rate/a.lif1", "rate/v.lif2", "samples_per_s",
+                "alpha_entropy_a", "alpha_entropy_v", "alpha_entropy_f"):
         assert key in steps.columns and steps[key].notna().all(), key
     # the balance really modulates: effective lr of a modality = base lr x its coefficient
     assert torch.allclose(torch.tensor(steps["lr_a"].values), torch.tensor((0.003 * steps["k_a"]).values))
     epochs = r.scalars("epoch")
     assert len(epochs) == 2
-    for key in ("val_acc_a", "val_acc_v", "val_acc_f", "shapley_a", "shapley_v", "energy_pj", "energy_ann_pj"):
+    for key in ("val_acc_a", "val_acc_v", "val_acc_f", "shapley_a", "shapley_v", "energy_pj", "energy_ann_pj",
+                "val_alpha_entropy_a", "val_alpha_entropy_v", "val_alpha_entropy_f"):
         assert epochs[key].notna().all(), key
+    for u in "avf":  # attention entropy lies between one-hot (0) and uniform (ln T) at every step
+        h = steps[f"alpha_entropy_{u}"]
+        assert ((h >= 0) & (h <= math.log(meta["T"]) + 1e-5)).all(), u
     probe_steps = r.array_steps("probe")
     assert probe_steps[0] == 1 and len(probe_steps) >= 2
     arrays = r.arrays(probe_steps[-1])

@@ -9,6 +9,7 @@ from core.strategies.concat import ConcatStrategy
 from core.strategies.ogm_ge import OGMGEStrategy
 from core.strategies.taaf import TAAFStrategy
 from core.strategies.taaf_no_balance import TAAFNoBalanceStrategy
+from core.strategies.taaf_uniform import TAAFUniformStrategy
 from core.strategies.unimodal import UnimodalAudioStrategy, UnimodalVisualStrategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -16,6 +17,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     for s in (
         TAAFStrategy,
         TAAFNoBalanceStrategy,
+        TAAFUniformStrategy,
         ConcatStrategy,
         OGMGEStrategy,
         UnimodalAudioStrategy,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.balance import attention_guided_loss, balance_coefficients, confidence_score
+from core.balance import balance_coefficients, confidence_score, stream_loss
 from core.model import ModelOutput
 from core.strategies.base import Strategy
 
@@ -17,7 +17,8 @@ class TAAFStrategy(Strategy):
     loss_uses_every_parameter = True  # every head has its own loss term; the attention weights all three
 
     def loss(self, model: nn.Module, out: ModelOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        parts = {u: attention_guided_loss(out.logits[u], out.alpha[u], y) for u in ("a", "v", "f")}
+        weighting, floor = self.s["weighting"], self.s["entropy_floor"]
+        parts = {u: stream_loss(out.logits[u], out.alpha[u], y, weighting, floor) for u in ("a", "v", "f")}
         total = self.s["lambda_a"] * parts["a"] + self.s["lambda_v"] * parts["v"] + self.s["lambda_f"] * parts["f"]
         return total, {f"loss_{u}": float(v.detach()) for u, v in parts.items()}
 
