@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.diagnostics import imbalance_verdict
-from studio import charts, charts_spikes, waiting
+from studio import charts, charts_entropy, charts_spikes, waiting
 from studio.rundata import RunView
 
 
@@ -42,6 +42,18 @@ def _imbalance(view: RunView) -> go.Figure:
     return fig
 
 
+def _entropy(view: RunView) -> go.Figure:
+    """Attention entropy per stream, titled with a plain warning while it has collapsed onto one timestep."""
+    T = int(view.meta.get("T") or 0)
+    fig = charts_entropy.entropy_figure(view.steps, T)
+    warning = charts_entropy.collapse_warning(view.steps, T)
+    if warning:
+        fig.layout.title = {"text": f"⚠ {_wrap(warning, 90)}", "x": 0, "xanchor": "left",
+                            "font": {"size": 13, "color": "#b45309"}}
+        fig.layout.margin.t = 40 + 18 * (warning.count(" ") // 12 + 1)
+    return fig
+
+
 def _noted(name: str, build: Callable[[RunView], go.Figure]) -> Callable[[RunView], go.Figure]:
     """`build`, with the sentence saying when the panel fills written over it while it is still empty."""
     def noted(view: RunView) -> go.Figure:
@@ -61,13 +73,14 @@ FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure
     "lr": (lambda v: v.steps_key, lambda v: charts.lr_figure(v.steps)),
     "alpha": (lambda v: v.probes_key, lambda v: charts_spikes.alpha_history_figure(v.probe_steps, v.alphas)),
     "alpha_now": (lambda v: v.probes_key, _alpha_now),
+    "entropy": (lambda v: v.steps_key, _entropy),
     "imb": (lambda v: (v.steps_key, v.epochs_key), _imbalance),
     "rates": (lambda v: v.steps_key, lambda v: charts.firing_rate_figure(v.steps, v.layers)),
     "energy": (lambda v: v.epochs_key, lambda v: charts.energy_figure(v.epochs)),
 }
 FIGURES = {name: (changes, _noted(name, build)) for name, (changes, build) in FIGURES.items()}
-HEIGHTS = {"loss": 520, "lr": 330, "alpha": 280, "alpha_now": 280, "imb": 560, "rates": 330, "energy": 330,
-           "raster": 420, "membrane": 300}  # px: the chart's box is sized before its first figure arrives
+HEIGHTS = {"loss": 520, "lr": 330, "alpha": 280, "alpha_now": 280, "entropy": 300, "imb": 560, "rates": 330,
+           "energy": 330, "raster": 420, "membrane": 300}  # px: a chart box before its first figure arrives
 
 ALL_LAYERS = "all layers"
 MAX_NEURONS = (50, 100, 200, 400, 1000, "all")

@@ -30,7 +30,8 @@ HELP = {
              "(each column sums to 1 over t). Heatmaps: how these weights moved during training (x = training "
              "step, y = timestep, mean over the probe samples); white is uniform attention 1/T, red a timestep that "
              "gets more than its share, blue less. Bars: the weights right now; the dotted line is "
-             "uniform attention.",
+             "uniform attention. Below: the entropy of each stream's attention (ln T = uniform, 0 = all weight "
+             "on one timestep), with a warning when it has collapsed.",
     "raster": "Which neurons fired at which timestep for one fixed validation sample (black = spike). Neurons are "
               "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Pick one layer "
               "or all layers of the modality. Below: the membrane potential of a few neurons of that layer (of the "
@@ -95,6 +96,7 @@ def attention(view: RunView, slot: str, live: Live | None = None) -> None:
     left, right = st.columns([3, 1])
     with left:
         _show(view, slot, "alpha", live)
+        _show(view, slot, "entropy", live)  # titled with a warning while the attention has collapsed
     with right:
         if live is not None or len(view.probe_steps):
             _show(view, slot, "alpha_now", live)

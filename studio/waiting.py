@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-STEP_PANELS = frozenset({"loss", "lr", "rates"})
+STEP_PANELS = frozenset({"loss", "lr", "rates", "entropy"})
 PROBE_PANELS = frozenset({"alpha", "alpha_now", "raster", "membrane"})
 EPOCH_PANELS = frozenset({"imb", "val_gap", "shapley", "epochs90", "energy", "verdict"})
 CURVE_STEPS = 2  # studio/charts.py MIN_STEPS: a line needs two points
