@@ -1,5 +1,6 @@
 """Presenter mode in a real browser at projector sizes: every panel group fits the window without scrolling,
-chart text is large, titles do not overlap, the keys step through the groups. Screenshots go to docs/."""
+chart text is large, titles do not overlap, the keys step through the groups. Screenshots go to test-artifacts/
+(docs/presenter-*.png are copies of them)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt install chromium)")
 N_GROUPS = 7
+ART = REPO / "test-artifacts"
 
 MEASURE = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
@@ -36,6 +38,7 @@ MEASURE = """() => {
 
 def test_every_group_fits_a_projector(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    ART.mkdir(exist_ok=True)
     proc, url = devserver.start(REPO / "studio" / "app.py", ["--runs-dir", str(tmp_path / "runs")],
                                 open(tmp_path / "server.log", "w"))
     try:
@@ -57,7 +60,7 @@ def test_every_group_fits_a_projector(tmp_path: Path) -> None:
                     assert m["overlaps"] == 0, f"{where}: {m['overlaps']} overlapping titles"
                     assert not m["sidebar"], f"{where}: the sidebar shows"
                     if group in (0, 2):
-                        page.screenshot(path=str(REPO / "docs" / f"presenter-{width}-{group}.png"))
+                        page.screenshot(path=str(ART / f"presenter-{width}-{group}.png"))
                     titles.append(m["title"])
                     page.keyboard.press("ArrowRight")
                     page.wait_for_function(f"() => document.querySelector('h2')?.textContent !== {m['title']!r}",
