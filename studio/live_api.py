@@ -173,9 +173,13 @@ def for_projector(fig: dict[str, Any]) -> dict[str, Any]:
     for a in lay.get("annotations", []):
         a["font"] = {**a.get("font", {}), "size": max(PROJECTOR_FONT, (a.get("font") or {}).get("size", 0))}
     lay["legend"] = {**lay.get("legend", {}), "font": {"size": PROJECTOR_FONT}}
-    if isinstance(lay.get("title"), dict):
-        lay["title"]["font"] = {"size": PROJECTOR_FONT + 4}
-    lay["margin"] = {"l": 80, "r": 30, "t": 70, "b": 110}
+    top = 70
+    if isinstance(lay.get("title"), dict):  # a title of several lines (the imbalance verdict) gets room above the plots
+        lines = str(lay["title"].get("text", "")).count("<br>") + 1
+        lay["title"].update(font={**lay["title"].get("font", {}), "size": PROJECTOR_FONT}, yref="container", y=1,
+                            yanchor="top", pad={"t": 8})
+        top = 50 + int(PROJECTOR_FONT * 1.4) * lines
+    lay["margin"] = {"l": 80, "r": 30, "t": top, "b": 110}
     return fig
 
 

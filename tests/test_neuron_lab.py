@@ -103,12 +103,12 @@ def test_inputs() -> None:
 
 
 def test_probe_current_recovered_from_demo_run_replays_its_membrane() -> None:
-    """The demo run records only membrane and spikes: the recovered input, replayed with the run's own neuron,
-    gives back the recorded membrane and spikes."""
+    """A run that recorded only membrane and spikes (runs before `current/` was recorded): the recovered input,
+    replayed with the run's own neuron, gives back the recorded membrane and spikes."""
     from core.store import RunReader
 
     with RunReader(DEMO, immutable=True) as r:
-        arrays = r.arrays(r.array_steps()[-1])
+        arrays = {k: a for k, a in r.arrays(r.array_steps()[-1]).items() if not k.startswith("current/")}
         model_cfg = r.config()["model"]
     p = lab.lif_parameters(lab.network_tau_ms(model_cfg), lab.network_v_th(model_cfg))
     layers = lab.probe_neurons(arrays)
@@ -205,7 +205,7 @@ def test_page_replays_a_neuron_of_the_demo_run(monkeypatch: pytest.MonkeyPatch, 
     at.radio(key="lab_source").set_value("run").run()
     assert not at.exception and not at.error
     assert len(_charts(at)) == 2
-    assert any("recovered from the recorded membrane" in c.value for c in at.caption)
+    assert any("recorded exactly by the run" in c.value for c in at.caption)  # the demo records current/<layer>
     at.slider(key="lab_neuron").set_value(3).run()
     at.slider(key="lab_tau").set_value(12.0).run()
     assert not at.exception and len(_charts(at)) == 2

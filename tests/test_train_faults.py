@@ -114,7 +114,7 @@ def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -
 def _bar(path: str, meta: dict, step: int) -> None:
     from studio import controls
 
-    controls.run_bar(path, {"status": "stopped"}, meta, step)
+    controls.run_buttons(path, "stopped", meta, step)
 
 
 def test_run_bar_shows_warnings_and_what_continue_redoes() -> None:
