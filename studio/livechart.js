@@ -3,10 +3,12 @@
 //        plus {plotly: URL of plotly.js, height: px}.
 // A live chart polls `src` with the version it holds: 204 = unchanged (nothing is drawn), 200 = a new
 // figure. It stops while the tab is hidden or the chart is scrolled out of view, and when the run stops
-// moving; it waits longer after a costly redraw (each chart keeps its redraws under BUDGET of the
-// browser's main thread, waiting at most MAX_WAIT_MS). A first draw (plotly's newPlot) does not count.
+// moving; it waits longer after costly redraws (each chart keeps its redraws under BUDGET of the
+// browser's main thread) but never more than MAX_WAIT_MS, so what it shows is at most ~3 s old. The cost is
+// a moving average of the redraws (one slow frame does not stall the chart); a first draw (plotly's
+// newPlot) does not count.
 const BUDGET = 0.05;
-const MAX_WAIT_MS = 10000;
+const MAX_WAIT_MS = 2500;
 const CONFIG = {displaylogo: false, responsive: true};
 
 function loadPlotly(url) {
@@ -43,7 +45,7 @@ async function drawNow(chart, fig) {
   const t0 = performance.now();
   await Plotly.react(chart.div, fig.data, fig.layout, CONFIG);
   const draws = Number(chart.div.dataset.draws || 0) + 1;
-  chart.cost = draws > 1 ? performance.now() - t0 : 0;
+  if (draws > 1) chart.cost = chart.cost ? 0.7 * chart.cost + 0.3 * (performance.now() - t0) : performance.now() - t0;
   chart.div.dataset.draws = String(draws);
   chart.div.dataset.cost = chart.cost.toFixed(1);  // ms of the last redraw (read by bench/bench_watch.py)
   chart.note.textContent = "";
