@@ -45,9 +45,10 @@ async function drawNow(chart, fig) {
   const t0 = performance.now();
   await Plotly.react(chart.div, fig.data, fig.layout, CONFIG);
   const draws = Number(chart.div.dataset.draws || 0) + 1;
-  if (draws > 1) chart.cost = chart.cost ? 0.7 * chart.cost + 0.3 * (performance.now() - t0) : performance.now() - t0;
+  const cost = performance.now() - t0;
+  if (draws > 1) chart.cost = chart.cost ? 0.7 * chart.cost + 0.3 * cost : cost;
   chart.div.dataset.draws = String(draws);
-  chart.div.dataset.cost = chart.cost.toFixed(1);  // ms of the last redraw (read by bench/bench_watch.py)
+  chart.div.dataset.cost = chart.cost.toFixed(1);  // ms, moving average of the redraws
   chart.note.textContent = "";
 }
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import live_api, livechart, state
+from studio import landing, live_api, livechart, state
 
 # (title, [(figure, width share)]): one group per screen.
 GROUPS = [
@@ -74,16 +74,16 @@ def _nav() -> None:
 
 
 def _choose_run() -> tuple[str, str, str] | None:
-    """(run token for the live routes, its name, how it is shown): the asked-for run, else the running one,
-    else the demo replay, else the newest run."""
+    """(run token for the live routes, its name, how it is shown): the run named in the URL, else the one the
+    Train page would open on (landing.default_run: the live run, else the demo replay, else the newest)."""
     table = state.all_runs()
     if table.empty:
         return None
-    wanted = st.query_params.get("run")
-    rows = table.to_dict("records")
-    pick = next((r for r in rows if r["name"] == wanted), None)
-    pick = pick or next((r for r in rows if r["status"] in state.ACTIVE and not r["demo"]), None)
-    pick = pick or next((r for r in rows if r["demo"]), None) or rows[0]
+    rows = {r["name"]: r for r in table.to_dict("records")}
+    pick = rows.get(st.query_params.get("run"))
+    if pick is None:
+        default = landing.default_run(table)
+        pick = next(r for r in rows.values() if str(r["path"]) == default)
     if pick["demo"]:
         return live_api.DEMO, "demo", "demo replay"
     live = pick["status"] in ("running", "paused")
