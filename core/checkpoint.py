@@ -66,6 +66,9 @@ def load(path: Path, model: MultimodalSNN, optimizer: torch.optim.Optimizer | No
     """Restore a checkpoint into model (and optimizer, RNGs); CheckpointError in one line if it is unusable."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+        if any(k in state["model"] for k in ("align_a.weight", "align_v.weight")):
+            raise CheckpointError(f"{path}: saved by a version before the time-warp aligner (a dense align "
+                                  "matrix); this version cannot load it: train the run again")
         model.load_state_dict(state["model"])
         load_neuron_parameters(model, state["neurons"])
         if optimizer is not None:
@@ -73,6 +76,8 @@ def load(path: Path, model: MultimodalSNN, optimizer: torch.optim.Optimizer | No
             set_rng_states(state["rng"])
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint not found") from None
+    except CheckpointError:
+        raise
     except Exception as e:  # torch raises many types for truncated or foreign files
         reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise CheckpointError(f"{path}: cannot load checkpoint ({reason})") from None

@@ -293,6 +293,35 @@ def config_from_dict(
     return cfg
 
 
+# Settings added after runs were first saved, with the value the code had before them: a saved run's config
+# that lacks one is read with that value, so --resume and Inspect rebuild the run that was trained (DEFAULTS
+# give a new run the current reading).
+SAVED_RUN_FALLBACKS: dict[str, Any] = {
+    "strategy.weighting": "weighted-ce",  # the literal reading, before issue 12
+    "strategy.entropy_floor": 0.0,
+    "model.attn_temperature": 0.0,
+}
+
+
+def saved_run_config(
+    saved: dict[str, Any], source: str, overrides: list[str] | dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The config of a saved run (its config.json): as `config_from_dict`, but settings the run predates take
+    the value the run was trained with (SAVED_RUN_FALLBACKS), not today's default."""
+    filled = copy.deepcopy(saved)
+    for dotted, value in SAVED_RUN_FALLBACKS.items():
+        *parents, leaf = dotted.split(".")
+        node = filled
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break  # a malformed table: config_from_dict names it
+            node = child
+        else:
+            node.setdefault(leaf, value)
+    return config_from_dict(filled, source, overrides)
+
+
 def _parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
     if not overrides:
         return {}

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from core import checkpoint
-from core.config import config_from_dict
+from core.config import saved_run_config
 from core.data import DataBundle, build_datasets
 from core.data.presets import corrupt_sample
 from core.model import MultimodalSNN
@@ -35,7 +35,7 @@ class Trained:
 def load_trained(run_dir: str | Path, which: str = "best") -> Trained:
     """The run's config, data and its best-on-validation (or last) checkpoint, in eval mode on the CPU."""
     run_dir = Path(run_dir)
-    cfg = config_from_dict(RunReader(run_dir).config(), str(run_dir / "config.json"))
+    cfg = saved_run_config(RunReader(run_dir).config(), str(run_dir / "config.json"))
     cfg["train"]["device"] = "cpu"
     bundle = build_datasets(cfg)
     strategy = make_strategy(cfg)

@@ -7,10 +7,12 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from norse.torch import LIFBoxParameters
 from torch.utils.data import Dataset
 
 from core.data.common import iterate_batches
 from core.model import ModelOutput, MultimodalSNN, recording
+from core.neuron_lab import membrane_before_reset
 from core.strategies.base import Strategy
 from core.taaf import MODALITIES, alpha_entropy
 
@@ -41,9 +43,11 @@ def probe_forward(
 def probe_arrays(
     out: ModelOutput, recorded: dict[str, tuple[torch.Tensor, torch.Tensor]], labels: torch.Tensor,
     membrane_neurons: int, currents: dict[str, torch.Tensor] | None = None,
+    neurons: dict[str, LIFBoxParameters] | None = None,
 ) -> dict[str, np.ndarray]:
-    """What a probe snapshot stores, per probe first: spikes, membrane (and input current, when given), alpha and
-    per-timestep probabilities."""
+    """What a probe snapshot stores, per probe first: spikes, membrane (after reset), alpha and per-timestep
+    probabilities; with each layer's input current (and its neuron parameters), the current and the membrane
+    before the reset (`membrane_pre/`: on a spike step, where v got above the threshold)."""
     arrays: dict[str, np.ndarray] = {}
     for name, (spikes, membrane) in recorded.items():
         z = spikes.flatten(2)[..., :MAX_RASTER_NEURONS]  # (S, P, N)
@@ -53,6 +57,9 @@ def probe_arrays(
         if currents and name in currents:
             i = currents[name].reshape(*v.shape[:2], -1)[..., :membrane_neurons]  # same neurons as membrane
             arrays[f"current/{name}"] = i.transpose(0, 1).to(torch.float16).cpu().numpy()
+            if neurons and name in neurons:
+                pre = membrane_before_reset(i.float().cpu().numpy(), v.float().cpu().numpy(), neurons[name])
+                arrays[f"membrane_pre/{name}"] = pre.transpose(1, 0, 2).astype(np.float16)
     arrays["alpha"] = torch.stack([out.alpha[u] for u in MODALITIES], dim=1).float().cpu().numpy()
     probs = torch.stack([out.logits[u].softmax(-1) for u in MODALITIES], dim=0)  # (3, T, P, C)
     arrays["probs"] = probs.permute(2, 0, 1, 3).float().cpu().numpy()
@@ -84,7 +91,8 @@ def record_probes(
             hook.remove()
         if was_training:
             model.train()
-    return probe_arrays(out, recorded, labels, membrane_neurons, currents)
+    return probe_arrays(out, recorded, labels, membrane_neurons, currents,
+                        {layer.name: layer.p for layer in model.lif_layers()})
 
 
 @torch.no_grad()

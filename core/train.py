@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from core import checkpoint
-from core.config import config_from_dict
+from core.config import saved_run_config
 from core.data import build_datasets
 from core.data.common import iterate_batches
 from core.distributed import Distributed
@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.resume:
             run_dir = Path(args.resume)
-            cfg = config_from_dict(RunReader(run_dir).config(), str(run_dir / "config.json"), args.set)
+            cfg = saved_run_config(RunReader(run_dir).config(), str(run_dir / "config.json"), args.set)
             resume = True
         else:
             if not args.config:

@@ -14,6 +14,7 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 
 from studio.charts import COLORS, MODS, NAMES, _a
+from studio.charts_neuron import MEMBRANE, SPIKE, sawtooth  # the Neuron lab's neuron, drawn the same way
 from studio.figbuild import Fig
 
 # Silent cells light grey, spikes black, the gaps between cells white: at small T every neuron x timestep
@@ -127,38 +128,83 @@ def raster_figure(layers: Mapping[str, np.ndarray], max_neurons: int | None = 30
     return fig.figure(height, legend=False)
 
 
-def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float,
-                    neurons: Sequence[int] | None = None, title: str = "Membrane potential") -> go.Figure:
-    """Membrane traces (T, M) of chosen neurons with spike markers and the threshold line.
+MEMBRANE_SHOWN = 4  # neurons in the membrane panel: a 2 x 2 grid stays readable on a projector
 
-    Each timestep's value is a flat step centred on its tick (t - 0.5 .. t + 0.5), so the last one is drawn
-    too rather than ending in a vertical line at the axis edge.
+
+def active_neurons(spikes: np.ndarray, k: int = MEMBRANE_SHOWN, v_peak: np.ndarray | None = None) -> list[int]:
+    """The k recorded neurons (columns of a (T, M) 0/1 array) that show integrate-and-fire best: most spikes
+    after a silent step (each a rise from below the threshold, a crossing and a reset), then most spikes, then
+    the highest membrane peak (how close a silent neuron came). A spike train already shown is passed over
+    while others remain: neighbouring neurons of a layer often fire alike (silent ones differ in their membrane)."""
+    z = np.asarray(spikes).astype(bool)
+    cycles = (z & ~np.vstack([np.zeros_like(z[:1]), z[:-1]])).sum(axis=0)
+    peak = np.zeros(z.shape[1]) if v_peak is None else np.asarray(v_peak, dtype=np.float64)
+    order = np.lexsort((-peak, -z.sum(axis=0), -cycles)).tolist()  # the last key sorts first
+    seen: set[bytes] = set()
+    distinct = [n for n in order
+                if not z[:, n].any() or not (z[:, n].tobytes() in seen or seen.add(z[:, n].tobytes()))]
+    return (distinct + [n for n in order if n not in distinct])[:k]
+
+
+def _membrane_line(v: np.ndarray, z: np.ndarray, v_before: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(x, y, line shape) of one neuron's membrane over T steps. With the membrane before the reset: from rest
+    at t = 0, each spike step climbs to where v got and drops to the reset at the same step (a sawtooth).
+    Without it (older runs) only the after-reset value is known: a flat step centred on each tick."""
+    if v_before is None:
+        edges = np.arange(len(v) + 1, dtype=np.float32) + 0.5  # step i spans [i - 0.5, i + 0.5]
+        return edges, np.r_[v, v[-1:]], "hv"
+    x, y = sawtooth(v, z, v_before)
+    return np.r_[np.float32(0), x], np.r_[np.float32(0), y], "linear"
+
+
+def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float,
+                    neurons: Sequence[int] | None = None, title: str = "Membrane potential",
+                    v_before: np.ndarray | None = None) -> go.Figure:
+    """One small plot per neuron (2 x 2): its membrane (T, M) with the threshold line and its spikes marked.
+
+    neurons: columns to show; default the MEMBRANE_SHOWN most active (`active_neurons`). v_before: (T, M),
+    the membrane before each step's reset (core.neuron_lab.membrane_before_reset): the line then rises
+    above the threshold on every spike step and drops to the reset, so integrate, leak, fire and reset all show.
     """
     v = np.asarray(membrane, dtype=np.float32)
-    neurons = list(range(min(v.shape[1], 4))) if neurons is None else [n for n in neurons if n < v.shape[1]]
-    T = v.shape[0]
+    T, M = v.shape
+    z = np.zeros(v.shape, np.uint8) if spikes is None else np.asarray(spikes)[:, :M].astype(np.uint8)
+    vb = None if v_before is None else np.asarray(v_before, dtype=np.float32)
+    if neurons is None:
+        neurons = active_neurons(z, MEMBRANE_SHOWN, (v if vb is None else np.maximum(v, vb)).max(axis=0))
+    neurons = [n for n in neurons if 0 <= n < M]
+    cols = 2 if len(neurons) > 1 else 1
+    rows = max(1, -(-len(neurons) // cols))
+    counts = [int(z[:, n].sum()) for n in neurons]
+    fig = Fig(rows, cols, [f"neuron {n} · {c} spike{'s' if c != 1 else ''}" for n, c in zip(neurons, counts,
+                                                                                         strict=True)],
+              shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.06, vertical_spacing=0.2 if rows > 1 else 0.1)
+    lines = [_membrane_line(v[:, n], z[:, n], None if vb is None else vb[:, n]) for n in neurons]
+    lo = min([0.0, *(float(y.min()) for _, y, _ in lines)])
+    top = max([v_th, *(float(y.max()) for _, y, _ in lines)])
+    mark_y = top + 0.12 * (top - lo)
     t = np.arange(1, T + 1, dtype=np.int32)
-    edges = np.arange(T + 1, dtype=np.float32) + 0.5  # step i spans [i - 0.5, i + 0.5]
-    fig = Fig()
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
-    for j, n in enumerate(neurons):
-        c = palette[j % len(palette)]
-        fig.add({"type": "scatter", "x": edges, "y": np.r_[v[:, n], v[-1:, n]], "mode": "lines",
-                 "name": f"neuron {n}", "line": {"color": c, "shape": "hv"},
-                 "hovertemplate": "v=%{y:.3f}<extra>neuron " + str(n) + "</extra>"})
-        if spikes is not None and n < spikes.shape[1]:
-            hit = np.flatnonzero(spikes[:, n])
-            if hit.size:
-                fig.add({"type": "scatter", "x": t[hit], "y": np.full(hit.size, v_th * 1.08, np.float32),
-                         "mode": "markers", "showlegend": False, "name": f"spikes {n}",
-                         "marker": {"symbol": "line-ns-open", "size": 14, "color": c, "line": {"width": 3}},
-                         "hovertemplate": "spike at t=%{x}<extra></extra>"})
-    fig.hline(v_th, text=f"v_th = {v_th:g}", dash="dash", color="black")
-    fig.xaxis(title={"text": "timestep"}, dtick=1 if T <= 16 else None, range=[0.5, T + 0.5])
-    lo = min(float(v[:, neurons].min()) if neurons else 0.0, 0.0)
-    pad = 0.08 * (1.2 * v_th - lo)
-    fig.yaxis(title={"text": "membrane v"}, range=[lo - pad, 1.2 * v_th + pad])
-    return fig.figure(330, title)
+    for j, (n, (x, y, shape)) in enumerate(zip(neurons, lines, strict=True)):
+        r, c = j // cols + 1, j % cols + 1
+        fig.add({"type": "scatter", "x": x, "y": y, "mode": "lines+markers" if T <= 40 and shape == "linear"
+                 else "lines", "name": f"neuron {n}", "line": {"color": MEMBRANE, "shape": shape},
+                 "marker": {"size": 4}, "hovertemplate": "t=%{x}<br>v=%{y:.3f}<extra>neuron " + str(n) + "</extra>"},
+                r, c)
+        hit = np.flatnonzero(z[:, n])
+        if hit.size:
+            fig.add({"type": "scatter", "x": t[hit], "y": np.full(hit.size, mark_y, np.float32), "mode": "markers",
+                     "name": f"spikes {n}", "marker": {"symbol": "line-ns-open", "size": 12, "color": SPIKE,
+                                                       "line": {"width": 3}},
+                     "hovertemplate": "spike at t=%{x}<extra>neuron " + str(n) + "</extra>"}, r, c)
+        fig.hline(v_th, r, c, text=f"v_th = {v_th:g}" if j == 0 else None, dash="dash", color="black")
+        # ticks clear of the corner: the first step's tick (0 = rest, or 1) sits half a step in
+        fig.xaxis(r, c, dtick=1 if T <= 16 else None, range=[-0.5 if vb is not None else 0.5, T + 0.5],
+                  title={"text": "timestep"} if r == rows else None)
+        fig.yaxis(r, c, range=[lo - 0.12 * (top - lo), mark_y + 0.1 * (top - lo)],
+                  title={"text": "membrane v"} if c == 1 else None)
+    if not neurons:
+        fig.waiting("no membrane recorded for this layer")
+    return fig.figure(330 if rows == 1 else 440, title, legend=False)
 
 
 def _centres(n: int) -> np.ndarray:

@@ -80,7 +80,7 @@ FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure
 }
 FIGURES = {name: (changes, _noted(name, build)) for name, (changes, build) in FIGURES.items()}
 HEIGHTS = {"loss": 520, "lr": 330, "alpha": 280, "alpha_now": 280, "entropy": 300, "imb": 560, "rates": 330,
-           "energy": 330, "raster": 420, "membrane": 300}  # px: a chart box before its first figure arrives
+           "energy": 330, "raster": 420, "membrane": 440}  # px: a chart box before its first figure arrives
 
 ALL_LAYERS = "all layers"
 MAX_NEURONS = (50, 100, 200, 400, 1000, "all")
@@ -105,7 +105,9 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
     if mem is not None:
         v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
         m = mem[probe].astype(np.float32)
+        pre = arrays.get(f"membrane_pre/{shown[0]}")  # runs before it was recorded: after-reset steps only
         out["membrane"] = charts_spikes.membrane_figure(
-            m, spikes[shown[0]][:, : m.shape[1]], v_th, range(min(4, m.shape[1])),
-            f"Membrane potential · {shown[0]} (step {step})")
+            m, spikes[shown[0]][:, : m.shape[1]], v_th, None,
+            f"Membrane potential · {shown[0]}, its most active recorded neurons (step {step})",
+            None if pre is None else pre[probe].astype(np.float32))
     return out

@@ -34,9 +34,10 @@ HELP = {
              "on one timestep), with a warning when it has collapsed.",
     "raster": "Which neurons fired at which timestep for one fixed validation sample (black = spike). Neurons are "
               "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Pick one layer "
-              "or all layers of the modality. Below: the membrane potential of a few neurons of that layer (of the "
-              "first one for all layers) with the firing threshold v_th — a neuron spikes when its potential crosses "
-              "it, then resets.",
+              "or all layers of the modality. Below: the membrane potential of four neurons of that layer (of the "
+              "first one for all layers), the recorded ones that fire most often after a silent step: the potential "
+              "integrates its input and leaks back toward rest; when it crosses the threshold v_th (dashed) the "
+              "neuron spikes (red tick) and the potential resets to 0.",
     "imbalance": "Is one modality monopolising training? **Val acc gap**: audio minus visual accuracy per epoch. "
                  "**Grad-norm ratio**: size of the audio encoder's gradient over the visual one's (1 = balanced). "
                  "**Shapley**: how much each modality adds to the fused accuracy (blank one input, re-evaluate). "

@@ -145,8 +145,44 @@ def test_membrane_marks_spikes_and_threshold() -> None:
     spk = (v > 1.0).astype(np.uint8)
     fig = charts_spikes.membrane_figure(v, spk, v_th=1.0, neurons=[0, 1])
     marks = [t for t in fig.data if t.mode == "markers"]
-    assert len(marks) == 1 and list(marks[0].x) == [3]
-    assert fig.layout.shapes[0].y0 == 1.0
+    assert len(marks) == 1 and list(marks[0].x) == [3] and marks[0].xaxis == "x"  # in neuron 0's plot
+    assert [s.y0 for s in fig.layout.shapes] == [1.0, 1.0]  # a threshold line in each neuron's plot
+    assert [a.text for a in fig.layout.annotations][:2] == ["neuron 0 · 1 spike", "neuron 1 · 0 spikes"]
+
+
+def test_membrane_shows_the_neurons_that_integrate_and_fire_most() -> None:
+    T = 16
+    z = np.zeros((T, 6), np.uint8)
+    z[:, 0] = 1  # fires every step: one rise from rest, then stuck at threshold
+    z[3::4, 2] = 1  # four integrate-fire-reset cycles
+    z[[5, 12], 4] = 1  # two
+    v = np.zeros((T, 6), np.float32)
+    v[:, 5] = 0.45  # silent but close to the threshold
+    v[:, 1] = 0.1
+    assert charts_spikes.active_neurons(z, 4, v.max(axis=0)) == [2, 4, 0, 5]
+    twins = np.concatenate([z[:, [2]], z], axis=1)  # neuron 0 fires as neuron 3 (was 2) does
+    assert charts_spikes.active_neurons(twins, 4, np.r_[0.0, v.max(axis=0)]) == [0, 5, 1, 6]
+    assert charts_spikes.active_neurons(twins, 7)[-1] == 3  # a twin comes back only when nothing else is left
+    fig = charts_spikes.membrane_figure(v, z, v_th=0.5)
+    assert [t.name for t in fig.data if t.mode != "markers"] == [f"neuron {n}" for n in (2, 4, 0, 5)]
+
+
+def test_membrane_with_the_value_before_reset_rises_above_threshold_and_drops_at_each_spike() -> None:
+    from core import neuron_lab as lab
+
+    p = lab.lif_parameters(2.0, 0.5)
+    current = np.tile(np.linspace(0.3, 0.9, 3, dtype=np.float32), (16, 1))  # (T, 3): one weak, two firing
+    v, z = lab.simulate(current, p)
+    pre = lab.membrane_before_reset(current, v, p)
+    fig = charts_spikes.membrane_figure(v, z, 0.5, [2], v_before=pre)
+    line = fig.data[0]
+    x, y = np.asarray(line.x), np.asarray(line.y)
+    assert (x[0], y[0]) == (0, 0)  # from rest
+    assert len(x) == 1 + 16 + int(z[:, 2].sum()) and np.all(np.diff(x) >= 0)
+    peaks = y[1:][np.r_[np.diff(x[1:]) == 0, False]]  # the point before each same-step drop
+    assert len(peaks) == int(z[:, 2].sum()) > 2 and np.all(peaks > 0.5)
+    assert y.max() > 0.5 and fig.layout.yaxis.range[1] > y.max()  # the crossing is inside the plot
+    assert len(fig.data[1].x) == int(z[:, 2].sum())  # a red tick per spike
 
 
 @pytest.fixture()

@@ -148,6 +148,26 @@ def test_recorded_current_is_each_layers_input() -> None:
     np.testing.assert_array_equal(cur, got[:, :, 2].T)
 
 
+def test_recorded_membrane_before_reset_crosses_the_threshold_exactly_where_the_layer_fired() -> None:
+    """`membrane_pre/<layer>`: the recorded (after-reset) membrane where the neuron stayed silent, above v_th on
+    every spike step."""
+    torch.manual_seed(1)
+    model = MultimodalSNN(DEFAULTS["model"], (32, 32), (1, 8, 8), 10)
+    audio, visual = torch.randn(4, 32, 32) * 3, torch.rand(4, 1, 8, 8)
+    arrays = record_probes(model, None, audio, visual, torch.zeros(4, dtype=torch.long), membrane_neurons=8)
+    p = lab.lif_parameters(lab.network_tau_ms(), lab.network_v_th())
+    fired_any = False
+    for layer, m in lab.probe_neurons(arrays).items():
+        pre = arrays[f"membrane_pre/{layer}"].astype(np.float32)  # (P, T, M)
+        post = arrays[f"membrane/{layer}"].astype(np.float32)
+        fired = arrays[f"spikes/{layer}"][:, :, :m].astype(bool)
+        assert pre.shape == post.shape
+        fired_any |= bool(fired.any())
+        assert np.all(pre[fired] > p.v_th.item() - 1e-3) and np.all(pre[~fired] <= p.v_th.item() + 1e-3)
+        np.testing.assert_allclose(pre[~fired], post[~fired], atol=2e-3)
+    assert fired_any
+
+
 def test_figures_validate_and_show_threshold_and_spikes() -> None:
     p = lab.lif_parameters(4.0, 0.6)
     x = lab.step_input(1.0, 120, onset=20)

@@ -257,3 +257,35 @@ def test_every_compared_reading_is_a_valid_config_that_writes_out_all_reading_se
         assert {"strategy.name", "strategy.weighting", "strategy.entropy_floor", "model.attn_temperature"} <= keys
         cfg = load_config(ROOT / "configs" / "taaf.toml", items)
         assert cfg["strategy"]["weighting"] == READINGS[reading]["strategy.weighting"]
+
+
+def test_a_saved_run_that_predates_the_reading_settings_is_read_with_the_reading_it_was_trained_with():
+    from core.config import DEFAULTS, saved_run_config
+
+    new = load_config(ROOT / "configs" / "taaf.toml")
+    old = {k: dict(v) if isinstance(v, dict) else v for k, v in new.items()}  # as a run saved before issue 12
+    old["strategy"] = {k: v for k, v in new["strategy"].items() if k not in ("weighting", "entropy_floor")}
+    old["model"] = {k: v for k, v in new["model"].items() if k != "attn_temperature"}
+    cfg = saved_run_config(old, "runs/old/config.json")
+    assert (cfg["strategy"]["weighting"], cfg["strategy"]["entropy_floor"]) == ("weighted-ce", 0.0)
+    assert DEFAULTS["strategy"]["weighting"] == "detached"  # a new run still gets today's default
+    # a run that wrote the settings keeps them, and --set still wins over the fallback
+    assert saved_run_config(new, "runs/new/config.json")["strategy"]["weighting"] == new["strategy"]["weighting"]
+    kept = saved_run_config(old, "runs/old/config.json", ['strategy.weighting="prediction-ce"'])
+    assert kept["strategy"]["weighting"] == "prediction-ce"
+    assert old["strategy"].get("weighting") is None  # the caller's dict is not changed
+
+
+def test_a_checkpoint_with_the_old_dense_aligner_is_refused_in_one_line(tmp_path):
+    from core import checkpoint
+    from core.errors import CheckpointError
+
+    cfg = load_config(ROOT / "configs" / "taaf.toml")
+    strategy = make_strategy(cfg)
+    model = MultimodalSNN(cfg["model"], (32, 32), (1, 8, 8), 10, strategy.fusion)
+    state = {"model": {**model.state_dict(), "align_a.weight": torch.eye(4)}, "neurons": {}}
+    path = tmp_path / "last.pt"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match="before the time-warp aligner") as e:
+        checkpoint.load(path, model, None)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)

@@ -10,7 +10,17 @@ import pytest
 
 from core import report
 from core.report import ALIGN_TABLE, STRATEGY_TABLE, Entry, Job, main, plan
-from core.report_tables import choose_lr, coordination, mean_std, paired, reached, steps_to_reach, verdict
+from core.report_tables import (
+    _claims,
+    choose_lr,
+    coordination,
+    holm,
+    mean_std,
+    paired,
+    reached,
+    steps_to_reach,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +55,27 @@ def test_paired_test_over_seeds():
     n, diff, p = paired(noisy, b)
     assert p > 0.05 and verdict("x", "y", diff, p) == "no difference shown"
     assert paired(a[:1], b) is None  # one shared seed: no test
+
+
+def test_holm_adjustment_is_monotone_in_p_and_never_below_the_raw_p():
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([0.2]) == [0.2] and holm([]) == []
+    assert holm([0.3, 0.3, 0.3]) == pytest.approx([0.9, 0.9, 0.9])
+
+
+def test_claims_name_the_presets_of_each_verdict_after_holm():
+    seeds = range(5)
+    base = [0.90, 0.92, 0.91, 0.90, 0.93]
+
+    def runs(shift, jitter=(0, 0, 0, 0, 0)):
+        return [(s, {**run(0, base[s] + shift + jitter[s]), "energy_uj": 6.0, "ann_uj": 24.0}) for s in seeds]
+
+    chosen = {("p1", "taaf"): runs(0.05, (0, 0.002, -0.001, 0.001, 0)), ("p1", "concat"): runs(0),
+              ("p2", "taaf"): runs(0.0, (0.03, -0.03, 0.02, -0.02, 0.0)), ("p2", "concat"): runs(0)}
+    text = "\n".join(_claims(chosen, ["p1", "p2"], [("taaf", "concat")]))
+    assert "## What holds and what does not" in text
+    assert "- **taaf vs concat**: taaf beats concat on p1 (+0.050); no difference shown on p2 (+0.000)." in text
+    assert "is 0.250 of the same network run as an ANN, on 2 presets" in text
 
 
 def test_convergence_coordination_against_unimodal_best():
@@ -106,7 +137,8 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     assert main(args) == 0
     text = (tmp_path / "runs" / "results.md").read_text()
     assert "## clean" in text and "| taaf |" in text and "| unimodal-visual |" in text
-    assert "Paired over seeds" in text and "| taaf − unimodal-visual |" in text
+    assert "Paired over seeds" in text and "| taaf − unimodal-visual |" in text and "p (Holm)" in text
+    assert "## What holds and what does not" in text and "**taaf vs unimodal-visual**" in text
     assert "Validation fused accuracy per learning rate" in text
     assert results.read_bytes() == before
     # a second report reuses the finished runs instead of training again
