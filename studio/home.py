@@ -1,7 +1,9 @@
 """TAAF Studio's page navigation: the Streamlit script that studio/app.py serves.
 
-One page per file in studio/pages/. Training never runs in this process: runs are separate
-`python -m core.train` processes started through core.launcher and read through core.store.
+One page per file in studio/views/ (not pages/: Streamlit runs a script in a folder named pages/ by
+itself when its URL is opened, without this navigation, the page config or the studio's CSS).
+Training never runs in this process: runs are separate `python -m core.train` processes started
+through core.launcher and read through core.store.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ look.apply()  # first, before the imports below: Streamlit's own Stop shows afte
 from studio import state  # noqa: E402
 
 PAGES = [
-    st.Page("pages/1_train.py", title="Train & watch", icon=":material/monitoring:", default=True),
-    st.Page("pages/2_compare.py", title="Compare runs", icon=":material/stacked_line_chart:"),
-    st.Page("pages/3_inspect.py", title="Inspect a sample", icon=":material/biotech:"),
-    st.Page("pages/4_replay.py", title="Replay", icon=":material/replay:"),
-    st.Page("pages/5_neuron_lab.py", title="Neuron lab", icon=":material/science:"),
-    st.Page("pages/6_present.py", title="Presenter mode", icon=":material/slideshow:", url_path="present"),
+    st.Page("views/1_train.py", title="Train & watch", icon=":material/monitoring:", default=True),
+    st.Page("views/2_compare.py", title="Compare runs", icon=":material/stacked_line_chart:"),
+    st.Page("views/3_inspect.py", title="Inspect a sample", icon=":material/biotech:"),
+    st.Page("views/4_replay.py", title="Replay", icon=":material/replay:"),
+    st.Page("views/5_neuron_lab.py", title="Neuron lab", icon=":material/science:"),
+    st.Page("views/6_present.py", title="Presenter mode", icon=":material/slideshow:", url_path="present"),
 ]
 
 nav = st.navigation(PAGES)

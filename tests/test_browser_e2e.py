@@ -229,6 +229,14 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
             timings[f"page_{i}_s"] = time.time() - t1
             _no_exception(page, title)
             _shot(page, f"{i}-{title.split()[0].lower()}.png", 2600)
+        # a page opened by its URL (a bookmark) goes through the app's own navigation: its title, wide layout
+        # and sidebar, not the bare page (Streamlit runs pages of a folder named pages/ without the entrypoint)
+        page.goto(server["url"].rstrip("/") + "/inspect")
+        page.get_by_text("true class").first.wait_for(timeout=60_000)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert "TAAF Studio" in sidebar.inner_text() and "Inspect a sample" in sidebar.inner_text()
+        assert page.title() == "TAAF Studio"
+        _no_exception(page, "/inspect by URL")
         browser.close()
     (ART / "timings.json").write_text(json.dumps(timings, indent=2))
     print("\nstudio timings:", json.dumps(timings, indent=2))

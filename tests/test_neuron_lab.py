@@ -187,7 +187,7 @@ def _lab(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "") -> 
     monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
     monkeypatch.setenv("TAAF_DEMO_RUN", str(demo))
     at = AppTest.from_file(str(ROOT / "studio" / "home.py"), default_timeout=60).run()
-    return at.switch_page("pages/5_neuron_lab.py").run()
+    return at.switch_page("views/5_neuron_lab.py").run()
 
 
 def _charts(at: AppTest) -> list[str]:

@@ -231,7 +231,7 @@ def test_started_run_stays_selected_and_starting_until_its_store_exists(monkeypa
 def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
     make_run(runs_dir / "broken-half-written")  # then remove its store: config.json only
     (runs_dir / "broken-half-written" / "store.sqlite").unlink()
-    at = _app(monkeypatch, runs_dir, page="pages/2_compare.py")
+    at = _app(monkeypatch, runs_dir, page="views/2_compare.py")
     _ok(at)
     assert len(at.multiselect(key="cmp_runs").value) == 2
     listing = at.dataframe[0].value.set_index("run")
@@ -250,7 +250,7 @@ def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
 
 
 def test_replay_page_scrubs_and_plays(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
-    at = _app(monkeypatch, runs_dir, page="pages/4_replay.py")
+    at = _app(monkeypatch, runs_dir, page="views/4_replay.py")
     _ok(at)
     slider = at.select_slider(key="rp_step")
     assert list(slider.options) == ["1", "10", "20", "30", "40"] and slider.value == 40
@@ -264,14 +264,14 @@ def test_replay_page_scrubs_and_plays(monkeypatch: pytest.MonkeyPatch, runs_dir:
 
 
 def test_inspect_without_trained_runs(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
-    at = _app(monkeypatch, runs_dir, page="pages/3_inspect.py")
+    at = _app(monkeypatch, runs_dir, page="views/3_inspect.py")
     _ok(at)
     assert "No trained run" in _text(at)
 
 
 def test_inspect_page_on_a_real_run(monkeypatch: pytest.MonkeyPatch, tiny_run: Path) -> None:
     assert RunReader(tiny_run).status()["status"] == "finished"
-    at = _app(monkeypatch, tiny_run.parent, page="pages/3_inspect.py")
+    at = _app(monkeypatch, tiny_run.parent, page="views/3_inspect.py")
     _ok(at)
     assert len(_specs(at)) == 3  # inputs, build-up, aligned rasters + attention
     at.checkbox(key="ins_drop_a").check().run()
@@ -382,7 +382,7 @@ def test_a_status_change_seen_by_the_run_bar_reruns_the_page(monkeypatch: pytest
 
 def test_presenter_mode_shows_one_group_and_steps_through(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     demo = make_run(tmp_path / "sample" / "demo_run")
-    at = _app(monkeypatch, tmp_path / "no-runs-yet", demo, page="pages/6_present.py")
+    at = _app(monkeypatch, tmp_path / "no-runs-yet", demo, page="views/6_present.py")
     _ok(at)
     first = {k for k in _chart_data(at)}
     assert first == {"pres_0_loss"} and all("big=1" in c["src"] and "fill" in c for c in _charts(at))
@@ -393,7 +393,7 @@ def test_presenter_mode_shows_one_group_and_steps_through(monkeypatch: pytest.Mo
     at.button(key="pres_prev").click().run()
     assert set(_chart_data(at)) == {"pres_6_rates", "pres_6_energy"}  # wraps around
     run = make_run(tmp_path / "runs" / "done-one")  # a finished run named in the URL replays in a loop
-    at = _app(monkeypatch, tmp_path / "runs", demo, page="pages/6_present.py")
+    at = _app(monkeypatch, tmp_path / "runs", demo, page="views/6_present.py")
     at.query_params["run"] = "done-one"
     at.run()
     _ok(at)

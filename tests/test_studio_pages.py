@@ -31,7 +31,7 @@ def test_compare_counts_seeds_and_warns_on_copies(monkeypatch: pytest.MonkeyPatc
     make_run(runs / "taaf-hard-s0-again", seed=0)  # same config and seed: a bit-identical copy
     make_run(runs / "taaf-hard-s1", seed=1)
     demo = make_run(tmp_path / "sample" / "demo_run", steps=10, steps_per_epoch=20)  # no epoch yet: no val acc
-    at = _page(monkeypatch, runs, demo, "pages/2_compare.py")
+    at = _page(monkeypatch, runs, demo, "views/2_compare.py")
     at.multiselect(key="cmp_runs").set_value([str(runs / n) for n in
                                               ("taaf-hard-s0", "taaf-hard-s0-again", "taaf-hard-s1")]).run()
     assert not at.exception
@@ -63,7 +63,7 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_inspect_shows_no_arrows_on_correctness_or_probabilities(monkeypatch: pytest.MonkeyPatch,
                                                                  tmp_path: Path, demo_copy: Path) -> None:
-    at = _page(monkeypatch, tmp_path / "runs", demo_copy, "pages/3_inspect.py")
+    at = _page(monkeypatch, tmp_path / "runs", demo_copy, "views/3_inspect.py")
     for drop in (False, True):  # dropping both inputs makes the prediction wrong on most samples
         at.checkbox(key="ins_drop_a").set_value(drop)
         at.checkbox(key="ins_drop_v").set_value(drop).run()
@@ -76,7 +76,7 @@ def test_inspect_shows_no_arrows_on_correctness_or_probabilities(monkeypatch: py
         assert sum("p(true class) = " in c.value for c in at.caption) == 2
 
 
-@pytest.mark.parametrize("page", ["pages/2_compare.py", "pages/3_inspect.py", "pages/4_replay.py"])
+@pytest.mark.parametrize("page", ["views/2_compare.py", "views/3_inspect.py", "views/4_replay.py"])
 def test_every_page_hides_streamlits_own_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, demo_copy: Path,
                                               page: str) -> None:
     from studio import look

@@ -212,10 +212,10 @@ def main() -> None:
 
 
 if st.query_params.get("present") == "1":  # a bookmark of the Train page in presenter mode
-    st.switch_page("pages/6_present.py")
+    st.switch_page("views/6_present.py")
 look.apply()
 st.title("Train & watch")
-st.page_link("pages/6_present.py", label="Presenter mode: one panel at a time, full window, large text (← / →)",
+st.page_link("views/6_present.py", label="Presenter mode: one panel at a time, full window, large text (← / →)",
              icon=":material/slideshow:")
 state.show_flash()
 controls.sidebar()
