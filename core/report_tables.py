@@ -159,6 +159,14 @@ def write_markdown(results: dict, missing: list, missing_configs: list, table: l
         "",
     ]
     lines += _claims(chosen, presets, pairs)
+    edges = [f"{label} on {preset}" for (preset, label), f in chosen_lr.items() if at_edge(f, factors)]
+    if edges:
+        insert = lines.index("## What holds and what does not") + 4 if "## What holds and what does not" in lines \
+            else len(lines)
+        lines[insert:insert] = [
+            "- **Learning rate at the edge of the budget** (column lr, \"(edge)\"): the best validation score came at "
+            "the smallest or the largest rate tried, so a rate beyond it might score higher and those rows may "
+            f"understate the strategy: {', '.join(edges)}."]
     for preset in presets:
         best = unimodal_best(chosen, preset)
         lines += [f"## {preset}", "",
@@ -173,6 +181,8 @@ def write_markdown(results: dict, missing: list, missing_configs: list, table: l
                                                       "wall_s")}
             coord = [coordination(r, best) for r in runs]
             lr = _lr_text(results, preset, label, chosen_lr[(preset, label)])
+            if at_edge(chosen_lr[(preset, label)], factors):
+                lr += " (edge)"
             lines.append(
                 f"| {label} | {lr} | {mean_std(col['val_f'])} | {mean_std(col['test_f'])} "
                 f"| {mean_std(col['test_a'])} | {mean_std(col['test_v'])} "
@@ -189,6 +199,11 @@ def write_markdown(results: dict, missing: list, missing_configs: list, table: l
         lines.append("")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
+
+
+def at_edge(factor: float, factors: tuple[float, ...]) -> bool:
+    """Chosen at the smallest or largest learning rate of a budget of three or more."""
+    return len(factors) >= 3 and factor in (min(factors), max(factors))
 
 
 def _lr_text(results: dict, preset: str, label: str, factor: float) -> str:

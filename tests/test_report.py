@@ -12,6 +12,7 @@ from core import report
 from core.report import ALIGN_TABLE, STRATEGY_TABLE, Entry, Job, main, plan
 from core.report_tables import (
     _claims,
+    at_edge,
     choose_lr,
     coordination,
     holm,
@@ -76,6 +77,12 @@ def test_claims_name_the_presets_of_each_verdict_after_holm():
     assert "## What holds and what does not" in text
     assert "- **taaf vs concat**: taaf beats concat on p1 (+0.050); no difference shown on p2 (+0.000)." in text
     assert "is 0.250 of the same network run as an ANN, on 2 presets" in text
+
+
+def test_a_learning_rate_chosen_at_the_end_of_the_budget_is_flagged():
+    assert at_edge(3.0, (1 / 3, 1.0, 3.0)) and at_edge(1 / 3, (1 / 3, 1.0, 3.0))
+    assert not at_edge(1.0, (1 / 3, 1.0, 3.0))
+    assert not at_edge(3.0, (1.0, 3.0))  # a budget of two has no middle: nothing to flag
 
 
 def test_convergence_coordination_against_unimodal_best():
