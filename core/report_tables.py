@@ -233,7 +233,7 @@ def _lr_table(grouped: dict, preset: str, order: list[str], factors: tuple[float
 
 
 def _pair_table(chosen: dict, preset: str, pairs: list[tuple[str, str]]) -> list[str]:
-    rows = [f"| {a} − {b} | {diff:+.3f} | {p:.3f} | {q:.3f} | {n} | {verdict(a, b, diff, q)} |"
+    rows = [f"| {a} − {b} | {diff:+.3f} | {p_text(p)} | {p_text(q)} | {n} | {verdict(a, b, diff, q)} |"
             for a, b, n, diff, p, q in pair_results(chosen, preset, pairs)]
     if not rows:
         return []
@@ -280,6 +280,14 @@ def _claims(chosen: dict, presets: list[str], pairs: list[tuple[str, str]]) -> l
         lines.append("- **Coordination** (column gap: steps between the audio and visual heads reaching 90 % of "
                      "their unimodal-alone best; not a tested claim): " + "; ".join(gaps) + ".")
     return [*lines, ""]
+
+
+def p_text(p: float) -> str:
+    """A p-value to three decimals, with a fourth where rounding would put it on the other side of ALPHA."""
+    if p < 0.001:
+        return "< 0.001"
+    text = f"{p:.3f}"
+    return text if (float(text) < ALPHA) == (p < ALPHA) else f"{p:.4f}"
 
 
 def _span(xs: list[float]) -> str:

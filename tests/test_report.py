@@ -17,6 +17,7 @@ from core.report_tables import (
     coordination,
     holm,
     mean_std,
+    p_text,
     paired,
     reached,
     steps_to_reach,
@@ -77,6 +78,11 @@ def test_claims_name_the_presets_of_each_verdict_after_holm():
     assert "## What holds and what does not" in text
     assert "- **taaf vs concat**: taaf beats concat on p1 (+0.050); no difference shown on p2 (+0.000)." in text
     assert "is 0.250 of the same network run as an ANN, on 2 presets" in text
+
+
+def test_p_values_never_round_across_the_significance_level():
+    assert p_text(0.0496) == "0.0496" and p_text(0.0504) == "0.050" and p_text(0.2) == "0.200"
+    assert p_text(0.0001) == "< 0.001"
 
 
 def test_a_learning_rate_chosen_at_the_end_of_the_budget_is_flagged():
