@@ -79,7 +79,7 @@ HEADLINE = "audio-dominant"
 HEADLINE_SEEDS, SEEDS = 5, 3
 LR_FACTORS = (1 / 3, 1.0, 3.0)
 QUICK = {"epochs": 1, "seeds": 2, "lr_factors": (1.0, 3.0)}
-SECONDS_PER_RUN = 25  # one default run with 1 torch thread, two side by side on 2 cores (measured)
+SECONDS_PER_RUN = 34  # one run with 1 torch thread, two side by side on 2 cores: 426 runs took 7,192 s (2026-12-02)
 
 
 @dataclass(frozen=True)
