@@ -158,15 +158,8 @@ def write_markdown(results: dict, missing: list, missing_configs: list, table: l
         "here was chosen on test.",
         "",
     ]
-    lines += _claims(chosen, presets, pairs)
     edges = [f"{label} on {preset}" for (preset, label), f in chosen_lr.items() if at_edge(f, factors)]
-    if edges:
-        insert = lines.index("## What holds and what does not") + 4 if "## What holds and what does not" in lines \
-            else len(lines)
-        lines[insert:insert] = [
-            "- **Learning rate at the edge of the budget** (column lr, \"(edge)\"): the best validation score came at "
-            "the smallest or the largest rate tried, so a rate beyond it might score higher and those rows may "
-            f"understate the strategy: {', '.join(edges)}."]
+    lines += _claims(chosen, presets, pairs, edges)
     for preset in presets:
         best = unimodal_best(chosen, preset)
         lines += [f"## {preset}", "",
@@ -242,9 +235,11 @@ def _pair_table(chosen: dict, preset: str, pairs: list[tuple[str, str]]) -> list
             "| A − B | mean difference | p | p (Holm) | seeds | verdict |", "|---|---|---|---|---|---|", *rows, ""]
 
 
-def _claims(chosen: dict, presets: list[str], pairs: list[tuple[str, str]]) -> list[str]:
-    """"What holds and what does not": one sentence per comparison, naming the presets where each verdict of
-    the paired tables below came out (so every sentence is a set of rows), then energy and coordination."""
+def _claims(chosen: dict, presets: list[str], pairs: list[tuple[str, str]],
+            edges: list[str] | None = None) -> list[str]:
+    """"What holds and what does not": the cells whose learning rate is at the edge of the budget (`edges`), one
+    sentence per comparison naming the presets where each verdict of the paired tables below came out (so every
+    sentence is a set of rows), then energy and coordination."""
     by_pair: dict[tuple[str, str], dict[str, list[str]]] = {}
     for preset in presets:
         for a, b, _, diff, _, q in pair_results(chosen, preset, pairs):
@@ -257,6 +252,10 @@ def _claims(chosen: dict, presets: list[str], pairs: list[tuple[str, str]]) -> l
              f"the presets where the paired test over seeds (Holm-adjusted p < {ALPHA}, row \"A − B\" of that "
              "preset's paired table) shows a winner, and where it shows none (mean difference of fused test "
              "accuracy in brackets).", ""]
+    if edges:
+        lines.append("- **Learning rate at the edge of the budget** (column lr, \"(edge)\"): the best validation "
+                     "score came at the smallest or the largest rate tried, so a rate beyond it might score higher "
+                     f"and those rows may understate the strategy: {', '.join(edges)}.")
     for (a, b), verdicts in by_pair.items():
         parts = [f"{v} on {', '.join(where)}" for v, where in verdicts.items()]
         lines.append(f"- **{a} vs {b}**: {'; '.join(parts)}.")
