@@ -59,7 +59,7 @@ def probe_arrays(
             arrays[f"current/{name}"] = i.transpose(0, 1).to(torch.float16).cpu().numpy()
             if neurons and name in neurons:
                 pre = membrane_before_reset(i.float().cpu().numpy(), v.float().cpu().numpy(), neurons[name])
-                arrays[f"membrane_pre/{name}"] = pre.transpose(1, 0, 2).astype(np.float16)
+                arrays[f"membrane_pre/{name}"] = torch.from_numpy(pre).transpose(0, 1).to(torch.float16).numpy()
     arrays["alpha"] = torch.stack([out.alpha[u] for u in MODALITIES], dim=1).float().cpu().numpy()
     probs = torch.stack([out.logits[u].softmax(-1) for u in MODALITIES], dim=0)  # (3, T, P, C)
     arrays["probs"] = probs.permute(2, 0, 1, 3).float().cpu().numpy()

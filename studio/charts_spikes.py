@@ -180,8 +180,9 @@ def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float
                                                                                          strict=True)],
               shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.06, vertical_spacing=0.2 if rows > 1 else 0.1)
     lines = [_membrane_line(v[:, n], z[:, n], None if vb is None else vb[:, n]) for n in neurons]
-    lo = min([0.0, *(float(y.min()) for _, y, _ in lines)])
-    top = max([v_th, *(float(y.max()) for _, y, _ in lines)])
+    finite = [y[np.isfinite(y)] for _, y, _ in lines]  # a diverged run's float16 membrane holds inf
+    lo = min([0.0, *(float(y.min()) for y in finite if y.size)])
+    top = max([v_th, *(float(y.max()) for y in finite if y.size)])
     mark_y = top + 0.12 * (top - lo)
     t = np.arange(1, T + 1, dtype=np.int32)
     for j, (n, (x, y, shape)) in enumerate(zip(neurons, lines, strict=True)):

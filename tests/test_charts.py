@@ -300,6 +300,12 @@ def test_small_t_raster_is_a_grid_of_cells() -> None:
     assert long.data[0].xgap == 0 and long.layout.height == 360  # long runs: spikes are already thin
 
 
+def test_membrane_of_a_diverged_run_keeps_a_finite_axis() -> None:
+    v = np.array([[0.2], [np.inf], [0.0], [0.1]], np.float32)
+    fig = charts_spikes.membrane_figure(v, np.array([[0], [1], [0], [0]], np.uint8), 0.5, v_before=v)
+    assert all(np.isfinite(fig.layout.yaxis.range))
+
+
 def test_membrane_draws_the_last_step_flat_and_clear_of_the_corner() -> None:
     v = np.array([[-0.9], [0.0], [0.3], [0.1]], np.float32)
     fig = charts_spikes.membrane_figure(v, np.zeros((4, 1), np.uint8), v_th=0.5)
