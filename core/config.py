@@ -276,21 +276,25 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict[str,
 
 
 def config_from_dict(
-    user: dict[str, Any], source: str, overrides: list[str] | dict[str, Any] | None = None
+    user: dict[str, Any], source: str, overrides: list[str] | dict[str, Any] | None = None,
+    defaults: dict[str, Any] = DEFAULTS,
 ) -> dict[str, Any]:
     """Defaults, then a (possibly partial) config dict, then overrides; validated."""
-    cfg = copy.deepcopy(DEFAULTS)
+    cfg = copy.deepcopy(defaults)
     _merge(cfg, user, "", source)
     for key, value in _parse_overrides(overrides).items():
-        nested: dict[str, Any] = {}
-        node = nested
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-        _merge(cfg, nested, "", f"--set {key}")
+        _merge(cfg, _nested(key, value), "", f"--set {key}")
     validate(cfg, source if not overrides else f"{source} with --set overrides")
     return cfg
+
+
+def _nested(dotted: str, value: Any) -> dict[str, Any]:
+    """{"a": {"b": value}} for "a.b"."""
+    *parents, leaf = dotted.split(".")
+    nested: dict[str, Any] = {leaf: value}
+    for part in reversed(parents):
+        nested = {part: nested}
+    return nested
 
 
 # Settings added after runs were first saved, with the value the code had before them: a saved run's config
@@ -308,18 +312,10 @@ def saved_run_config(
 ) -> dict[str, Any]:
     """The config of a saved run (its config.json): as `config_from_dict`, but settings the run predates take
     the value the run was trained with (SAVED_RUN_FALLBACKS), not today's default."""
-    filled = copy.deepcopy(saved)
+    defaults = copy.deepcopy(DEFAULTS)
     for dotted, value in SAVED_RUN_FALLBACKS.items():
-        *parents, leaf = dotted.split(".")
-        node = filled
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                break  # a malformed table: config_from_dict names it
-            node = child
-        else:
-            node.setdefault(leaf, value)
-    return config_from_dict(filled, source, overrides)
+        _merge(defaults, _nested(dotted, value), "", "SAVED_RUN_FALLBACKS")
+    return config_from_dict(saved, source, overrides, defaults)
 
 
 def _parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:

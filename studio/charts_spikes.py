@@ -140,10 +140,12 @@ def active_neurons(spikes: np.ndarray, k: int = MEMBRANE_SHOWN, v_peak: np.ndarr
     cycles = (z & ~np.vstack([np.zeros_like(z[:1]), z[:-1]])).sum(axis=0)
     peak = np.zeros(z.shape[1]) if v_peak is None else np.asarray(v_peak, dtype=np.float64)
     order = np.lexsort((-peak, -z.sum(axis=0), -cycles)).tolist()  # the last key sorts first
-    seen: set[bytes] = set()
-    distinct = [n for n in order
-                if not z[:, n].any() or not (z[:, n].tobytes() in seen or seen.add(z[:, n].tobytes()))]
-    return (distinct + [n for n in order if n not in distinct])[:k]
+    distinct, twins, seen = [], [], set()
+    for n in order:
+        train = z[:, n].tobytes()
+        (twins if z[:, n].any() and train in seen else distinct).append(n)
+        seen.add(train)
+    return (distinct + twins)[:k]
 
 
 def _membrane_line(v: np.ndarray, z: np.ndarray, v_before: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, str]:

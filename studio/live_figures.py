@@ -107,7 +107,7 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
         m = mem[probe].astype(np.float32)
         pre = arrays.get(f"membrane_pre/{shown[0]}")  # runs before it was recorded: after-reset steps only
         out["membrane"] = charts_spikes.membrane_figure(
-            m, spikes[shown[0]][:, : m.shape[1]], v_th, None,
+            m, spikes[shown[0]], v_th, None,
             f"Membrane potential · {shown[0]} (step {step}), its most active recorded neurons",
             None if pre is None else pre[probe].astype(np.float32))
     return out
