@@ -142,3 +142,39 @@ def test_the_served_plotly_bundle_draws_every_studio_figure(tmp_path: Path) -> N
     figs = [build(view) for _, build in live_figures.FIGURES.values()]
     figs += live_figures.raster_figures(view, arrays, view.probe_steps[-1], 0, "audio", 200, "all layers").values()
     assert {t.type for f in figs for t in f.data} <= set(routes.PLOTLY_TRACES)
+
+
+def test_pages_and_routes_share_one_figure_cache(runs: Path) -> None:
+    # A page drawing a run once (finished runs, Replay) reads the same cache entries the live routes fill: the
+    # figure a route sent is not built again for the page, and a new step makes both see a new version.
+    served = json.loads(_fig("loss").body)["v"]
+    snap = live_runs.snapshot("live-one")
+    built = live_runs.panel_figure(snap.view, "loss")
+    assert built is not None and built.version == served and built.height == json.loads(built.json)["layout"]["height"]
+    raster = json.loads(_fig("raster", probe=1, mod="audio", maxn=200, layer="all layers").body)["v"]
+    assert live_runs.raster_figure(snap.view, "raster", (1, "audio", 200, "all layers")).version == raster
+    _log_step(runs / "live-one", 41)
+    assert live_runs.panel_figure(live_runs.snapshot("live-one").view, "loss").version != served
+    assert live_runs.snapshot("../outside") is None
+
+
+def test_panel_boxes_are_as_tall_as_the_figures_drawn_in_them(runs: Path) -> None:
+    # The chart box a live page reserves before a figure arrives keeps that min-height afterwards: a box taller than
+    # its figure left a blank band under the chart (loss: 520 px box, 380 px figure).
+    for name in live_figures.FIGURES:
+        height = json.loads(_fig(name).body)["fig"]["layout"]["height"]
+        assert live_figures.HEIGHTS[name] == height, name
+    membrane = json.loads(_fig("membrane", probe=1, mod="audio", maxn=200, layer="all layers").body)["fig"]
+    assert live_figures.HEIGHTS["membrane"] == membrane["layout"]["height"]
+
+
+def test_every_taaf_path_is_written_in_urls_alone() -> None:
+    # One place owns the studio's own URLs: the routes are declared with these paths and the pages build theirs with
+    # urls.head_src / urls.figure_src.
+    root = Path(urls.__file__).resolve().parents[1]
+    writers = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix in (".py", ".js")
+                     and "/taaf/" in p.read_text(encoding="utf-8"))
+    assert writers == ["live/urls.py"]
+    assert urls.figure_src(urls.DEMO, "loss", t0=1.5) == "/taaf/api/fig/loss?run=%40demo&t0=1.5"
+    assert urls.head_src("run-1") == "/taaf/api/head?run=run-1"
+    assert {r.path for r in routes.ROUTES} == {urls.PLOTLY_URL, urls.HEAD_PATH, urls.FIGURE_PATH}
