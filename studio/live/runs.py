@@ -224,7 +224,9 @@ def probe_figure(run: LiveRun, view: RunView, name: str, params: tuple[int, str,
 def _shared(view: RunView) -> LiveRun:
     """The cache entry of the view's run; a run outside the runs folder gets a private one (drawn, not shared)."""
     run = live_run(token_for(view.path))
-    return run if run is not None else LiveRun(Path(view.path), view.immutable)
+    if run is None or run.rd.path.resolve() != Path(view.path).resolve():  # figure keys hold no path: never mix runs
+        return LiveRun(Path(view.path), view.immutable)
+    return run
 
 
 def panel_figure(view: RunView, name: str) -> Built | None:
