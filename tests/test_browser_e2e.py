@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from core.store import RunReader
-from studio import devserver
+from devtools import devserver
 
 REPO = Path(__file__).resolve().parents[1]
 ART = REPO / "test-artifacts"
@@ -65,7 +65,7 @@ def _no_exception(page, where: str) -> None:
 
 
 def _progress_step(page) -> int:
-    """The step the run bar shows (studio/livehead.js keeps it in data-step), -1 before it shows one."""
+    """The step the run bar shows (studio/live/livehead.js keeps it in data-step), -1 before it shows one."""
     step = page.locator(".taaf-head").first.get_attribute("data-step", timeout=2000)
     return int(step) if step else -1
 

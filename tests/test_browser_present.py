@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import devserver
+from devtools import devserver
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium")

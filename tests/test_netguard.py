@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.devserver import free_port
+from devtools.devserver import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

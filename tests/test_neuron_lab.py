@@ -18,7 +18,7 @@ from core import neuron_lab as lab
 from core.config import DEFAULTS
 from core.model import DT, MultimodalSNN, recording
 from core.recorder import record_probes
-from studio import charts_neuron
+from studio.charts import neuron as charts_neuron
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "sample_data" / "demo_run"
@@ -191,7 +191,7 @@ def _lab(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "") -> 
 
 
 def _charts(at: AppTest) -> list[str]:
-    """The figures the page draws (studio/livechart.py's chart component, figure JSON inline)."""
+    """The figures the page draws (studio/live/livechart.py's chart component, figure JSON inline)."""
     return [json.loads(c.proto.json)["fig"] for c in at.get("bidi_component") if c.proto.component_name == "taaf_chart"]
 
 
@@ -233,7 +233,7 @@ def test_page_replays_a_neuron_of_the_demo_run(monkeypatch: pytest.MonkeyPatch, 
 
 def test_t16_run_preset_changes_only_the_timesteps() -> None:
     from core.config import load_config
-    from studio import controls
+    from studio.ui import sidebar as controls
 
     over = controls._run_preset("taaf-t16")
     assert over == {"model.T": 16, "model.audio_steps": 16, "model.visual_steps": 16}

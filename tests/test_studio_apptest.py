@@ -35,7 +35,7 @@ def _text(at: AppTest) -> str:
 
 
 def _chart_data(at: AppTest) -> dict[str, dict]:
-    """Every chart on the page (studio/livechart.py): key -> its data (`fig` JSON drawn now, or a live `src`)."""
+    """Every chart on the page (studio/live/livechart.py): key -> its data (`fig` JSON drawn now, or a live `src`)."""
     return {c.proto.id.rsplit("-", 1)[1]: json.loads(c.proto.json) for c in at.get("bidi_component")
             if c.proto.component_name == "taaf_chart"}
 
@@ -242,7 +242,7 @@ def test_compare_page(monkeypatch: pytest.MonkeyPatch, runs_dir: Path) -> None:
     at.selectbox(key="cmp_metric").set_value("rho_a").run()
     _ok(at)
     assert len(at.get("download_button")) == 2
-    from studio.state import metrics_csv
+    from studio.ui.runlist import metrics_csv
 
     steps = metrics_csv(runs_dir / "taaf-hard-s0", "step").decode().splitlines()
     assert len(steps) == 41 and "rho_a" in steps[0].split(",")  # header + every step, unthinned
@@ -319,7 +319,8 @@ def test_app_serves_the_navigation_and_warms_up_at_server_start() -> None:
 
 def test_warm_up_builds_every_live_figure_without_a_session(monkeypatch: pytest.MonkeyPatch,
                                                              caplog: pytest.LogCaptureFixture) -> None:
-    from studio import panels, warmup
+    from studio import warmup
+    from studio.ui import panels
 
     built = []
 

@@ -79,7 +79,7 @@ def test_inspect_shows_no_arrows_on_correctness_or_probabilities(monkeypatch: py
 @pytest.mark.parametrize("page", ["views/2_compare.py", "views/3_inspect.py", "views/4_replay.py"])
 def test_every_page_hides_streamlits_own_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, demo_copy: Path,
                                               page: str) -> None:
-    from studio import look
+    from studio.ui import look
 
     at = _page(monkeypatch, tmp_path / "runs", demo_copy, page)
     styles = [m.value for m in at.sidebar.markdown if "<style>" in m.value]

@@ -53,7 +53,7 @@ def test_config_json_that_is_not_an_object(tiny_run: Path, tmp_path: Path) -> No
     _one_line(_py("core.train", "--resume", str(run)), 2, "config.json", "expected a JSON object")
     _one_line(_py("core.evaluate", str(run)), 2, "config.json", "expected a JSON object")
     assert {p: p.read_bytes() for p in before} == before  # nothing already written changed
-    from studio.rundata import RunData
+    from studio.live.rundata import RunData
 
     rd = RunData(str(run))  # the Train page's reader: the run still shows, without its settings
     rd.refresh()
@@ -104,7 +104,7 @@ def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -
     assert len(stop) == 1 and "end of epoch 0" in stop[0] and "redoes" in stop[0]
     assert not r.events().query("kind == 'warning'").shape[0]  # a run that learns gets no loss warning
 
-    from studio.controls import continue_help
+    from studio.ui.run_controls import continue_help
 
     text = continue_help(meta, spe + 3)
     assert f"end of epoch 0 (step {spe})" in text and f"steps {spe + 1}–{spe + 3} are trained again" in text
@@ -112,7 +112,7 @@ def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -
 
 
 def _bar(path: str, meta: dict, step: int) -> None:
-    from studio import controls
+    from studio.ui import run_controls as controls
 
     controls.run_buttons(path, "stopped", meta, step)
 

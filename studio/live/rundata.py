@@ -3,7 +3,7 @@
 `RunData.refresh()` reads only steps and probes newer than what it holds (`since_step`), so a live
 panel costs one small query per second. Memory stays flat over a long run: step rows are thinned
 (every other old row dropped) past MAX_ROWS and the attention history past MAX_PROBES.
-No Streamlit here: pages keep one RunData per session in st.session_state.
+No Streamlit here: the live cache (studio/live/runs.py) keeps one RunData per run for the whole process.
 """
 
 from __future__ import annotations
@@ -156,8 +156,3 @@ class RunView:
 def _key(df: pd.DataFrame) -> tuple:
     return (len(df), int(df["step"].iloc[-1]) if len(df) else None, int(df["step"].iloc[0]) if len(df) else None)
 
-
-def progress(meta: dict[str, Any], step: int) -> float:
-    """Fraction of total_steps done (0 when unknown); the trainer numbers steps 1..total_steps."""
-    total = meta.get("total_steps") or 0
-    return min(1.0, max(0.0, step / total)) if total else 0.0

@@ -11,11 +11,12 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from studio.charts import COLORS, MODS, NAMES, _curve, _has
-from studio.figbuild import Fig
+from studio.charts.curves import COLORS, MODS, NAMES, _curve, _has
+from studio.charts.figbuild import Fig
 
 COLLAPSE_FRACTION = 0.1  # entropy below this fraction of ln T counts as collapsed
 COLLAPSE_STEPS = 20  # ... for this many consecutive most recent steps
+ENTROPY_HEIGHT = 260  # px (studio/live/figures.py HEIGHTS)
 
 
 def entropy_key(u: str) -> str:
@@ -27,7 +28,7 @@ def entropy_figure(steps: pd.DataFrame | None, T: int, window: int = 20) -> go.F
     fig = Fig()
     if steps is None or not any(_has(steps, entropy_key(u)) for u in MODS):
         fig.note("attention entropy appears with the first training step…")
-        return fig.figure(260, "Attention entropy", legend=False)
+        return fig.figure(ENTROPY_HEIGHT, "Attention entropy", legend=False)
     for u in MODS:
         if _has(steps, entropy_key(u)):
             _curve(fig, steps, entropy_key(u), NAMES[u], COLORS[u], window, 1, 1)
@@ -36,7 +37,7 @@ def entropy_figure(steps: pd.DataFrame | None, T: int, window: int = 20) -> go.F
     fig.hline(COLLAPSE_FRACTION * top, text="collapsed", dash="dash", color="#b2182b")
     fig.xaxis(title={"text": "training step"})
     fig.yaxis(title={"text": "entropy of α (nats)"}, range=[0, top * 1.08])
-    return fig.figure(260, "Attention entropy")
+    return fig.figure(ENTROPY_HEIGHT, "Attention entropy")
 
 
 def collapse_warning(steps: pd.DataFrame | None, T: int, last: int = COLLAPSE_STEPS,

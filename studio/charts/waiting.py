@@ -14,7 +14,7 @@ import pandas as pd
 STEP_PANELS = frozenset({"loss", "lr", "rates", "entropy"})
 PROBE_PANELS = frozenset({"alpha", "alpha_now", "raster", "membrane"})
 EPOCH_PANELS = frozenset({"imb", "val_gap", "shapley", "epochs90", "energy", "verdict"})
-CURVE_STEPS = 2  # studio/charts.py MIN_STEPS: a line needs two points
+CURVE_STEPS = 2  # studio/charts/curves.py MIN_STEPS: a line needs two points
 
 
 def about(seconds: float | None) -> str:
@@ -85,13 +85,3 @@ def note_for(panel: str, steps: pd.DataFrame | None, epochs: pd.DataFrame | None
     spe = meta.get("steps_per_epoch")
     return fills_when(panel, steps_done, int(spe) if spe else None, recent_step_time(steps), every, n_epochs)
 
-
-def speed_text(status: str | None, steps: pd.DataFrame | None, last: int = 20) -> str:
-    """The header's samples / s: the median of the last steps while training, never a stale number while
-    paused or after the run ended (the last value would read as the current speed)."""
-    if status == "paused":
-        return "0 (paused)"
-    if status not in ("running", None) or steps is None or "samples_per_s" not in steps.columns:
-        return "—"
-    sps = pd.to_numeric(steps["samples_per_s"].tail(last), errors="coerce").median()
-    return f"{sps:.0f}" if math.isfinite(sps) else "—"

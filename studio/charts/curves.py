@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from studio.figbuild import Fig
+from studio.charts.figbuild import Fig
 
 MODS = ("a", "v", "f")
 NAMES = {"a": "audio", "v": "visual", "f": "fused"}
 COLORS = {"a": "#1f77b4", "v": "#ff7f0e", "f": "#2ca02c"}
 MAX_POINTS = 500  # per trace: a point for every one or two pixels of a half-width chart (each redraw costs per point)
 MIN_STEPS = 2  # a curve needs two points: with one, plotly draws an invisible dot on a made-up range
+# px: each panel's figure height, also its chart box's height before the first figure arrives (studio/live/figures.py)
+LOSS_HEIGHT, LR_HEIGHT, IMBALANCE_HEIGHT, RATES_HEIGHT, ENERGY_HEIGHT = 380, 340, 300, 340, 340
 
 
 def too_few_steps(steps: pd.DataFrame | None) -> str | None:
@@ -102,7 +104,7 @@ def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, win
     fig = Fig(1, 2, ("Loss (train batch, smoothed)", "Accuracy"))
     if (wait := too_few_steps(steps)) is not None:
         fig.waiting(wait)
-        return fig.figure(380, legend=False)
+        return fig.figure(LOSS_HEIGHT, legend=False)
     for u in MODS:
         if _has(steps, f"loss_{u}"):
             _curve(fig, steps, f"loss_{u}", NAMES[u], COLORS[u], window, 1, 1)
@@ -118,7 +120,7 @@ def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, win
                       line={"color": "#555", "dash": "dot"}), 1, 1)
     fig.all_axes("x", title={"text": "training step"})
     fig.yaxis(1, 2, range=[0, 1.02])
-    return fig.figure(380)
+    return fig.figure(LOSS_HEIGHT)
 
 
 def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
@@ -126,7 +128,7 @@ def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     fig = Fig(1, 3, ("effective learning rate", "coefficient k (1 = unmodulated)", "score ratio ρ_a = s_a / s_v"))
     if (wait := too_few_steps(steps)) is not None:
         fig.waiting(wait)
-        return fig.figure(340, legend=False)
+        return fig.figure(LR_HEIGHT, legend=False)
     for u in MODS:
         if _has(steps, f"lr_{u}"):
             d = decimate(steps[["step", f"lr_{u}"]].dropna())
@@ -141,7 +143,7 @@ def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
     fig.yaxis(1, 1, type="log", **(log_ticks(lrs.min(), lrs.max()) if len(lrs) else {}))
     fig.all_axes("x", title={"text": "training step"})
-    return fig.figure(340)
+    return fig.figure(LR_HEIGHT)
 
 
 def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int | None:
@@ -194,7 +196,7 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
                  "marker": {"color": [COLORS[u] for u in MODS if NAMES[u] in reach]}}, 1, 4)
     if not fig.data:
         fig.waiting("diagnostics appear after the first epoch")
-    return fig.figure(300, legend=False)
+    return fig.figure(IMBALANCE_HEIGHT, legend=False)
 
 
 def firing_rate_figure(steps: pd.DataFrame, layers: Sequence[str] | None = None, window: int = 20) -> go.Figure:
@@ -216,7 +218,7 @@ def firing_rate_figure(steps: pd.DataFrame, layers: Sequence[str] | None = None,
         fig.waiting("no firing rates recorded yet")
     fig.xaxis(title={"text": "training step"})
     fig.yaxis(title={"text": "rate (spikes / neuron / step)"}, rangemode="tozero")
-    return fig.figure(340, "Firing rate per layer")
+    return fig.figure(RATES_HEIGHT, "Firing rate per layer")
 
 
 def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
@@ -236,7 +238,7 @@ def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
         fig.yaxis(title={"text": "µJ per sample"}, rangemode="tozero")
     else:
         fig.waiting("energy is estimated at the end of each epoch")
-    return fig.figure(340, title)
+    return fig.figure(ENERGY_HEIGHT, title)
 
 
 # Eight colours that stay apart for most colour vision (Okabe & Ito, with a grey for the eighth); past

@@ -1,4 +1,4 @@
-"""The Train page's sidebar (settings + Start) and the Pause / Resume / Stop bar of the watched run."""
+"""The Train page's sidebar: the settings of a new run and its Start button."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import streamlit as st
 from core import launcher
 from core.config import ENUMS, load_config
 from core.errors import TAAFError
-from studio import state
+from studio.settings import REPO_ROOT, runs_dir
+from studio.ui import runlist, session
 
 DATASETS = {"avdigits": "AV-Digits (bundled)", "cremad": "CREMA-D (folder)", "ave": "AVE (folder)"}
 KNOB_UI: dict[str, tuple[float, float, float]] = {  # slider min, max, step (the config accepts wider ranges)
@@ -28,7 +29,7 @@ def config_path(dataset: str, strategy: str) -> Path | None:
     configs/<dataset>-<strategy>.toml otherwise), else that dataset's TAAF config, else configs/taaf.toml."""
     prefix = "" if dataset == "avdigits" else f"{dataset}-"
     for name in (f"{prefix}{strategy}", f"{prefix}taaf", "taaf"):
-        p = state.REPO_ROOT / "configs" / f"{name}.toml"
+        p = REPO_ROOT / "configs" / f"{name}.toml"
         if p.is_file():
             return p
     return None
@@ -40,7 +41,7 @@ RUN_PRESETS = {"taaf": "T = 4 (the default)", "taaf-t16": "T = 16 (watch neurons
 def _run_preset(name: str) -> dict[str, Any]:
     """A run preset (configs/<name>.toml) as overrides: its model, train and record settings that differ from
     configs/taaf.toml, so it applies over any strategy's config."""
-    base, cfg = load_config(config_path("avdigits", "taaf")), load_config(state.REPO_ROOT / "configs" / f"{name}.toml")
+    base, cfg = load_config(config_path("avdigits", "taaf")), load_config(REPO_ROOT / "configs" / f"{name}.toml")
     return {f"{sec}.{k}": v for sec in ("model", "train", "record") for k, v in cfg[sec].items() if v != base[sec][k]}
 
 
@@ -139,61 +140,13 @@ def sidebar() -> None:
 def _start() -> None:
     over = dict(st.session_state.get("_overrides", {}))
     if over.get("data.dataset") != "avdigits" and not over.get("data.path"):
-        state.flash("Enter the dataset folder first (data.path).", "error")
+        session.flash("Enter the dataset folder first (data.path).", "error")
         return
     try:
-        run_dir = launcher.start_run(state.runs_dir(), config_path(over["data.dataset"], over["strategy.name"]), over)
+        run_dir = launcher.start_run(runs_dir(), config_path(over["data.dataset"], over["strategy.name"]), over)
     except TAAFError as e:
-        state.flash(f"Not started: {e}", "error")
+        session.flash(f"Not started: {e}", "error")
         return
-    state.run_table.clear()
-    state.watch(run_dir)
-    state.flash(f"Started **{run_dir.name}** — the trainer is loading (a few seconds).", "success")
-
-
-def _send(cmd: str, path: str) -> None:
-    try:
-        if cmd == "resume_interrupted":
-            launcher.resume_interrupted(path)
-            state.run_table.clear()
-        else:
-            getattr(launcher, cmd)(path)
-        state.flash(f"{cmd.replace('_', ' ')} sent to {Path(path).name}", "info")
-    except TAAFError as e:
-        state.flash(f"{cmd} failed: {e}", "error")
-
-
-def continue_help(meta: dict[str, Any], step: int) -> str:
-    """What Resume / Continue will do: start from the last epoch checkpoint, training the steps after it again."""
-    ck = meta.get("checkpoint")
-    if not isinstance(ck, dict) or not isinstance(ck.get("step"), int):
-        return f"starts over from step 0 (no epoch has ended yet){_redo(0, step)}"
-    where = f"the checkpoint at the end of epoch {ck.get('epoch')} (step {ck['step']})"
-    return f"starts from {where}{_redo(ck['step'], step)}"
-
-
-def _redo(done: int, step: int) -> str:
-    return f"; steps {done + 1}–{step} are trained again" if step > done else ""
-
-
-def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None:
-    """Pause / Resume / Stop / Continue for the watched run, as its status allows (one Stop, always ours), and the
-    trainer's run-level warnings (loss not falling, ...)."""
-    for warning in meta.get("warnings") or []:
-        st.warning(str(warning), icon=":material/warning:")
-    cols = st.columns([1, 1, 1, 4])
-    if status == "running":
-        cols[0].button("Pause", icon=":material/pause:", on_click=_send, args=("pause", path), key="pause",
-                       width="stretch")
-    if status == "paused":
-        cols[0].button("Resume", icon=":material/play_arrow:", on_click=_send, args=("resume", path), key="resume",
-                       width="stretch")
-    if status in ("running", "paused"):
-        cols[1].button("Stop", icon=":material/stop:", on_click=_send, args=("stop", path), key="stop",
-                       width="stretch")
-    if status in ("interrupted", "stopped"):
-        word = "Resume" if status == "interrupted" else "Continue"
-        cols[0].button(word, icon=":material/restart_alt:", on_click=_send, args=("resume_interrupted", path),
-                       key="resume_int", width="stretch",
-                       help=f"python -m core.train --resume; it {continue_help(meta, step)}")
-        cols[3].caption(f"**{word}** {continue_help(meta, step)}.")
+    runlist.run_table.clear()
+    session.watch(run_dir)
+    session.flash(f"Started **{run_dir.name}** — the trainer is loading (a few seconds).", "success")

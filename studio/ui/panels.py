@@ -1,10 +1,9 @@
 """Every panel of the 'Train & watch' page, drawn from a RunView: live (each chart fetches its own updates
-from studio/live_api.py and redraws in place), or once (finished runs, Replay)."""
+from the live routes and redraws in place), or once (finished runs, Replay), through the live cache."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,10 +11,13 @@ import streamlit as st
 
 from core.config import DEFAULTS
 from core.errors import StoreError
-from core.store import RunReader
-from studio import charts_spikes, live_figures, livechart, state
-from studio.rundata import RunView
-from studio.state import cached_fig, explain, plot
+from studio.charts import rasters as raster_charts
+from studio.live import figures as live_figures
+from studio.live import livechart, runs, urls
+from studio.live.rundata import RunView
+from studio.live.runs import Built
+from studio.settings import PANELS_S
+from studio.ui.widgets import explain
 
 HELP = {
     "loss": "Training loss and accuracy of the three heads: **audio** only, **visual** only and the **fused** "
@@ -50,16 +52,9 @@ HELP = {
 }
 
 
-@st.cache_data(max_entries=6, ttl=600, show_spinner=False)
-def probe_arrays(path: str, step: int, immutable: bool = False) -> dict[str, np.ndarray]:
-    """Probe arrays at one step (a few hundred KB; a handful cached for all sessions)."""
-    with RunReader(Path(path), immutable=immutable or None) as r:
-        return r.arrays(step, "probe")
-
-
 @dataclass(frozen=True)
 class Live:
-    """Where a live page's charts fetch their figures: the run's name for studio/live_api.py and extra query
+    """Where a live page's charts fetch their figures: the run's token for the live routes and extra query
     parameters (the demo replay's start time)."""
 
     run: str
@@ -67,19 +62,24 @@ class Live:
     probe_step: int | None = None  # the run's newest probe step (the raster controls' samples and layers)
 
     def src(self, name: str, **extra: Any) -> str:
-        return livechart.figure_src(self.run, name, **dict(self.params), **extra)
+        return urls.figure_src(self.run, name, **dict(self.params), **extra)
 
 
 VIEW_FIGURES = live_figures.FIGURES  # the figures that depend on the run alone (studio/warmup.py builds them)
 
 
+def _draw(built: Built | None, key: str) -> None:
+    if built is not None:
+        livechart.static_chart_json(built.json.decode(), built.height, key)
+
+
 def _show(view: RunView, slot: str, name: str, live: Live | None) -> None:
-    """One of VIEW_FIGURES: live, a chart that fetches its own updates; else drawn now, rebuilt only on change."""
+    """One of VIEW_FIGURES: live, a chart that fetches its own updates; else drawn now from the live cache (built
+    once per change, shared with every session and the routes)."""
     if live is not None:
-        livechart.live_chart(live.src(name), f"{slot}_{name}", live_figures.HEIGHTS[name], state.PANELS_S)
+        livechart.live_chart(live.src(name), f"{slot}_{name}", live_figures.HEIGHTS[name], PANELS_S)
         return
-    changes, build = VIEW_FIGURES[name]
-    plot(cached_fig(slot, name, changes(view), lambda: build(view)), f"{slot}_{name}")
+    _draw(runs.panel_figure(view, name), f"{slot}_{name}")
 
 
 def curves(view: RunView, slot: str, live: Live | None = None) -> None:
@@ -112,7 +112,7 @@ def _probe_info(view: RunView, live: Live | None) -> tuple[int, np.ndarray, dict
     step = live.probe_step if live is not None else view.probe_steps[-1] if view.probe_steps else None
     if step is not None:
         try:
-            arrays = probe_arrays(str(view.path), step, view.immutable)
+            arrays = runs.probe_arrays(view.path, step)
         except StoreError as e:
             st.warning(f"Probe arrays of step {step} cannot be read: {e}")
             return 0, np.zeros(0, np.int64), None
@@ -139,7 +139,7 @@ def rasters(view: RunView, slot: str, live: Live | None = None) -> None:
     if arrays is not None:
         layers = live_figures.spike_layers(view, mod, arrays)
     else:
-        layers = charts_spikes.mod_layers(view.layers, mod[0]) or view.layers
+        layers = raster_charts.mod_layers(view.layers, mod[0]) or view.layers
     max_n = c[2].select_slider("neurons shown", list(live_figures.MAX_NEURONS), value=200, key=f"{slot}_maxn")
     if not layers or probe is None:
         st.info("No spikes recorded for this modality.")
@@ -150,18 +150,15 @@ def rasters(view: RunView, slot: str, live: Live | None = None) -> None:
     if live is not None:
         params = {"probe": probe, "mod": mod, "maxn": max_n, "layer": layer}
         for name in ("raster", "membrane"):
-            livechart.live_chart(live.src(name, **params), f"{slot}_{name}", live_figures.HEIGHTS[name],
-                                 state.PANELS_S)
+            livechart.live_chart(live.src(name, **params), f"{slot}_{name}", live_figures.HEIGHTS[name], PANELS_S)
         return
     if arrays is None:
         return
-    step = view.probe_steps[-1]
-    key = (view.path, step, probe, mod, max_n, layer)
-    figs = cached_fig(slot, "rasters", key,
-                      lambda: live_figures.raster_figures(view, arrays, step, probe, mod, max_n, layer))
     for name in ("raster", "membrane"):
-        if name in figs:
-            plot(figs[name], f"{slot}_{name}")
+        try:
+            _draw(runs.raster_figure(view, name, (probe, mod, max_n, layer)), f"{slot}_{name}")
+        except ValueError:  # no membrane recorded for this modality: the raster alone, as before
+            continue
 
 
 def diagnostics(view: RunView, slot: str, live: Live | None = None) -> None:

@@ -3,7 +3,7 @@
 Why: building through plotly's validated API (make_subplots + add_trace) costs 30-100 ms per figure,
 which at one refresh every 1-2 s for ~9 panels is most of the studio's CPU beside a training run.
 Plain dicts cost ~2 ms. The subplot grid layout comes from make_subplots once per shape (cached).
-Every figure carries STUDIO_TEMPLATE and is shown with `theme=None` (studio/state.py: plot): Streamlit's
+Every figure carries STUDIO_TEMPLATE and is shown with `theme=None` (studio/ui/widgets.py: plot): Streamlit's
 own plotly theme is re-applied in the browser at every redraw (a merge plus twenty string replacements
 over the figure's JSON), about a quarter of what a live redraw cost the browser.
 tests/test_charts.py re-validates every builder's output, so a wrong property name still fails a test.

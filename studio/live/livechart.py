@@ -4,8 +4,8 @@ in place, and the live run bar.
 Why: `st.plotly_chart` in Streamlit 1.67 hashes the figure into the element's identity, so every changed
 figure mounts a new chart. These components keep their DOM node (their key is their identity) and redraw
 with `Plotly.react`, which keeps the user's zoom (figures carry `uirevision`). A live chart fetches its own
-figure from studio/live_api.py; a static one gets its figure JSON from the script run. plotly.js itself is
-served once by the studio (live_api.PLOTLY_URL) and cached by the browser.
+figure from the live routes (studio/live/routes.py); a static one gets its figure JSON from the script run.
+plotly.js itself is served once by the studio (urls.PLOTLY_URL) and cached by the browser.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from studio.live_api import PLOTLY_URL
+from studio.live.urls import PLOTLY_URL
 
 _HERE = Path(__file__).parent
 _CSS = """
@@ -45,13 +44,13 @@ def _height(fig: go.Figure) -> int:
 
 
 def static_chart(fig: go.Figure, key: str) -> None:
-    """A figure drawn from this script run (finished runs, Compare, Inspect, Replay): redrawn in place."""
+    """A figure drawn from this script run (Compare, Inspect, Neuron lab): redrawn in place."""
     _chart(key=key, data={"fig": fig.to_json(), "plotly": PLOTLY_URL, "height": _height(fig)})
 
 
-def figure_src(run: str, name: str, **params: Any) -> str:
-    """The live route of figure `name` of run `run` (a folder name, or live_api.DEMO)."""
-    return f"/taaf/api/fig/{name}?" + urlencode({"run": run, **params})
+def static_chart_json(fig_json: str, height: int, key: str) -> None:
+    """A figure already built as plotly JSON (finished runs and Replay, from the live cache): redrawn in place."""
+    _chart(key=key, data={"fig": fig_json, "plotly": PLOTLY_URL, "height": height})
 
 
 def live_chart(src: str, key: str, height: int, every_s: float = 2.0, fill_px: int | None = None) -> None:

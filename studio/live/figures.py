@@ -1,7 +1,7 @@
 """Which figure each live panel draws from a cut of a run, and what changes it (no Streamlit here).
 
-Shared by the live data routes (studio/live_api.py), the pages' static drawing (studio/panels.py) and the
-server's warm-up (studio/warmup.py), so a panel is drawn the same way wherever it appears.
+Shared by the live cache (studio/live/runs.py: the routes and the pages' static drawing both build through it)
+and the server's warm-up (studio/warmup.py), so a panel is drawn the same way wherever it appears.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.diagnostics import imbalance_verdict
-from studio import charts, charts_entropy, charts_spikes, waiting
-from studio.rundata import RunView
+from studio.charts import attention, curves, entropy, rasters, waiting
+from studio.live.rundata import RunView
 
 
 def _alpha_now(view: RunView) -> go.Figure:
-    return charts_spikes.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})")
+    return attention.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})")
 
 
 def _wrap(text: str, width: int = 110) -> str:
@@ -35,18 +35,18 @@ def _wrap(text: str, width: int = 110) -> str:
 def _imbalance(view: RunView) -> go.Figure:
     """The imbalance diagnostics, titled with the researcher's question answered in one sentence (it moves with
     the figure, so a live page keeps it current)."""
-    fig = charts.imbalance_figure(view.steps, view.epochs)
+    fig = curves.imbalance_figure(view.steps, view.epochs)
     verdict = _wrap(imbalance_verdict(view.steps, view.epochs, view.meta))
     fig.layout.title = {"text": f"<b>{verdict}</b>", "x": 0, "xanchor": "left", "font": {"size": 14}}
     fig.layout.margin.t = max(int(fig.layout.margin.t or 0), 40 + 18 * verdict.count("<br>") + 40)
     return fig
 
 
-def _entropy(view: RunView) -> go.Figure:
+def _entropy_panel(view: RunView) -> go.Figure:
     """Attention entropy per stream, titled with a plain warning while it has collapsed onto one timestep."""
     T = int(view.meta.get("T") or 0)
-    fig = charts_entropy.entropy_figure(view.steps, T)
-    warning = charts_entropy.collapse_warning(view.steps, T)
+    fig = entropy.entropy_figure(view.steps, T)
+    warning = entropy.collapse_warning(view.steps, T)
     if warning:
         fig.layout.title = {"text": f"⚠ {_wrap(warning, 90)}", "x": 0, "xanchor": "left",
                             "font": {"size": 13, "color": "#b45309"}}
@@ -69,18 +69,21 @@ def _noted(name: str, build: Callable[[RunView], go.Figure]) -> Callable[[RunVie
 
 # name -> (what changes it, builder): a figure is rebuilt (and re-sent) only when its key changed.
 FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure]]] = {
-    "loss": (lambda v: (v.steps_key, v.epochs_key), lambda v: charts.loss_acc_figure(v.steps, v.epochs)),
-    "lr": (lambda v: v.steps_key, lambda v: charts.lr_figure(v.steps)),
-    "alpha": (lambda v: v.probes_key, lambda v: charts_spikes.alpha_history_figure(v.probe_steps, v.alphas)),
+    "loss": (lambda v: (v.steps_key, v.epochs_key), lambda v: curves.loss_acc_figure(v.steps, v.epochs)),
+    "lr": (lambda v: v.steps_key, lambda v: curves.lr_figure(v.steps)),
+    "alpha": (lambda v: v.probes_key, lambda v: attention.alpha_history_figure(v.probe_steps, v.alphas)),
     "alpha_now": (lambda v: v.probes_key, _alpha_now),
-    "entropy": (lambda v: v.steps_key, _entropy),
+    "entropy": (lambda v: v.steps_key, _entropy_panel),
     "imb": (lambda v: (v.steps_key, v.epochs_key), _imbalance),
-    "rates": (lambda v: v.steps_key, lambda v: charts.firing_rate_figure(v.steps, v.layers)),
-    "energy": (lambda v: v.epochs_key, lambda v: charts.energy_figure(v.epochs)),
+    "rates": (lambda v: v.steps_key, lambda v: curves.firing_rate_figure(v.steps, v.layers)),
+    "energy": (lambda v: v.epochs_key, lambda v: curves.energy_figure(v.epochs)),
 }
 FIGURES = {name: (changes, _noted(name, build)) for name, (changes, build) in FIGURES.items()}
-HEIGHTS = {"loss": 520, "lr": 330, "alpha": 280, "alpha_now": 280, "entropy": 300, "imb": 560, "rates": 330,
-           "energy": 330, "raster": 420, "membrane": 440}  # px: a chart box before its first figure arrives
+# px: a chart box before its first figure arrives, the height its builder draws at (one source: studio/charts/)
+HEIGHTS = {"loss": curves.LOSS_HEIGHT, "lr": curves.LR_HEIGHT, "alpha": attention.ALPHA_HISTORY_HEIGHT,
+           "alpha_now": attention.ALPHA_BARS_HEIGHT, "entropy": entropy.ENTROPY_HEIGHT, "imb": curves.IMBALANCE_HEIGHT,
+           "rates": curves.RATES_HEIGHT, "energy": curves.ENERGY_HEIGHT, "raster": rasters.RASTER_HEIGHT,
+           "membrane": rasters.MEMBRANE_HEIGHT}
 
 ALL_LAYERS = "all layers"
 MAX_NEURONS = (50, 100, 200, 400, 1000, "all")
@@ -88,7 +91,7 @@ MAX_NEURONS = (50, 100, 200, 400, 1000, "all")
 
 def spike_layers(view: RunView, modality: str, arrays: Mapping[str, np.ndarray]) -> list[str]:
     """The spiking layers of `modality` ('audio' / 'visual') that the probe arrays hold."""
-    layers = charts_spikes.mod_layers(view.layers, modality[0]) or view.layers
+    layers = rasters.mod_layers(view.layers, modality[0]) or view.layers
     return [name for name in layers if f"spikes/{name}" in arrays]
 
 
@@ -100,13 +103,13 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
     if not shown:
         return {}
     spikes = {name: arrays[f"spikes/{name}"][probe] for name in shown}
-    out = {"raster": charts_spikes.raster_figure(spikes, None if max_n == "all" else int(max_n))}
+    out = {"raster": rasters.raster_figure(spikes, None if max_n == "all" else int(max_n))}
     mem = arrays.get(f"membrane/{shown[0]}")
     if mem is not None:
         v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
         m = mem[probe].astype(np.float32)
         pre = arrays.get(f"membrane_pre/{shown[0]}")  # runs before it was recorded: after-reset steps only
-        out["membrane"] = charts_spikes.membrane_figure(
+        out["membrane"] = rasters.membrane_figure(
             m, spikes[shown[0]], v_th, None,
             f"Membrane potential · {shown[0]} (step {step}), its most active recorded neurons",
             None if pre is None else pre[probe].astype(np.float32))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from studio.figbuild import Fig
+from studio.charts.figbuild import Fig
 
 INPUT, MEMBRANE, SPIKE = "#ff8700", "#0068c9", "#ff2b2b"
 

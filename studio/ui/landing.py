@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-LIVE = ("running", "paused", "starting")  # studio/state.py ACTIVE: a trainer is (about to be) there
+LIVE = ("running", "paused", "starting")  # a trainer is (about to be) there
 
 
 def default_run(table: pd.DataFrame) -> str | None:
     """The run to open on: the newest live run, else the demo, else the newest run (None: no runs).
 
-    `table` is studio/state.py run_table: `path`, `status`, `demo`, newest first, the demo last.
+    `table` is studio/ui/runlist.py run_table: `path`, `status`, `demo`, newest first, the demo last.
     """
     if table.empty:
         return None

@@ -13,7 +13,7 @@ on every full run, so every page has it; fragment reruns keep it).
 
 from __future__ import annotations
 
-FOCUS_BLUE = "#0068c9"  # the studio template's first colour (studio/figbuild.py)
+FOCUS_BLUE = "#0068c9"  # the studio template's first colour (studio/charts/figbuild.py)
 
 CSS = f"""<style>
 [data-testid="stStatusWidget"]:has([data-testid="stStatusWidgetRunningIcon"]) button {{ display: none !important; }}

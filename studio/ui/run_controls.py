@@ -1,0 +1,60 @@
+"""The watched run's Pause / Resume / Stop / Continue buttons and the trainer's run-level warnings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core import launcher
+from core.errors import TAAFError
+from studio.ui import runlist, session
+
+
+def _send(cmd: str, path: str) -> None:
+    try:
+        if cmd == "resume_interrupted":
+            launcher.resume_interrupted(path)
+            runlist.run_table.clear()
+        else:
+            getattr(launcher, cmd)(path)
+        session.flash(f"{cmd.replace('_', ' ')} sent to {Path(path).name}", "info")
+    except TAAFError as e:
+        session.flash(f"{cmd} failed: {e}", "error")
+
+
+def continue_help(meta: dict[str, Any], step: int) -> str:
+    """What Resume / Continue will do: start from the last epoch checkpoint, training the steps after it again."""
+    ck = meta.get("checkpoint")
+    if not isinstance(ck, dict) or not isinstance(ck.get("step"), int):
+        return f"starts over from step 0 (no epoch has ended yet){_redo(0, step)}"
+    where = f"the checkpoint at the end of epoch {ck.get('epoch')} (step {ck['step']})"
+    return f"starts from {where}{_redo(ck['step'], step)}"
+
+
+def _redo(done: int, step: int) -> str:
+    return f"; steps {done + 1}–{step} are trained again" if step > done else ""
+
+
+def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None:
+    """Pause / Resume / Stop / Continue for the watched run, as its status allows (one Stop, always ours), and the
+    trainer's run-level warnings (loss not falling, ...)."""
+    for warning in meta.get("warnings") or []:
+        st.warning(str(warning), icon=":material/warning:")
+    cols = st.columns([1, 1, 1, 4])
+    if status == "running":
+        cols[0].button("Pause", icon=":material/pause:", on_click=_send, args=("pause", path), key="pause",
+                       width="stretch")
+    if status == "paused":
+        cols[0].button("Resume", icon=":material/play_arrow:", on_click=_send, args=("resume", path), key="resume",
+                       width="stretch")
+    if status in ("running", "paused"):
+        cols[1].button("Stop", icon=":material/stop:", on_click=_send, args=("stop", path), key="stop",
+                       width="stretch")
+    if status in ("interrupted", "stopped"):
+        word = "Resume" if status == "interrupted" else "Continue"
+        cols[0].button(word, icon=":material/restart_alt:", on_click=_send, args=("resume_interrupted", path),
+                       key="resume_int", width="stretch",
+                       help=f"python -m core.train --resume; it {continue_help(meta, step)}")
+        cols[3].caption(f"**{word}** {continue_help(meta, step)}.")
