@@ -11,7 +11,8 @@ import torch
 
 from core import checkpoint
 from core.config import load_config
-from core.model import MultimodalSNN, recording
+from core.lif import recording
+from core.model import MultimodalSNN
 from core.store import RunReader
 from core.train import train
 
