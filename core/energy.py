@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core.model import PooledConv2d, TimeAlign
+from core.align import TimeAlign
+from core.model import PooledConv2d
 from core.taaf import TemporalAttention
 
 E_MAC_PJ = 4.6

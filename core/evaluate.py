@@ -12,8 +12,8 @@ from typing import Any
 
 from core.energy import energy_estimate
 from core.errors import TAAFError
-from core.inspect import load_trained
 from core.recorder import evaluate_zeroed, shapley_values
+from core.whatif import load_trained
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best") -> dict[str, Any]:

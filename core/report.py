@@ -133,7 +133,7 @@ def finished(run_dir: Path) -> bool:
 def run_job(job: Job) -> dict[str, Any]:
     """Train one run (or reuse it when finished) and summarise it. Runs in a worker process."""
     if not finished(job.run_dir):
-        from core.train import train
+        from core.training_loop import train
 
         shutil.rmtree(job.run_dir, ignore_errors=True)  # an unfinished report run is simply redone
         train(job_config(job), job.run_dir)

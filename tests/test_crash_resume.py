@@ -11,7 +11,7 @@ import torch
 from core import checkpoint
 from core.config import load_config
 from core.store import RunReader
-from core.train import train
+from core.training_loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 # A small network (T = 2, narrow encoders): what is tested is the order of the files, not learning.

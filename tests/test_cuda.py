@@ -11,9 +11,10 @@ import torch
 
 from core import checkpoint
 from core.config import load_config
-from core.model import MultimodalSNN, recording
+from core.lif import recording
+from core.model import MultimodalSNN
 from core.store import RunReader
-from core.train import train
+from core.training_loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["train.epochs=1", "record.progress=false", "record.every_steps=5", "train.device=cuda"]

@@ -107,7 +107,7 @@ import gc, json, sys
 from pathlib import Path
 import torch, torch.distributed as dist
 from core.config import load_config
-from core.train import Trainer
+from core.training_loop import Trainer
 from core.data.common import iterate_batches
 
 out = {}

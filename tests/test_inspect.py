@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.inspect import Trained, load_trained, what_if
 from core.model import MultimodalSNN
+from core.whatif import Trained, load_trained, what_if
 
 DEMO = Path(__file__).resolve().parents[1] / "sample_data" / "demo_run"
 CASES = [(0, {"audio_snr_db": math.inf}), (3, {"audio_snr_db": -10.0, "occlusion": 4}),

@@ -16,7 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from core import neuron_lab as lab
 from core.config import DEFAULTS
-from core.model import DT, MultimodalSNN, recording
+from core.lif import DT, recording
+from core.model import MultimodalSNN
 from core.recorder import record_probes
 from studio.charts import neuron as charts_neuron
 
@@ -26,7 +27,7 @@ PARAMS = [(2.0, 0.5), (7.5, 1.0), (1.0, 0.25), (40.0, 1.5)]  # (tau_ms, v_th); t
 
 
 def norse_reference(x: torch.Tensor, tau_ms: float, v_th: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step norse's functional LIF-box directly, as core/model.py's LIFLayer does."""
+    """Step norse's functional LIF-box directly, as core/lif.py's LIFLayer does."""
     from norse.torch import LIFBoxParameters
 
     p = LIFBoxParameters(tau_mem_inv=torch.tensor(1e3 / tau_ms), v_th=torch.tensor(v_th))

@@ -11,8 +11,8 @@ from torch import nn
 
 from core.config import load_config
 from core.errors import ConfigError
+from core.optim import make_optimizer
 from core.strategies.ogm_ge import modulate_gradients
-from core.train import make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 

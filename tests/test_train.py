@@ -13,10 +13,10 @@ import torch
 
 from core.config import load_config
 from core.data import build_datasets
-from core.errors import CheckpointError, RunExistsError
+from core.errors import CheckpointError, RunExistsError, TrainingFailed
 from core.store import RunReader
 from core.strategies.taaf import TAAFStrategy
-from core.train import TrainingFailed, train
+from core.training_loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1"]

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.build import resolve_device
 from core.config import load_config
 from core.data import build_datasets
-from core.errors import TAAFError
+from core.errors import TAAFError, TrainingFailed
 from core.store import RunReader, RunWriter
 from core.strategies.taaf import TAAFStrategy
-from core.train import TrainingFailed, resolve_device, train
+from core.training_loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1", "record.shapley=false",

@@ -17,8 +17,8 @@ import numpy as np
 
 from core.data import audio_features as af
 from core.data.cache import CachePlan, cached_bundle, checked_report, decode_frame, plan_cache, unreadable_audio
-from core.data.check import CheckReport, Problems, class_counts, count_table, raise_if_problems, read_rows
 from core.data.common import DataBundle
+from core.data.validation import CheckReport, Problems, class_counts, count_table, raise_if_problems, read_rows
 
 CLASSES = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]
 SPLIT_FILES = {"train": "train.csv", "test": "test.csv"}

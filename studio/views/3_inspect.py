@@ -19,14 +19,14 @@ from studio.ui.widgets import explain
 @st.cache_resource(max_entries=2, show_spinner="Loading the trained network…")
 def trained(path: str, updated: float) -> Any:
     """The run's best checkpoint and its data (two runs kept: a model is a few MB)."""
-    from core.inspect import load_trained  # torch import: only when this page is used
+    from core.whatif import load_trained  # torch import: only when this page is used
 
     return load_trained(path)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def what_if(path: str, updated: float, index: int, knobs: tuple, seed: int) -> dict[str, Any]:
-    from core.inspect import what_if as run_what_if
+    from core.whatif import what_if as run_what_if
 
     return run_what_if(trained(path, updated), index, dict(knobs), seed)
 

@@ -10,14 +10,15 @@ import numpy as np
 import torch
 
 from core import checkpoint
+from core.build import build_run
 from core.config import saved_run_config
-from core.data import DataBundle, build_datasets
+from core.data import DataBundle
 from core.data.presets import corrupt_sample
 from core.model import MultimodalSNN
 from core.recorder import probe_arrays, probe_forward
 from core.store import RunReader
 from core.store.paths import inside_run
-from core.strategies import Strategy, make_strategy
+from core.strategies import Strategy
 from core.taaf import MODALITIES
 
 
@@ -37,12 +38,11 @@ def load_trained(run_dir: str | Path, which: str = "best") -> Trained:
     run_dir = Path(run_dir)
     cfg = saved_run_config(RunReader(run_dir).config(), str(run_dir / "config.json"))
     cfg["train"]["device"] = "cpu"
-    bundle = build_datasets(cfg)
-    strategy = make_strategy(cfg)
-    model = MultimodalSNN(cfg["model"], bundle.audio_shape, bundle.visual_shape, bundle.num_classes, strategy.fusion)
+    built = build_run(cfg)
+    model = built.model
     checkpoint.load(inside_run(run_dir, f"checkpoints/{which}.pt", "checkpoint"), model, None)
     model.eval()
-    return Trained(run_dir, cfg, model, strategy, bundle, [m.name for m in model.lif_layers()], model.T)
+    return Trained(run_dir, cfg, model, built.strategy, built.bundle, [m.name for m in model.lif_layers()], model.T)
 
 
 @torch.no_grad()
