@@ -226,3 +226,17 @@ def stop(run_dir: str | Path) -> None:
     """Ask the trainer to stop after its current step and mark the run stopped. It does not checkpoint: Continue
     (`resume_interrupted`) starts from the last epoch checkpoint and trains the steps after it again."""
     _command(run_dir, "stop")
+
+
+def continue_note(checkpoint: Any, step: int) -> str:
+    """What Continue (`--resume`) does for a run at `step` whose last epoch checkpoint is `checkpoint` (the run's
+    meta "checkpoint": {"epoch", "step"}, or None): it starts from that checkpoint, so the steps after it are trained
+    again (a Stop does not checkpoint mid-epoch)."""
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("step"), int):
+        return f"starts over from step 0 (no epoch has ended yet){_redo(0, step)}"
+    where = f"the checkpoint at the end of epoch {checkpoint.get('epoch')} (step {checkpoint['step']})"
+    return f"starts from {where}{_redo(checkpoint['step'], step)}"
+
+
+def _redo(done: int, step: int) -> str:
+    return f"; steps {done + 1}–{step} are trained again" if step > done else ""

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from core import checkpoint
+from core import checkpoint, launcher
 from core.build import build_run, resolve_device, seed_everything
 from core.data.common import iterate_batches
 from core.distributed import Distributed
@@ -56,6 +56,7 @@ class Trainer:
         self.epoch, self.step, self.best_val, self.bad_epochs = 0, 0, -1.0, 0
         self.start_loss: float | None = None  # the first step's loss, and whether the not-learning warning was given
         self.warned, self.epoch_losses = False, []
+        self.last_checkpoint: dict[str, int] | None = None  # what Continue would start from
         self.telemetry = Telemetry.open(self.run_dir, cfg, resume, self.dist.is_main)
         if resume:
             self.load_checkpoint()
@@ -68,9 +69,11 @@ class Trainer:
         path = inside_run(self.run_dir, "checkpoints/last.pt", "checkpoint")
         if not path.exists():
             self.epoch = self.step = 0  # interrupted before the first epoch ended: start over
+            self.last_checkpoint = None
         else:
             state = checkpoint.load(path, self.model, self.optimizer)
             self.epoch, self.step = state["epoch"] + 1, state["step"]
+            self.last_checkpoint = {"epoch": state["epoch"], "step": state["step"]}
             self.best_val, self.bad_epochs = state["best_val"], state["bad_epochs"]
             self.start_loss, self.warned = state.get("start_loss"), bool(state.get("warned", False))
         self.telemetry.resumed_at(self.epoch, self.step)
@@ -88,7 +91,8 @@ class Trainer:
             checkpoint.save(folder / "best.pt", self.model, self.optimizer, extra)
         checkpoint.save(folder / "last.pt", self.model, self.optimizer, extra)
         # what Continue / --resume starts from (the studio says so)
-        self.telemetry.set_meta("checkpoint", {"epoch": self.epoch, "step": self.step})
+        self.last_checkpoint = {"epoch": self.epoch, "step": self.step}
+        self.telemetry.set_meta("checkpoint", self.last_checkpoint)
 
     # ---- one step ----------------------------------------------------------------------------
     def set_learning_rates(self, scale: tuple[float, float]) -> dict[str, float]:
@@ -254,7 +258,8 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_e
         summary = trainer.run(stop_after_epoch=stop_after_epoch)
     except StopRequested:
         trainer.telemetry.set_status("stopped")
-        trainer.telemetry.event("stop", f"stopped by request at step {trainer.step}; {continue_note(trainer)}")
+        note = launcher.continue_note(trainer.last_checkpoint, trainer.step)
+        trainer.telemetry.event("stop", f"stopped by request at step {trainer.step}; Continue {note}")
         return {"stopped_at": trainer.step}
     except (KeyboardInterrupt, Exception) as e:
         status, error, raised = ending(e, trainer.step, run_dir)
@@ -284,10 +289,3 @@ def ending(e: BaseException, step: int, run_dir: Path) -> tuple[str, str, BaseEx
     return "failed", f"{type(e).__name__}: {e}", e
 
 
-def continue_note(trainer: Trainer) -> str:
-    """What Continue (--resume) will do: it starts from the last epoch checkpoint, so the steps after it are
-    trained again (a Stop does not checkpoint mid-epoch)."""
-    if not (trainer.run_dir / "checkpoints" / "last.pt").exists():
-        return "Continue starts over from step 0 (no epoch has ended yet)"
-    done = trainer.epoch  # the epoch in progress; last.pt holds the end of the one before
-    return f"Continue starts from the checkpoint at the end of epoch {done - 1} and redoes the steps after it"

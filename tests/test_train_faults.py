@@ -105,11 +105,11 @@ def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -
     assert len(stop) == 1 and "end of epoch 0" in stop[0] and "redoes" in stop[0]
     assert not r.events().query("kind == 'warning'").shape[0]  # a run that learns gets no loss warning
 
-    from studio.ui.run_controls import continue_help
+    from core.launcher import continue_note
 
-    text = continue_help(meta, spe + 3)
+    text = continue_note(meta.get("checkpoint"), spe + 3)
     assert f"end of epoch 0 (step {spe})" in text and f"steps {spe + 1}–{spe + 3} are trained again" in text
-    assert "starts over from step 0" in continue_help({}, 4)
+    assert "starts over from step 0" in continue_note(None, 4)
 
 
 def _bar(path: str, meta: dict, step: int) -> None:

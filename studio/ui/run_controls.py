@@ -24,19 +24,6 @@ def _send(cmd: str, path: str) -> None:
         session.flash(f"{cmd} failed: {e}", "error")
 
 
-def continue_help(meta: dict[str, Any], step: int) -> str:
-    """What Resume / Continue will do: start from the last epoch checkpoint, training the steps after it again."""
-    ck = meta.get("checkpoint")
-    if not isinstance(ck, dict) or not isinstance(ck.get("step"), int):
-        return f"starts over from step 0 (no epoch has ended yet){_redo(0, step)}"
-    where = f"the checkpoint at the end of epoch {ck.get('epoch')} (step {ck['step']})"
-    return f"starts from {where}{_redo(ck['step'], step)}"
-
-
-def _redo(done: int, step: int) -> str:
-    return f"; steps {done + 1}–{step} are trained again" if step > done else ""
-
-
 def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None:
     """Pause / Resume / Stop / Continue for the watched run, as its status allows (one Stop, always ours), and the
     trainer's run-level warnings (loss not falling, ...)."""
@@ -54,7 +41,8 @@ def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None
                        width="stretch")
     if status in ("interrupted", "stopped"):
         word = "Resume" if status == "interrupted" else "Continue"
+        note = launcher.continue_note(meta.get("checkpoint"), step)
         cols[0].button(word, icon=":material/restart_alt:", on_click=_send, args=("resume_interrupted", path),
                        key="resume_int", width="stretch",
-                       help=f"python -m core.train --resume; it {continue_help(meta, step)}")
-        cols[3].caption(f"**{word}** {continue_help(meta, step)}.")
+                       help=f"python -m core.train --resume; it {note}")
+        cols[3].caption(f"**{word}** {note}.")
