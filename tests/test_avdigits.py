@@ -13,8 +13,9 @@ import torch
 from core.config import DEFAULTS
 from core.data import avdigits, build_datasets, presets
 from core.errors import ConfigError, DataError
+from tests.support import ROOT
 
-SHIPPED = Path(__file__).resolve().parents[1] / "sample_data" / "av_digits.npz"
+SHIPPED = ROOT / "sample_data" / "av_digits.npz"
 
 
 @pytest.fixture(scope="module")

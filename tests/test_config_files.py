@@ -8,15 +8,14 @@ import json
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 
 from core.config import DEFAULTS, ENUMS, FREE_FORM, load_config, main
 from core.errors import ConfigError
+from tests.support import CONFIGS, ROOT, TAAF_CONFIG
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
+CONFIGS = sorted(CONFIGS.glob("*.toml"))
 
 
 def leaves(table: dict, prefix: str = "") -> dict[str, object]:
@@ -49,7 +48,7 @@ def test_a_one_line_file_changes_that_setting_alone(tmp_path):
 
 
 def test_shipped_configs_exist():
-    assert len(CONFIGS) >= 20 and ROOT / "configs" / "taaf.toml" in CONFIGS
+    assert len(CONFIGS) >= 20 and TAAF_CONFIG in CONFIGS
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
@@ -115,7 +114,7 @@ def test_a_bad_config_file_is_refused_in_one_line(tmp_path):
 def test_a_run_stores_its_full_resolved_config(tmp_path):
     from core.store.writer import RunWriter
 
-    cfg = load_config(ROOT / "configs" / "concat.toml")
+    cfg = load_config(CONFIGS / "concat.toml")
     with RunWriter.create(tmp_path / "run", cfg):
         pass
     assert json.loads((tmp_path / "run" / "config.json").read_text()) == cfg  # every setting, not the file's few

@@ -17,9 +17,9 @@ from core import launcher
 from core.config import load_config
 from core.errors import ConfigError, DataError, TAAFError
 from core.store import RunReader, RunWriter
-from tests.conftest import make_run
+from tests.support import TAAF_CONFIG, make_run
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "taaf.toml"
+CONFIG = TAAF_CONFIG
 
 
 @pytest.fixture()

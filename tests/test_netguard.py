@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from devtools.devserver import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 def own_non_loopback_addresses() -> list[str]:

@@ -23,8 +23,7 @@ from core.report_tables import (
     steps_to_reach,
     verdict,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 def run(val: float, test: float, curve_a=(), curve_v=(), steps=()) -> dict:

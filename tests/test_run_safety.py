@@ -15,8 +15,7 @@ import pytest
 
 from core.errors import StoreError
 from core.store import RunReader, RunWriter, list_runs, send_command
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ import pytest
 
 from core.errors import RunExistsError, StoreError, TAAFError
 from core.store import CommandError, RunReader, RunWriter, list_runs, send_command
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 @pytest.fixture

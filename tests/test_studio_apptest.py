@@ -14,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from core import launcher
 from core.store import RunReader, RunWriter
-from tests.conftest import make_run
+from tests.support import STUDIO_APP, make_run
 
-APP = str(Path(__file__).resolve().parents[1] / "studio" / "home.py")
+APP = str(STUDIO_APP)
 
 
 def _app(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "", page: str | None = None) -> AppTest:

@@ -10,10 +10,9 @@ import pytest
 from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import make_run
+from tests.support import DEMO_RUN, STUDIO_APP, make_run
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "studio" / "home.py")
+APP = str(STUDIO_APP)
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str, page: str) -> AppTest:
@@ -57,7 +56,7 @@ def test_compare_counts_seeds_and_warns_on_copies(monkeypatch: pytest.MonkeyPatc
 def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The committed demo run (a real checkpoint), copied so that nothing writes beside the original."""
     dst = tmp_path_factory.mktemp("demo") / "demo_run"
-    shutil.copytree(ROOT / "sample_data" / "demo_run", dst)
+    shutil.copytree(DEMO_RUN, dst)
     return dst
 
 

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,18 +16,12 @@ from core.errors import CheckpointError, RunExistsError, TrainingFailed
 from core.store import RunReader
 from core.strategies.taaf import TAAFStrategy
 from core.training_loop import train
-
-ROOT = Path(__file__).resolve().parents[1]
-FAST = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1"]
+from tests.support import FAST, ROOT, TAAF_CONFIG, sets
 
 
 def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "core.train", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def sets(items: list[str]) -> list[str]:
-    return [x for item in items for x in ("--set", item)]
 
 
 def test_cli_trains_and_records_everything(tmp_path):
@@ -80,7 +73,7 @@ def test_evaluate_cli_prints_test_metrics(tmp_path):
 
 
 def test_resume_equals_uninterrupted_run(tmp_path):
-    cfg = load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=3"])
+    cfg = load_config(TAAF_CONFIG, FAST + ["train.epochs=3"])
     train(cfg, tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "resumed", stop_after_epoch=1)
@@ -97,7 +90,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
 
 
 def test_non_finite_loss_fails_at_step_and_keeps_checkpoint(tmp_path, monkeypatch):
-    cfg = load_config(ROOT / "configs/taaf.toml", FAST)
+    cfg = load_config(TAAF_CONFIG, FAST)
     steps_per_epoch = math.ceil(len(build_datasets(cfg).train) / cfg["data"]["batch_size"])
     bad_call = steps_per_epoch + 6  # in the second epoch, after the first checkpoint
     original = TAAFStrategy.loss
@@ -120,7 +113,7 @@ def test_non_finite_loss_fails_at_step_and_keeps_checkpoint(tmp_path, monkeypatc
 
 def test_existing_run_dir_is_refused_and_kept(tmp_path):
     run = tmp_path / "run"
-    cfg = load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=1"])
+    cfg = load_config(TAAF_CONFIG, FAST + ["train.epochs=1"])
     train(cfg, run)
     before = (run / "store.sqlite").stat().st_size
     with pytest.raises(RunExistsError):
@@ -134,14 +127,14 @@ def test_existing_run_dir_is_refused_and_kept(tmp_path):
 
 def test_corrupt_checkpoint_on_resume_is_one_line(tmp_path):
     run = tmp_path / "run"
-    train(load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=1"]), run)
+    train(load_config(TAAF_CONFIG, FAST + ["train.epochs=1"]), run)
     (run / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
     p = cli("--resume", str(run))
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [p.stderr.strip()]
     assert "last.pt" in p.stderr and "cannot load checkpoint" in p.stderr
     with pytest.raises(CheckpointError):
-        train(load_config(ROOT / "configs/taaf.toml", FAST), run, resume=True)
+        train(load_config(TAAF_CONFIG, FAST), run, resume=True)
 
 
 @pytest.mark.parametrize(

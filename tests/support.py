@@ -1,0 +1,122 @@
+"""What the tests share: repository paths, the short-training overrides, synthetic run stores, waiting, Chromium.
+
+Override lists used by more than one file live here; a list only one file needs (DDP's, CUDA's) stays in that
+file under a name that says how it differs. Fixtures live in conftest.py; dataset trees in tests/fabricate.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.config import DEFAULTS
+from core.store import RunWriter
+from devtools.devserver import CHROMIUM_ARGS
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+TAAF_CONFIG = CONFIGS / "taaf.toml"
+DEMO_RUN = ROOT / "sample_data" / "demo_run"
+ARTIFACTS = ROOT / "test-artifacts"  # the browser tests' screenshots and timings
+STUDIO_APP = ROOT / "studio" / "home.py"  # the multipage app AppTest drives (studio/app.py is its launcher)
+
+# Two short epochs of the default network, probes every 5 steps: what the trainer's CLI tests train.
+FAST = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1"]
+# FAST with a small network (T = 2, narrow encoders) and no Shapley values: for tests of what the trainer writes
+# (files, checkpoints, errors), not of learning.
+TINY = [*FAST, "record.shapley=false", "data.batch_size=128", "model.widths=[8, 16]", "model.T=2",
+        "model.audio_steps=2", "model.visual_steps=2"]
+# One epoch of the default network with large batches: the session's shared finished run (conftest.tiny_run).
+ONE_EPOCH = ["train.epochs=1", "record.every_steps=5", "record.progress=false", "record.shapley=false",
+             "data.batch_size=128", "train.threads=1"]
+
+
+def sets(items: list[str]) -> list[str]:
+    """`--set` arguments for core.train, one pair per override."""
+    return [x for item in items for x in ("--set", item)]
+
+
+def avdigits_data(path: Path | str, preset: str = "clean", **degrade: Any) -> dict:
+    """The default `data` section reading the AV-Digits npz at `path`, with a preset and degrade knobs."""
+    cfg = copy.deepcopy(DEFAULTS)["data"]
+    cfg["path"] = str(path)
+    cfg["avdigits"] = {"preset": preset, "degrade": degrade}
+    return cfg
+
+
+def wait_until(cond: Callable[[], Any], what: str, timeout: float = 60, poll: float = 0.05) -> Any:
+    """Poll `cond` until it returns something truthy (returned); fail naming `what` after `timeout` seconds."""
+    end = time.time() + timeout
+    while not (value := cond()):
+        assert time.time() < end, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(poll)
+    return value
+
+
+# --- synthetic run stores --------------------------------------------------------------------------------------
+
+LAYERS = ["a.lif1", "a.lif2", "v.lif1", "v.lif2"]
+NEURONS = {"a.lif1": 64, "a.lif2": 32, "v.lif1": 48, "v.lif2": 16}
+
+
+def make_run(run_dir: Path, status: str = "finished", steps: int = 40, steps_per_epoch: int = 20, every: int = 10,
+             T: int = 4, P: int = 4, C: int = 10, error: str | None = None, seed: int = 0) -> Path:
+    """A run store with every key docs/architecture.md lists, as the trainer would write it."""
+    rng = np.random.default_rng(seed)
+    cfg = {"strategy": {"name": "taaf"}, "data": {"dataset": "avdigits", "avdigits": {"preset": "hard"}},
+           "train": {"seed": seed}, "model": {"T": T, "v_th": 1.0}}
+    w = RunWriter.create(run_dir, cfg)
+    meta = {"strategy": "taaf", "preset": "hard", "seed": seed, "T": T, "class_names": [str(i) for i in range(C)],
+            "layers": LAYERS, "v_th": 1.0, "pid": os.getpid(), "epochs": max(1, steps // steps_per_epoch),
+            "steps_per_epoch": steps_per_epoch, "total_steps": max(steps, 1)}
+    for k, v in meta.items():
+        w.set_meta(k, v)
+    for s in range(1, steps + 1):  # like the trainer: step n = n steps done
+        e = (s - 1) // steps_per_epoch
+        vals = {"loss": 2.3 - s / steps, **{f"loss_{u}": 2.3 - s / steps for u in "avf"},
+                **{f"acc_{u}": min(1.0, s / steps + rng.random() * 0.1) for u in "avf"},
+                "rho_a": 1.5, "rho_v": 1 / 1.5, "k_a": 0.6, "k_v": 1.0, "lr_a": 1.8e-3, "lr_v": 3e-3, "lr_f": 3e-3,
+                "gnorm_a": 2.0, "gnorm_v": 1.0, "samples_per_s": 300.0, **{f"rate/{n}": 0.1 for n in LAYERS}}
+        w.log_scalars(s, e, vals, scope="step")
+        if s == 1 or s % every == 0:
+            alpha = rng.random((P, 3, T)).astype(np.float32)
+            arrays = {"alpha": alpha / alpha.sum(-1, keepdims=True),
+                      "probs": np.full((P, 3, T, C), 1 / C, np.float32), "labels": np.arange(P) % C}
+            for n in LAYERS:
+                t_l = 8 if n.startswith("a.") else 4
+                arrays[f"spikes/{n}"] = (rng.random((P, t_l, NEURONS[n])) < 0.2).astype(np.uint8)
+                arrays[f"membrane/{n}"] = rng.normal(0.5, 0.4, (P, t_l, 16)).astype(np.float16)
+            w.log_arrays(s, e, arrays, kind="probe")
+        if s % steps_per_epoch == 0:
+            f = (e + 1) / max(1, steps // steps_per_epoch)
+            w.log_scalars(s, e, {"val_acc_a": 0.8 * f, "val_acc_v": 0.4 * f, "val_acc_f": 0.9 * f, "val_loss": 1.0,
+                                 "shapley_a": 0.3, "shapley_v": 0.1, "energy_pj": 1e6, "energy_ann_pj": 5e6,
+                                 "sops": 1e4, "epoch_time": 3.0}, scope="epoch")
+    if status != "running":
+        w.set_status(status, error=error)
+    w.close()
+    (run_dir / "train.log").write_text("step 1\nstep 2\nTraceback (most recent call last):\nBoom: synthetic\n")
+    return run_dir
+
+
+# --- the browser -----------------------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# For a module whose tests all drive the browser: the `browser` kind, and a skip (with the reason) without chromium.
+BROWSER_TESTS = [pytest.mark.browser,
+                 pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt install chromium)")]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Playwright's chromium driving the system's (Debian's) headless Chromium with devserver's arguments."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt install chromium)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
