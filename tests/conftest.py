@@ -1,7 +1,8 @@
 """Shared fixtures (synthetic run stores, one real tiny trained run) and the test kinds.
 
 Every test has one kind: `unit` (in process, seconds), `integration` (trains, or starts subprocesses or servers),
-`browser` (drives Chromium). A test marked with none is a unit test: pytest_collection_modifyitems says so.
+`browser` (drives Chromium). A test marked with none gets one here: `integration` if it reads the session's real
+trained run (tiny_run), else `unit`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ KINDS = ("unit", "integration", "browser")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not any(item.get_closest_marker(k) for k in KINDS):
-            item.add_marker(pytest.mark.unit)
+            reads_a_trained_run = "tiny_run" in getattr(item, "fixturenames", ())
+            item.add_marker(pytest.mark.integration if reads_a_trained_run else pytest.mark.unit)
 
 
 @pytest.fixture()

@@ -80,6 +80,7 @@ def test_show_applies_set_overrides_and_without_a_file_shows_the_defaults(capsys
     assert tomllib.loads(show(capsys)) == DEFAULTS
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -95,6 +96,7 @@ def test_show_answers_a_bad_file_or_key_in_one_line_without_torch(argv, message)
     assert r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1
 
 
+@pytest.mark.integration
 def test_show_runs_as_a_module_without_importing_torch():
     code = ("import runpy, sys; sys.argv = ['core.config', 'show', 'configs/taaf.toml'];\n"
             "try: runpy.run_module('core.config', run_name='__main__')\n"

@@ -14,6 +14,8 @@ from core.store import RunReader
 from core.training_loop import train
 from tests.support import TAAF_CONFIG, TINY, sets
 
+pytestmark = pytest.mark.integration  # every test here trains
+
 # TINY, a small network (T = 2, narrow encoders): what is tested is the order of the files, not learning.
 SAVES = 4  # two epochs, each improving validation: a best.pt and a last.pt each
 

@@ -197,6 +197,7 @@ def test_many_missing_files_make_one_line_with_count(tree, tmp_path):
         cremad.build(cremad_data(tree.root, tmp_path), seed=0)
 
 
+@pytest.mark.integration
 def test_check_cli_exit_codes(tree, tmp_path, capsys):
     conf = tmp_path / "c.toml"
     conf.write_text(f'[data]\ndataset = "cremad"\npath = "{tree.root}"\ncache_dir = "{tmp_path / "cache"}"\n')

@@ -21,6 +21,7 @@ CUDA_FAST = ["train.epochs=1", "record.progress=false", "record.every_steps=5", 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("amp", [False, True])
 def test_trains_on_cuda(tmp_path, amp):
     cfg = load_config(TAAF_CONFIG, CUDA_FAST + [f"train.amp={str(amp).lower()}"])
@@ -46,6 +47,7 @@ def test_bf16_autocast_keeps_membranes_in_fp32():
     assert torch.isfinite(out.pred["f"].float()).all()
 
 
+@pytest.mark.integration
 def test_ddp_one_process_on_nccl(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1", "-m", "core.train",
            "--config", "configs/concat.toml", "--run-dir", str(tmp_path / "run"),

@@ -42,6 +42,7 @@ def status(run: Path) -> str:
         return r.status()["status"]
 
 
+@pytest.mark.integration
 def test_ddp_single_writer_commands_and_exact_resume(tmp_path):
     # 1. straight run, no --run-dir: every rank must agree on the default name (one folder, one store)
     runs = tmp_path / "runs"
@@ -125,6 +126,7 @@ d.close()
 '''
 
 
+@pytest.mark.integration
 def test_ranks_stay_identical_for_every_kind_of_strategy(tmp_path):
     """Balance signals scale learning rates (taaf) or gradients plus noise (ogm-ge), and unimodal runs
     leave an encoder idle: the parameters must still be equal on both ranks after several steps."""

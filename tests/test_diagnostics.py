@@ -30,6 +30,7 @@ def test_demo_run_taaf_audio_dominant() -> None:
     assert f"slowed audio to {slowed:.2f}× on average (mean lr_a / lr_f)" in s
 
 
+@pytest.mark.integration
 def test_tiny_real_run_after_one_epoch(tiny_run: Path) -> None:
     steps, epochs, meta = _run(tiny_run)
     s = imbalance_verdict(steps, epochs, meta)

@@ -197,6 +197,7 @@ def _force_status(run_dir: Path, status: str, pid: int, host: str, updated: floa
         c.execute("UPDATE status SET status = ?, pid = ?, host = ?, updated = ?", (status, pid, host, updated))
 
 
+@pytest.mark.integration
 def test_stale_detection(run: Path) -> None:
     host = socket.gethostname()
     _force_status(run, "running", _dead_pid(), host, time.time())
@@ -278,6 +279,7 @@ READER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.integration
 def test_concurrent_writer_and_readers(tmp_path: Path) -> None:
     d = tmp_path / "live"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(d)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -347,6 +349,7 @@ POLLER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.integration
 def test_one_writer_and_five_polling_readers_see_no_errors(tmp_path: Path) -> None:
     """The studio with five tabs beside a trainer (issue 13 audited it for 60 s: 0 errors in 12,712 reads)."""
     d = tmp_path / "live"

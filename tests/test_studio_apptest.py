@@ -130,6 +130,7 @@ def test_running_run_is_live_and_its_buttons_reach_the_trainer(monkeypatch: pyte
     w.close()
 
 
+@pytest.mark.integration
 def test_failed_stale_and_corrupt_runs_are_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     make_run(runs / "a-failed", status="failed", error="RuntimeError: loss is nan at step 7")
@@ -157,6 +158,7 @@ def test_failed_stale_and_corrupt_runs_are_explained(monkeypatch: pytest.MonkeyP
     assert at.button(key="resume_int") is not None
 
 
+@pytest.mark.integration
 def test_start_launches_once_and_a_second_start_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     procs = []
 
@@ -181,6 +183,7 @@ def test_start_launches_once_and_a_second_start_is_refused(monkeypatch: pytest.M
             p.wait()
 
 
+@pytest.mark.integration
 def test_trainer_crashing_at_start_shows_its_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def crashing(args: list[str], log_path: Path) -> subprocess.Popen:
         with open(log_path, "a") as log:
@@ -202,6 +205,7 @@ def test_trainer_crashing_at_start_shows_its_log(monkeypatch: pytest.MonkeyPatch
     assert "already" not in _text(at)
 
 
+@pytest.mark.integration
 def test_started_run_stays_selected_and_starting_until_its_store_exists(monkeypatch: pytest.MonkeyPatch,
                                                                           tmp_path: Path) -> None:
     def slow_trainer(args: list[str], log_path: Path) -> subprocess.Popen:
@@ -269,6 +273,7 @@ def test_inspect_without_trained_runs(monkeypatch: pytest.MonkeyPatch, runs_dir:
     assert "No trained run" in _text(at)
 
 
+@pytest.mark.integration
 def test_inspect_page_on_a_real_run(monkeypatch: pytest.MonkeyPatch, tiny_run: Path) -> None:
     assert RunReader(tiny_run).status()["status"] == "finished"
     at = _app(monkeypatch, tiny_run.parent, page="views/3_inspect.py")
@@ -281,6 +286,7 @@ def test_inspect_page_on_a_real_run(monkeypatch: pytest.MonkeyPatch, tiny_run: P
     assert "normalised time" in _text(at)
 
 
+@pytest.mark.integration
 def test_live_page_on_a_real_run(monkeypatch: pytest.MonkeyPatch, tiny_run: Path) -> None:
     at = _app(monkeypatch, tiny_run.parent)
     _ok(at)

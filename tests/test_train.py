@@ -18,6 +18,8 @@ from core.strategies.taaf import TAAFStrategy
 from core.training_loop import train
 from tests.support import FAST, ROOT, TAAF_CONFIG, sets
 
+pytestmark = pytest.mark.integration  # every test here trains
+
 
 def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "core.train", *args], cwd=ROOT, capture_output=True, text=True,

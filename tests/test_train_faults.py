@@ -33,6 +33,7 @@ def _py(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.integration
 def test_a_device_that_is_not_one_is_one_line(tmp_path: Path) -> None:
     p = _py("core.train", "--config", "configs/taaf.toml", "--run-dir", str(tmp_path / "run"), "--set",
             "train.device=tpu9")
@@ -43,6 +44,7 @@ def test_a_device_that_is_not_one_is_one_line(tmp_path: Path) -> None:
             resolve_device(name)
 
 
+@pytest.mark.integration
 def test_config_json_that_is_not_an_object(tiny_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "copy"
     shutil.copytree(tiny_run, run)
@@ -58,6 +60,7 @@ def test_config_json_that_is_not_an_object(tiny_run: Path, tmp_path: Path) -> No
     assert rd.config == {} and rd.last_step > 0
 
 
+@pytest.mark.integration
 def test_non_finite_loss_in_the_first_epoch_claims_no_checkpoint(tmp_path: Path, monkeypatch) -> None:
     original, calls = TAAFStrategy.loss, {"n": 0}
 
@@ -73,6 +76,7 @@ def test_non_finite_loss_in_the_first_epoch_claims_no_checkpoint(tmp_path: Path,
     assert "no checkpoint was written yet" in RunReader(tmp_path / "run").status()["error"]
 
 
+@pytest.mark.integration
 def test_a_loss_that_never_falls_warns_once(tmp_path: Path, capsys) -> None:
     train(load_config(TAAF_CONFIG, TINY + ["optim.lr=1000"]), tmp_path / "run")
     r = RunReader(tmp_path / "run")
@@ -84,6 +88,7 @@ def test_a_loss_that_never_falls_warns_once(tmp_path: Path, capsys) -> None:
     assert len(err) == 1 and warnings[0] in err[0]
 
 
+@pytest.mark.integration
 def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -> None:
     cfg = load_config(TAAF_CONFIG, TINY)
     spe = math.ceil(len(build_datasets(cfg).train) / cfg["data"]["batch_size"])
