@@ -17,7 +17,7 @@ from core import launcher
 from core.config import load_config
 from core.errors import ConfigError, DataError, TAAFError
 from core.store import RunReader, RunWriter
-from tests.support import TAAF_CONFIG, make_run
+from tests.support import TAAF_CONFIG, make_run, wait_until
 
 CONFIG = TAAF_CONFIG
 
@@ -104,9 +104,7 @@ def test_trainer_that_dies_before_its_store_is_failed_and_does_not_block(tmp_pat
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(launcher, "_spawn", lambda args, log: subprocess.Popen([sys.executable, "-c", "pass"]))
     run = launcher.start_run(tmp_path / "runs", CONFIG)
-    deadline = time.time() + 10
-    while launcher.run_state(run)["status"] == "starting" and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: launcher.run_state(run)["status"] != "starting", "the start to fail", timeout=10)
     assert launcher.run_state(run)["status"] == "failed"
     assert launcher.active_run(tmp_path / "runs") is None
 

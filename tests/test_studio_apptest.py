@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from core import launcher
 from core.store import RunReader, RunWriter
-from tests.support import STUDIO_APP, make_run
+from studio.ui.runlist import run_table
+from tests.support import STUDIO_APP, make_run, wait_until
 
 APP = str(STUDIO_APP)
 
@@ -195,8 +196,7 @@ def test_trainer_crashing_at_start_shows_its_log(monkeypatch: pytest.MonkeyPatch
     at.button(key="start").click().run()
     run = next((tmp_path / "runs").glob("*/launch.json")).parent
     info = launcher.launch_info(run)
-    while launcher.pid_alive(info["pid"]):
-        time.sleep(0.05)
+    wait_until(lambda: not launcher.pid_alive(info["pid"]), "the crashing trainer to exit", timeout=30)
     at.run()
     _ok(at)
     assert "exited before creating its run store" in _text(at) and "corrupt npz" in _text(at)
@@ -222,7 +222,7 @@ def test_started_run_stays_selected_and_starting_until_its_store_exists(monkeypa
         assert [(s.key, s.value) for s in select] == [("live_run_1", str(run))]
         # The trainer has written config.json but not yet its store: still starting, not "cannot be read".
         (run / "config.json").write_text("{}")
-        time.sleep(2.1)  # past the run table's cache
+        run_table.clear()  # the run table is cached for 2 s: read the folder again now
         at.run()
         _ok(at)
         assert "Starting" in _text(at) and "cannot be read" not in _text(at)

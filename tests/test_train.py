@@ -16,7 +16,7 @@ from core.errors import CheckpointError, RunExistsError, TrainingFailed
 from core.store import RunReader
 from core.strategies.taaf import TAAFStrategy
 from core.training_loop import train
-from tests.support import FAST, ROOT, TAAF_CONFIG, sets
+from tests.support import FAST, ROOT, TAAF_CONFIG, sets, wait_until
 
 pytestmark = pytest.mark.integration  # every test here trains
 
@@ -161,11 +161,7 @@ def test_ctrl_c_marks_interrupted_and_resume_finishes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "core.train", "--config", "configs/taaf.toml", "--run-dir",
                              str(run), *sets(FAST + ["train.epochs=3"])], cwd=ROOT, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if (run / "checkpoints" / "last.pt").exists():
-            break
-        time.sleep(0.2)
+    wait_until(lambda: (run / "checkpoints" / "last.pt").exists(), "the first epoch's checkpoint", 120, poll=0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
@@ -185,21 +181,14 @@ def test_pause_resume_stop_through_the_control_channel(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "core.train", "--config", "configs/taaf.toml", "--run-dir",
                              str(run), *sets(FAST + ["train.epochs=20"])], cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
-        while not (run / "store.sqlite").exists() or RunReader(run).last_step() < 3:
-            assert time.time() < deadline
-            time.sleep(0.2)
+        wait_until(lambda: (run / "store.sqlite").exists() and RunReader(run).last_step() >= 3, "step 3", 120, 0.2)
         send_command(run, "pause")
-        while RunReader(run).status()["status"] != "paused":
-            assert time.time() < deadline
-            time.sleep(0.1)
+        wait_until(lambda: RunReader(run).status()["status"] == "paused", "status paused", 60, 0.1)
         paused_at = RunReader(run).last_step()
-        time.sleep(1.0)
+        time.sleep(1.0)  # a window in which a step would be recorded if pause did not hold: nothing to wait for
         assert RunReader(run).last_step() == paused_at  # no step while paused
         send_command(run, "resume")
-        while RunReader(run).last_step() <= paused_at:
-            assert time.time() < deadline
-            time.sleep(0.1)
+        wait_until(lambda: RunReader(run).last_step() > paused_at, "a step after resume", 60, 0.1)
         send_command(run, "stop")
         assert proc.wait(timeout=60) == 0
         assert RunReader(run).status()["status"] == "stopped"
