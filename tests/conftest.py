@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ONE_EPOCH, ROOT, TAAF_CONFIG, make_run, sets
+from tests.support import ONE_EPOCH, ROOT, TAAF_CONFIG, make_run, sets, whatif_inputs
 
 KINDS = ("unit", "integration", "browser")
 
@@ -32,6 +32,12 @@ def runs_dir(tmp_path: Path) -> Path:
     make_run(d / "taaf-hard-s0", seed=0)
     make_run(d / "taaf-hard-s1", seed=1)
     return d
+
+
+@pytest.fixture()
+def whatif_result() -> dict:
+    """Synthetic what-if output for one sample (tests.support.whatif_inputs)."""
+    return whatif_inputs()
 
 
 @pytest.fixture(scope="session")

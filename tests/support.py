@@ -1,4 +1,5 @@
-"""What the tests share: repository paths, the short-training overrides, synthetic run stores, waiting, Chromium.
+"""What the tests share: repository paths, the short-training overrides, synthetic run stores and chart inputs,
+waiting, Chromium.
 
 Override lists used by more than one file live here; a list only one file needs (DDP's, CUDA's) stays in that
 file under a name that says how it differs. Fixtures live in conftest.py; dataset trees in tests/fabricate.py.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.config import DEFAULTS
@@ -105,6 +107,51 @@ def make_run(run_dir: Path, status: str = "finished", steps: int = 40, steps_per
     w.close()
     (run_dir / "train.log").write_text("step 1\nstep 2\nTraceback (most recent call last):\nBoom: synthetic\n")
     return run_dir
+
+
+# --- synthetic chart inputs ----------------------------------------------------------------------------------
+
+def step_table(n: int = 120) -> pd.DataFrame:
+    """Step scalars of a 120-step run of three epochs, as RunReader.scalars("step") returns them."""
+    rng = np.random.default_rng(0)
+    s = np.arange(n)
+    d = {"step": s, "epoch": s // 40, "time": s * 0.1}
+    for u in "avf":
+        d[f"loss_{u}"] = 2.3 * np.exp(-s / 50) + rng.random(n) * 0.1
+        d[f"acc_{u}"] = np.clip(s / n + rng.random(n) * 0.1, 0, 1)
+        d[f"lr_{u}"] = np.full(n, 3e-3) * (0.5 if u == "a" else 1.0)
+    d.update(k_a=np.full(n, 0.6), k_v=np.ones(n), rho_a=1.5 + rng.random(n), rho_v=np.full(n, 0.6),
+             gnorm_a=np.full(n, 2.0), gnorm_v=np.full(n, 1.0))
+    d["rate/a.lif1"] = np.full(n, 0.1)
+    d["rate/v.lif1"] = np.full(n, 0.2)
+    return pd.DataFrame(d)
+
+
+def epoch_table() -> pd.DataFrame:
+    """Epoch scalars of the same run (validation, Shapley values, energy)."""
+    return pd.DataFrame({
+        "step": [39, 79, 119], "epoch": [0, 1, 2], "time": [4, 8, 12],
+        "val_acc_a": [0.5, 0.85, 0.9], "val_acc_v": [0.2, 0.3, 0.6], "val_acc_f": [0.5, 0.9, 0.95],
+        "val_loss": [1.5, 0.8, 0.5], "shapley_a": [0.3, 0.4, 0.5], "shapley_v": [0.1, 0.1, 0.2],
+        "energy_pj": [2e6, 2.2e6, 2.1e6], "energy_ann_pj": [1e7, 1e7, 1e7],
+    })
+
+
+def alpha_series(s: int = 5, t: int = 4) -> np.ndarray:
+    """Attention weights for `s` steps: (step, head, timestep), each row summing to 1."""
+    a = np.random.default_rng(1).random((s, 3, t)).astype(np.float32)
+    return a / a.sum(axis=2, keepdims=True)
+
+
+def whatif_inputs() -> dict:
+    """What core.inspect's what-if returns for one sample: attention, build-up, spikes, the inputs."""
+    rng = np.random.default_rng(3)
+    return {
+        "alpha": alpha_series(1)[0], "build_up": np.full((4, 10), 0.1, np.float32),
+        "spikes/a.lif1": (rng.random((8, 30)) < 0.3).astype(np.uint8),
+        "spikes/v.lif1": (rng.random((4, 20)) < 0.3).astype(np.uint8),
+        "audio": rng.random((32, 32)).astype(np.float32), "visual": rng.random((1, 8, 8)).astype(np.float32),
+    }
 
 
 # --- the browser -----------------------------------------------------------------------------------------------
