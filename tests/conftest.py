@@ -11,9 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.support import ONE_EPOCH, ROOT, TAAF_CONFIG, make_run, sets, whatif_inputs
+from tests.support import AVDIGITS_NPZ, ONE_EPOCH, ROOT, TAAF_CONFIG, make_run, sets, whatif_inputs
 
 KINDS = ("unit", "integration", "browser")
 
@@ -32,6 +33,14 @@ def runs_dir(tmp_path: Path) -> Path:
     make_run(d / "taaf-hard-s0", seed=0)
     make_run(d / "taaf-hard-s1", seed=1)
     return d
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, np.ndarray]:
+    """The bundled AV-Digits arrays (sample_data/av_digits.npz), loaded once per module."""
+    from core.data import avdigits
+
+    return avdigits.load_npz(AVDIGITS_NPZ)
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ file under a name that says how it differs. Fixtures live in conftest.py; datase
 
 from __future__ import annotations
 
-import copy
+import json
 import os
 import shutil
 import time
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from core.config import DEFAULTS
 from core.store import RunWriter
 from devtools.devserver import CHROMIUM_ARGS
 
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 TAAF_CONFIG = CONFIGS / "taaf.toml"
 DEMO_RUN = ROOT / "sample_data" / "demo_run"
+AVDIGITS_NPZ = ROOT / "sample_data" / "av_digits.npz"  # the bundled dataset
 ARTIFACTS = ROOT / "test-artifacts"  # the browser tests' screenshots and timings
 STUDIO_APP = ROOT / "studio" / "home.py"  # the multipage app AppTest drives (studio/app.py is its launcher)
 
@@ -44,14 +45,6 @@ ONE_EPOCH = ["train.epochs=1", "record.every_steps=5", "record.progress=false", 
 def sets(items: list[str]) -> list[str]:
     """`--set` arguments for core.train, one pair per override."""
     return [x for item in items for x in ("--set", item)]
-
-
-def avdigits_data(path: Path | str, preset: str = "clean", **degrade: Any) -> dict:
-    """The default `data` section reading the AV-Digits npz at `path`, with a preset and degrade knobs."""
-    cfg = copy.deepcopy(DEFAULTS)["data"]
-    cfg["path"] = str(path)
-    cfg["avdigits"] = {"preset": preset, "degrade": degrade}
-    return cfg
 
 
 def wait_until(cond: Callable[[], Any], what: str, timeout: float = 60, poll: float = 0.05) -> Any:
@@ -152,6 +145,51 @@ def whatif_inputs() -> dict:
         "spikes/v.lif1": (rng.random((4, 20)) < 0.3).astype(np.uint8),
         "audio": rng.random((32, 32)).astype(np.float32), "visual": rng.random((1, 8, 8)).astype(np.float32),
     }
+
+
+# --- the studio through AppTest ---------------------------------------------------------------------------------
+
+def open_studio(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "", page: str | None = None,
+                timeout: float = 60) -> AppTest:
+    """The studio (studio/home.py) run once over `runs` with `demo` as its demo run, then switched to `page`."""
+    monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
+    monkeypatch.setenv("TAAF_DEMO_RUN", str(demo))
+    at = AppTest.from_file(str(STUDIO_APP), default_timeout=timeout).run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def assert_renders(at: AppTest) -> None:
+    """The script ran without an exception."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def page_text(at: AppTest) -> str:
+    """Every text element on the page, one per line."""
+    parts = [e.value for kind in ("markdown", "success", "info", "warning", "error", "caption", "code")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def studio_chart_data(at: AppTest) -> dict[str, dict]:
+    """Every chart on the page (studio/live/livechart.py): key -> its data (`fig` JSON drawn now, or a live `src`)."""
+    return {c.proto.id.rsplit("-", 1)[1]: json.loads(c.proto.json) for c in at.get("bidi_component")
+            if c.proto.component_name == "taaf_chart"}
+
+
+def studio_charts(at: AppTest) -> list[dict]:
+    return list(studio_chart_data(at).values())
+
+
+def figure_specs(at: AppTest) -> list[str]:
+    """The figure JSON of every chart drawn now (static charts)."""
+    return [c["fig"] for c in studio_charts(at) if "fig" in c]
+
+
+def run_bar(at: AppTest) -> dict:
+    """The run bar's data: status, the header it starts with, and the route it polls (None when static)."""
+    return next(json.loads(c.proto.json) for c in at.get("bidi_component") if c.proto.component_name == "taaf_head")
 
 
 # --- the browser -----------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from core.lif import DT, recording
 from core.model import MultimodalSNN
 from core.recorder import record_probes
 from studio.charts import neuron as charts_neuron
-from tests.support import CONFIGS, DEMO_RUN, STUDIO_APP
+from tests.support import CONFIGS, DEMO_RUN, open_studio, studio_charts
 
 PARAMS = [(2.0, 0.5), (7.5, 1.0), (1.0, 0.25), (40.0, 1.5)]  # (tau_ms, v_th); the first is the network's
 
@@ -184,15 +184,12 @@ def test_figures_validate_and_show_threshold_and_spikes() -> None:
 
 
 def _lab(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "") -> AppTest:
-    monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
-    monkeypatch.setenv("TAAF_DEMO_RUN", str(demo))
-    at = AppTest.from_file(str(STUDIO_APP), default_timeout=60).run()
-    return at.switch_page("views/5_neuron_lab.py").run()
+    return open_studio(monkeypatch, runs, demo, page="views/5_neuron_lab.py")
 
 
 def _charts(at: AppTest) -> list[str]:
     """The figures the page draws (studio/live/livechart.py's chart component, figure JSON inline)."""
-    return [json.loads(c.proto.json)["fig"] for c in at.get("bidi_component") if c.proto.component_name == "taaf_chart"]
+    return [c["fig"] for c in studio_charts(at)]
 
 
 def _spike_count(at: AppTest) -> int:
@@ -243,9 +240,7 @@ def test_t16_run_preset_changes_only_the_timesteps() -> None:
 
 
 def test_sidebar_run_preset_sets_t_and_the_run_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TAAF_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("TAAF_DEMO_RUN", "")
-    at = AppTest.from_file(str(STUDIO_APP), default_timeout=60).run()
+    at = open_studio(monkeypatch, tmp_path / "runs")
     assert at.session_state["_overrides"]["model.T"] == 4
     at.selectbox(key="cfg_run").set_value("taaf-t16").run()
     assert not at.exception

@@ -10,17 +10,12 @@ import pytest
 from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
-from tests.support import DEMO_RUN, STUDIO_APP, make_run
-
-APP = str(STUDIO_APP)
+from tests.support import DEMO_RUN, assert_renders, make_run, open_studio
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str, page: str) -> AppTest:
-    monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
-    monkeypatch.setenv("TAAF_DEMO_RUN", str(demo))
-    at = AppTest.from_file(APP, default_timeout=90).run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_studio(monkeypatch, runs, demo, page, timeout=90)
+    assert_renders(at)
     return at
 
 
