@@ -15,7 +15,7 @@ from core.config import DEFAULTS, ENUMS, FREE_FORM, load_config, main
 from core.errors import ConfigError
 from tests.support import CONFIGS, ROOT, TAAF_CONFIG
 
-CONFIGS = sorted(CONFIGS.glob("*.toml"))
+CONFIG_FILES = sorted(CONFIGS.glob("*.toml"))
 
 
 def leaves(table: dict, prefix: str = "") -> dict[str, object]:
@@ -48,10 +48,10 @@ def test_a_one_line_file_changes_that_setting_alone(tmp_path):
 
 
 def test_shipped_configs_exist():
-    assert len(CONFIGS) >= 20 and TAAF_CONFIG in CONFIGS
+    assert len(CONFIG_FILES) >= 20 and TAAF_CONFIG in CONFIG_FILES
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=[p.name for p in CONFIG_FILES])
 def test_a_shipped_config_says_what_it_is_for_and_writes_only_its_differences(path):
     text = path.read_text()
     assert text.startswith("# ") and f"python -m core.config show configs/{path.name}" in text
@@ -62,7 +62,7 @@ def test_a_shipped_config_says_what_it_is_for_and_writes_only_its_differences(pa
     assert leaves(load_config(path)).keys() == defaults.keys()  # and still resolves to every setting
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=[p.name for p in CONFIG_FILES])
 def test_show_prints_toml_that_loads_back_to_the_same_config(path, capsys, tmp_path):
     out = show(capsys, str(path))
     assert out.startswith("# every setting of ")

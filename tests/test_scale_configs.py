@@ -11,8 +11,8 @@ from core.model import BasicBlock, MultimodalSNN, PlainStage
 from core.strategies import make_strategy
 from tests.support import CONFIGS, TAAF_CONFIG
 
-CONFIGS = sorted(CONFIGS.glob("*.toml"))
-SCALED = [p for p in CONFIGS if p.name.startswith(("cremad-", "ave-"))]
+CONFIG_FILES = sorted(CONFIGS.glob("*.toml"))
+SCALED = [p for p in CONFIG_FILES if p.name.startswith(("cremad-", "ave-"))]
 STRATEGIES = ("taaf", "taaf-no-balance", "taaf-uniform", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual")
 # A quick forward: fewer steps than the paper's T = 4 / 8 slices, same widths and blocks.
 QUICK = {"model.T": 2, "model.audio_steps": 2, "model.visual_steps": 1}
@@ -28,7 +28,7 @@ def shapes(cfg: dict) -> tuple[tuple[int, int], tuple[int, int, int]]:
     return (a["audio_size"], a["audio_size"]), (3, a["frame_size"], a["frame_size"])
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=[p.name for p in CONFIG_FILES])
 def test_every_shipped_config_loads(path):
     cfg = load_config(path)
     assert cfg["strategy"]["name"] in STRATEGIES
