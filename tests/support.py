@@ -13,15 +13,17 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.store import RunWriter
 from devtools.devserver import CHROMIUM_ARGS
+
+if TYPE_CHECKING:  # streamlit loads in a second: only the tests that drive the studio import it
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -152,6 +154,8 @@ def whatif_inputs() -> dict:
 def open_studio(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "", page: str | None = None,
                 timeout: float = 60) -> AppTest:
     """The studio (studio/home.py) run once over `runs` with `demo` as its demo run, then switched to `page`."""
+    from streamlit.testing.v1 import AppTest
+
     monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
     monkeypatch.setenv("TAAF_DEMO_RUN", str(demo))
     at = AppTest.from_file(str(STUDIO_APP), default_timeout=timeout).run()
