@@ -37,8 +37,7 @@ DEFAULTS: dict[str, Any] = {
         },
         "ave": {
             "frames_dir": "Image-01-FPS",  # or Image-01-FPS-SE
-            "audio": "wav",  # wav | npy | pickle
-            "allow_pickle": False,  # pickles can execute code: opt in explicitly
+            "audio": "wav",  # wav | npy | pickle (pickle also needs --allow-pickle on the command line)
             "audio_size": 128,
             "frame_size": 128,
             "audio_dir": "",  # "" = first found of Audio-1004-SE, Audios, AudioWAV, audio
@@ -175,6 +174,14 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.ave.seconds": _pos,
 }
 
+
+# Settings that no longer exist, with why: a config file that sets one is refused with this line; a saved run's
+# config.json that holds one is read with it ignored. Trusting pickles was a setting, so a copied run folder could
+# switch on code execution; it is a command-line flag now (--allow-pickle), never read from a file.
+REMOVED: dict[str, str] = {
+    "data.ave.allow_pickle": "is no longer a setting: a config file must not switch on loading pickles "
+                             "(they can run code); pass --allow-pickle on the command line instead",
+}
 
 # Settings added after runs were first saved, with the value the code had before them: a saved run's config
 # that lacks one is read with that value, so --resume and Inspect rebuild the run that was trained (DEFAULTS

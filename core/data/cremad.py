@@ -151,7 +151,7 @@ def _cache_plan(data_cfg: dict[str, Any], s: Scan) -> CachePlan:
     return plan_cache(data_cfg["cache_dir"], "cremad", s.root, settings(data_cfg["cremad"]), s.files, decode_clip)
 
 
-def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
+def check(data_cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
     """Validate a CREMA-D folder: the report behind `python -m core.data check` and build()."""
     c = data_cfg["cremad"]
     s = scan(data_cfg)
@@ -177,7 +177,7 @@ def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
     return checked_report(s.problems, lines, counts, plan, data_cfg["num_workers"], decode)
 
 
-def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
+def build(data_cfg: dict[str, Any], seed: int, trust_pickles: bool = False) -> DataBundle:
     """Check, decode (or reuse the cache), carve validation, and return the three splits."""
     c = data_cfg["cremad"]
     s = scan(data_cfg)
