@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sqlite3
@@ -71,18 +72,57 @@ def check_schema(conn: sqlite3.Connection, run_dir: Path) -> None:
         raise StoreError(f"{run_dir}: {STORE_FILE} is corrupt or not a run store ({e})") from None
     if row is None:
         raise StoreError(f"{run_dir}: {STORE_FILE} has no schema_version (half-created run store)")
-    if int(json.loads(row[0])) > SCHEMA_VERSION:
+    try:
+        version = json.loads(row[0])
+    except (TypeError, ValueError, RecursionError):
+        version = None
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise StoreError(f"{run_dir / STORE_FILE}: meta schema_version = {str(row[0])[:60]!r} is not an integer")
+    if version > SCHEMA_VERSION:
         raise StoreError(f"{run_dir}: schema_version {row[0]} is newer than this code's {SCHEMA_VERSION}; update TAAF")
 
 
 def store_path(run_dir: Path) -> Path:
+    from core.store.limits import require_regular
     from core.store.paths import inside_run  # (paths imports nothing of the store)
 
     db = run_dir / STORE_FILE
-    if not db.is_file():
+    if not db.exists():
         raise StoreError(f"{run_dir}: no run store ({STORE_FILE} missing)")
     inside_run(run_dir, STORE_FILE, "run store")  # a link out would be read, and written by a resume
+    require_regular(db, "run store")  # SQLite would block on a FIFO
+    for side in (f"{STORE_FILE}-wal", f"{STORE_FILE}-shm"):  # SQLite opens these beside it too
+        if os.path.lexists(run_dir / side):
+            inside_run(run_dir, side, "run store journal")
+            require_regular(run_dir / side, "run store journal")
     return db
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one short line."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200] if text else ''}"
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def checked_status(st: dict[str, Any], db: Path) -> dict[str, Any]:
+    """The status row if every column has its type (a crafted store may hold text anywhere); StoreError naming
+    the column and value otherwise."""
+    bad = None
+    if st["status"] not in STATUSES:
+        bad = "status", f"one of {', '.join(STATUSES)}"
+    elif not (_number(st["started"]) and _number(st["updated"])):
+        bad = ("started" if not _number(st["started"]) else "updated"), "a time in seconds"
+    elif st["pid"] is not None and (isinstance(st["pid"], bool) or not isinstance(st["pid"], int)):
+        bad = "pid", "an integer"
+    elif not all(st[k] is None or isinstance(st[k], str) for k in ("host", "error")):
+        bad = ("host" if not (st["host"] is None or isinstance(st["host"], str)) else "error"), "text"
+    if bad:
+        raise StoreError(f"{db}: status.{bad[0]} = {str(st[bad[0]])[:60]!r} is not {bad[1]}")
+    return st
 
 
 def pid_alive(pid: int | None) -> bool:
