@@ -186,3 +186,40 @@ def test_genuine_arrays_still_load(runs: Path) -> None:
         got = r.arrays(step)
         assert got["alpha"].shape == (4, 3, 4) and got["spikes/a.lif1"].dtype == np.uint8
         assert set(r.arrays(step, keys=["alpha"])) == {"alpha"}
+
+
+def _numeric_leaves(tree: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for k, v in tree.items():
+        dotted = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            out += _numeric_leaves(v, dotted)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append((dotted, v))
+    return out
+
+
+def test_every_number_in_the_config_has_an_upper_bound() -> None:
+    """`model.T = 1000000000` was accepted and the trainer was killed for memory: every numeric setting (and
+    each width) refuses an absurd value in one line, in a config file and in a saved run's config.json alike."""
+    from core.config import DEFAULTS, load_config, saved_run_config
+    from core.errors import ConfigError
+
+    leaves = _numeric_leaves(DEFAULTS)
+    assert len(leaves) > 40
+    for dotted, default in leaves:
+        huge = 10**12 if isinstance(default, int) else 1e12
+        with pytest.raises(ConfigError) as e:
+            load_config(None, {dotted: huge})
+        assert f"'{dotted}' = {huge!r}: expected" in str(e.value) and "\n" not in str(e.value), dotted
+        *parents, leaf = dotted.split(".")
+        saved: dict = {}
+        node = saved
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = huge
+        with pytest.raises(ConfigError, match=f"runs/x/config.json: '{dotted}'"):
+            saved_run_config(saved, "runs/x/config.json")
+    with pytest.raises(ConfigError, match="a list of 1 to 16 integers in"):
+        load_config(None, {"model.widths": [32, 10**9]})
+    load_config(None, {"model.T": 16, "data.batch_size": 256})  # sensible values still pass
