@@ -23,7 +23,15 @@ import numpy as np
 from core.data import audio_features as af
 from core.data.cache import CachePlan, cached_bundle, checked_report, decode_frame, plan_cache, unreadable_audio
 from core.data.common import DataBundle
-from core.data.validation import CheckReport, Problems, class_counts, count_table, raise_if_problems, read_rows
+from core.data.validation import (
+    CheckReport,
+    Problems,
+    class_counts,
+    count_table,
+    id_problem,
+    raise_if_problems,
+    read_rows,
+)
 from core.errors import ConfigError
 
 ANNOTATIONS = "Annotations.txt"
@@ -95,6 +103,10 @@ def read_list(path: Path, problems: Problems) -> list[tuple[int, str, str]]:
             continue
         if len(fields) < 2 or not fields[0] or not fields[1]:
             problems.add("malformed row (expected Category&VideoID&Quality&Start&End)", f"{path.name} line {n}")
+            continue
+        why = id_problem(fields[1])
+        if why:
+            problems.add(f"invalid video id ({why})", f"{path.name} line {n}: {fields[1][:40]!r}")
             continue
         out.append((n, fields[0], fields[1]))
     return out
