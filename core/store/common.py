@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ STATUSES = ("running", "paused", "finished", "failed", "interrupted", "stopped")
 COMMANDS = ("pause", "resume", "stop")
 SCOPES = ("step", "epoch")
 BUSY_MS = 10_000  # a short writer (send_command) and the trainer may briefly wait for each other
+STALE_AFTER_S = 60.0  # another host's run counts as gone after this long without a heartbeat
 CHECKPOINT_EVERY_S = 10.0  # heartbeat folds the WAL into store.sqlite this often (immutable readers see it)
 
 SCHEMA_SQL = """
@@ -58,11 +60,18 @@ def to_json(value: Any) -> str:
 
 def connect(target: str, uri: bool = False, readonly: bool = False) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one step is exactly one transaction.
-    conn = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=BUSY_MS / 1000, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+    busy_ms = int(BUSY_MS)  # read at each connect: tests shorten it
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=busy_ms / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
     if readonly:
         conn.execute("PRAGMA query_only = 1")
     return conn
+
+
+def is_locked(e: BaseException) -> bool:
+    """SQLite's 'database is locked' / 'busy': another connection held the write lock past the busy timeout."""
+    text = str(e).lower()
+    return isinstance(e, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 def check_schema(conn: sqlite3.Connection, run_dir: Path) -> None:
@@ -123,6 +132,50 @@ def checked_status(st: dict[str, Any], db: Path) -> dict[str, Any]:
     if bad:
         raise StoreError(f"{db}: status.{bad[0]} = {str(st[bad[0]])[:60]!r} is not {bad[1]}")
     return st
+
+
+def process_start_ticks(pid: int | None) -> int | None:
+    """When process `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22); None where unknown.
+    Independent of the wall clock, so a clock jump never changes it; a reused pid gets a new value."""
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def writer_alive(pid: int | None, start_ticks: Any) -> bool:
+    """Whether the run's writer still runs on this host: its pid is alive and, when the run recorded the writer's
+    start (meta 'writer'), it is the same process, not a later one that got its pid."""
+    if not pid_alive(pid):
+        return False
+    if not isinstance(start_ticks, int) or isinstance(start_ticks, bool):
+        return True  # runs written before the writer's start was recorded: the pid alone
+    now = process_start_ticks(pid)
+    return now is None or now == start_ticks
+
+
+def is_stale(st: dict[str, Any], writer: Any, stale_after: float) -> bool:
+    """A running / paused run whose writer cannot be alive. On this host that is decided by the process alone
+    (a stopped, busy or swapping trainer is alive however old its heartbeat, and a clock jump changes nothing);
+    on another host, whose processes cannot be seen, by a heartbeat older than `stale_after` seconds."""
+    if st["status"] not in ("running", "paused"):
+        return False
+    if st["host"] == socket.gethostname():
+        start = writer.get("start") if isinstance(writer, dict) and writer.get("pid") == st["pid"] else None
+        return not writer_alive(st["pid"], start)
+    return st["age_s"] > stale_after
+
+
+def read_writer(conn: sqlite3.Connection) -> Any:
+    """meta 'writer' ({"pid", "start"} of the process that last opened the run for writing), or None."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'writer'").fetchone()
+    try:
+        return json.loads(row[0]) if row else None
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 def pid_alive(pid: int | None) -> bool:

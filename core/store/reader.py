@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -21,8 +20,9 @@ from core.store.common import (
     check_schema,
     checked_status,
     connect,
+    is_stale,
     one_line,
-    pid_alive,
+    read_writer,
     store_path,
 )
 from core.store.limits import MAX_CONFIG_BYTES, load_npz, read_small_file
@@ -102,15 +102,17 @@ class RunReader:
 
     def status(self) -> dict[str, Any]:
         """status, error, pid, host, started, updated (unix s), age_s and stale: a running/paused run
-        whose writer is dead on this host or whose heartbeat is older than `stale_after` seconds."""
+        whose writer process is gone (on this host) or whose heartbeat is older than `stale_after` seconds (on
+        another host); see common.is_stale."""
         rows = self._query("SELECT status, error, pid, host, started, updated FROM status WHERE id = 1")
         if not rows:
             raise StoreError(f"{self.run_dir}: {STORE_FILE} has no status row (half-created run store)")
         st = checked_status(dict(zip(("status", "error", "pid", "host", "started", "updated"), rows[0], strict=True)),
                             self.run_dir / STORE_FILE)
         st["age_s"] = time.time() - st["updated"]
-        dead = st["host"] == socket.gethostname() and not pid_alive(st["pid"])
-        st["stale"] = st["status"] in ("running", "paused") and (dead or st["age_s"] > self.stale_after)
+        with self._lock:
+            writer = read_writer(self._conn)
+        st["stale"] = is_stale(st, writer, self.stale_after)
         return st
 
     def last_step(self) -> int:
