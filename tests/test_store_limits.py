@@ -223,3 +223,14 @@ def test_every_number_in_the_config_has_an_upper_bound() -> None:
     with pytest.raises(ConfigError, match="a list of 1 to 16 integers in"):
         load_config(None, {"model.widths": [32, 10**9]})
     load_config(None, {"model.T": 16, "data.batch_size": 256})  # sensible values still pass
+
+
+def test_a_checkpoint_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """The Inspect page and core.evaluate load checkpoints/best.pt of a run someone else made."""
+    from core.checkpoint import load
+    from core.errors import CheckpointError
+
+    fifo = tmp_path / "best.pt"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointError, match="checkpoint is not a regular file; refused"):
+        within_deadline(lambda: load(fifo, None, None), fifo)  # type: ignore[arg-type]
