@@ -73,6 +73,9 @@ def tamper(run: Path, sql: str) -> None:
     ("UPDATE status SET pid = 'abc'", "status.pid = 'abc' is not an integer"),
     ("UPDATE status SET host = X'ff'", "status.host = \"b'\\\\xff'\" is not text"),
     ("UPDATE meta SET value = '{not json' WHERE key = 'strategy'", "meta 'strategy' = '{not json' is not JSON"),
+    ("UPDATE meta SET value = '\"many\"' WHERE key = 'total_steps'", "total_steps = 'many' is not a number"),
+    ("UPDATE meta SET value = '{\"a\": 1}' WHERE key = 'strategy'", "strategy = \"{'a': 1}\" is not text"),
+    ("UPDATE scalars SET value = 'high' WHERE key = 'val_acc_f'", "last_val_acc_f = 'high' is not a number"),
 ])
 def test_a_malformed_store_is_one_problem_row(runs: Path, sql: str, expected: str) -> None:
     tamper(runs / "bad", sql)

@@ -189,6 +189,21 @@ def _from_config(cfg: dict, *path: str) -> Any:
     return cfg
 
 
+_ROW_TYPES = {"strategy": (str,), "preset": (str,), "seed": (int,), "total_steps": (int,),
+              "last_val_acc_f": (int, float), "created": (int, float)}
+
+
+def _check_row_types(row: dict[str, Any], db: Path) -> None:
+    """The pages compute with these: a crafted meta value of another type is the row's problem, not theirs."""
+    for key, types in _ROW_TYPES.items():
+        v = row.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, types)):
+            for k in _ROW_TYPES:
+                row[k] = None
+            row["status"] = "unknown"
+            raise StoreError(f"{db}: {key} = {str(v)[:60]!r} is not {'text' if types == (str,) else 'a number'}")
+
+
 LIST_COLUMNS = ["name", "path", "status", "strategy", "preset", "seed", "steps", "total_steps",
                 "last_val_acc_f", "created", "updated", "problem"]
 
@@ -219,6 +234,7 @@ def list_runs(runs_dir: str | Path, stale_after: float = 60.0) -> pd.DataFrame:
                     steps=max(r.last_step(), 0), total_steps=meta.get("total_steps"),
                     last_val_acc_f=last[0][0] if last else None,
                     created=meta.get("created", st["started"]), updated=st["updated"])
+                _check_row_types(row, d / STORE_FILE)
         except (TAAFError, sqlite3.Error, OSError, ValueError) as e:
             row["problem"] = str(e).splitlines()[0] if str(e) else type(e).__name__
         except Exception as e:  # noqa: BLE001 (a crafted store must never break the whole list; one row says why)
