@@ -28,11 +28,12 @@ class BuiltRun:
     model: MultimodalSNN
 
 
-def build_run(cfg: dict[str, Any]) -> BuiltRun:
+def build_run(cfg: dict[str, Any], trust_pickles: bool = False) -> BuiltRun:
     """Datasets, strategy and a freshly initialised network (on the CPU) for a full config.
 
-    In this order: the network's initial weights come from the global RNG, which the caller has seeded."""
-    bundle = build_datasets(cfg)
+    In this order: the network's initial weights come from the global RNG, which the caller has seeded.
+    `trust_pickles` is the user's --allow-pickle flag, never a config value (a run's config may be someone else's)."""
+    bundle = build_datasets(cfg, trust_pickles)
     strategy = make_strategy(cfg)
     model = MultimodalSNN(cfg["model"], bundle.audio_shape, bundle.visual_shape, bundle.num_classes, strategy.fusion)
     return BuiltRun(cfg, bundle, strategy, model)

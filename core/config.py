@@ -17,11 +17,20 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from core.config_schema import CHECKS, DEFAULTS, ENUMS, FREE_FORM, SAVED_RUN_FALLBACKS, STRATEGY_NAMES, WEIGHTINGS
+from core.config_schema import (
+    CHECKS,
+    DEFAULTS,
+    ENUMS,
+    FREE_FORM,
+    REMOVED,
+    SAVED_RUN_FALLBACKS,
+    STRATEGY_NAMES,
+    WEIGHTINGS,
+)
 from core.errors import ConfigError
 
 __all__ = [  # the schema's names stay importable from here, where the rest of the code looks for them
-    "CHECKS", "DEFAULTS", "ENUMS", "FREE_FORM", "SAVED_RUN_FALLBACKS", "STRATEGY_NAMES", "WEIGHTINGS",
+    "CHECKS", "DEFAULTS", "ENUMS", "FREE_FORM", "REMOVED", "SAVED_RUN_FALLBACKS", "STRATEGY_NAMES", "WEIGHTINGS",
     "config_from_dict", "load_config", "parse_value", "saved_run_config", "to_toml", "validate",
 ]
 
@@ -37,6 +46,8 @@ def parse_value(text: str) -> Any:
 def _merge(base: dict, user: dict, where: str, source: str) -> None:
     for key, value in user.items():
         dotted = f"{where}.{key}" if where else key
+        if dotted in REMOVED:
+            raise ConfigError(f"{source}: '{dotted}' {REMOVED[dotted]}")
         if key not in base:
             known = ", ".join(sorted(base)) or "(none)"
             raise ConfigError(f"{source}: unknown key '{dotted}' (known keys here: {known})")
@@ -151,10 +162,25 @@ def saved_run_config(
 ) -> dict[str, Any]:
     """The config of a saved run (its config.json): as `config_from_dict`, but settings the run predates take
     the value the run was trained with (SAVED_RUN_FALLBACKS), not today's default."""
+    saved = _without_removed(saved)
     defaults = copy.deepcopy(DEFAULTS)
     for dotted, value in SAVED_RUN_FALLBACKS.items():
         _merge(defaults, _nested(dotted, value), "", "SAVED_RUN_FALLBACKS")
     return config_from_dict(saved, source, overrides, defaults)
+
+
+def _without_removed(saved: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a saved config without the settings that no longer exist (REMOVED): a run saved when one did
+    (or a copied run folder that sets one) loads, and the setting has no effect."""
+    saved = copy.deepcopy(saved)
+    for dotted in REMOVED:
+        *parents, leaf = dotted.split(".")
+        node: Any = saved
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return saved
 
 
 def _parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:

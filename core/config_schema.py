@@ -37,8 +37,7 @@ DEFAULTS: dict[str, Any] = {
         },
         "ave": {
             "frames_dir": "Image-01-FPS",  # or Image-01-FPS-SE
-            "audio": "wav",  # wav | npy | pickle
-            "allow_pickle": False,  # pickles can execute code: opt in explicitly
+            "audio": "wav",  # wav | npy | pickle (pickle also needs --allow-pickle on the command line)
             "audio_size": 128,
             "frame_size": 128,
             "audio_dir": "",  # "" = first found of Audio-1004-SE, Audios, AudioWAV, audio
@@ -132,49 +131,70 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "optim.scheduler": ("none", "step", "cosine"),
 }
 
-_pos = (lambda v: v > 0, "a number > 0")
-_nonneg = (lambda v: v >= 0, "a number >= 0")
-_ge1 = (lambda v: v >= 1, "an integer >= 1")
+
+def _in(lo: float, hi: float, lo_open: bool = False) -> tuple[Callable[[Any], bool], str]:
+    """lo <= v <= hi (lo < v when lo_open). Every number has an upper bound: a copied run's config.json is checked
+    the same way, and `model.T = 1000000000` would otherwise be built until the trainer is killed for memory."""
+    kind = "an integer" if isinstance(lo, int) and isinstance(hi, int) else "a number"
+    return ((lambda v: (lo < v if lo_open else lo <= v) and v <= hi),
+            f"{kind} {'>' if lo_open else '>='} {lo:g} and <= {hi:g}")
+
+
+_BIG = 1e6  # coefficients, thresholds and rates: far beyond any sensible value, still finite
 CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "data.batch_size": _ge1,
-    "data.num_workers": _nonneg,
-    "model.T": _ge1,
-    "model.audio_steps": _ge1,
-    "model.audio_context": _nonneg,
-    "model.visual_steps": _ge1,
+    "data.batch_size": _in(1, 65_536),
+    "data.num_workers": _in(0, 256),
+    "model.T": _in(1, 1024),
+    "model.audio_steps": _in(1, 1024),
+    "model.audio_context": _in(0, 64),
+    "model.visual_steps": _in(1, 1024),
     "model.widths": (
-        lambda v: len(v) >= 1 and all(isinstance(w, int) and w >= 1 for w in v),
-        "a non-empty list of integers >= 1",
+        lambda v: 1 <= len(v) <= 16 and all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 4096
+                                            for w in v),
+        "a list of 1 to 16 integers in [1, 4096]",
     ),
-    "model.blocks": _nonneg,
-    "model.attn_dim": _ge1,
-    "model.attn_temperature": _nonneg,
-    "model.tau_mem_inv": _pos,
-    "model.v_th": _pos,
-    "strategy.beta": _nonneg,
+    "model.blocks": _in(0, 64),
+    "model.attn_dim": _in(1, 4096),
+    "model.attn_temperature": _in(0.0, _BIG),
+    "model.tau_mem_inv": _in(0, _BIG, lo_open=True),
+    "model.v_th": _in(0, _BIG, lo_open=True),
+    "strategy.beta": _in(0, _BIG),
     "strategy.entropy_floor": (lambda v: 0 <= v < 1, "a fraction in [0, 1) of ln(model.T)"),
-    "strategy.ogm_alpha": _nonneg,
-    "optim.lr": _pos,
-    "optim.weight_decay": _nonneg,
+    "strategy.lambda_a": _in(0, _BIG),
+    "strategy.lambda_v": _in(0, _BIG),
+    "strategy.lambda_f": _in(0, _BIG),
+    "strategy.ogm_alpha": _in(0, _BIG),
+    "strategy.modulation_starts": _in(0, 1_000_000),
+    "strategy.modulation_ends": _in(0, 1_000_000),
+    "optim.lr": _in(0.0, 1e3, lo_open=True),
+    "optim.weight_decay": _in(0, 1e3),
     "optim.momentum": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "optim.gamma": _pos,
-    "optim.step_size": _ge1,
-    "train.epochs": _ge1,
-    "train.patience": _nonneg,
-    "train.threads": _nonneg,
-    "train.device": (lambda v: v in ("auto", "cpu", "cuda") or bool(re.fullmatch(r"cuda:\d+", v)),
+    "optim.gamma": _in(0, 1e3, lo_open=True),
+    "optim.step_size": _in(1, 1_000_000),
+    "train.epochs": _in(1, 100_000),
+    "train.seed": _in(0, 2**31 - 1),
+    "train.patience": _in(0, 100_000),
+    "train.threads": _in(0, 1024),
+    "train.device": (lambda v: v in ("auto", "cpu", "cuda") or bool(re.fullmatch(r"cuda:\d{1,3}", v)),
                      "auto, cpu, cuda or cuda:N"),
-    "record.every_steps": _ge1,
-    "record.probes": _ge1,
-    "record.membrane_neurons": _nonneg,
+    "record.every_steps": _in(1, 1_000_000_000),
+    "record.probes": _in(1, 1024),
+    "record.membrane_neurons": _in(0, 4096),
     "data.cremad.val_fraction": (lambda v: 0 < v < 1, "a fraction in (0, 1)"),
-    **{f"data.{d}.{k}": _ge1 for d in ("cremad", "ave") for k in ("audio_size", "frame_size", "sample_rate", "n_fft")},
-    "data.cremad.hop": _ge1,
-    "data.ave.hop": _ge1,
-    "data.cremad.seconds": _pos,
-    "data.ave.seconds": _pos,
+    **{f"data.{d}.{k}": _in(1, 4096) for d in ("cremad", "ave") for k in ("audio_size", "frame_size")},
+    **{f"data.{d}.sample_rate": _in(1, 384_000) for d in ("cremad", "ave")},
+    **{f"data.{d}.{k}": _in(1, 65_536) for d in ("cremad", "ave") for k in ("n_fft", "hop")},
+    **{f"data.{d}.seconds": _in(0, 3600, lo_open=True) for d in ("cremad", "ave")},
 }
 
+
+# Settings that no longer exist, with why: a config file that sets one is refused with this line; a saved run's
+# config.json that holds one is read with it ignored. Trusting pickles was a setting, so a copied run folder could
+# switch on code execution; it is a command-line flag now (--allow-pickle), never read from a file.
+REMOVED: dict[str, str] = {
+    "data.ave.allow_pickle": "is no longer a setting: a config file must not switch on loading pickles "
+                             "(they can run code); pass --allow-pickle on the command line instead",
+}
 
 # Settings added after runs were first saved, with the value the code had before them: a saved run's config
 # that lacks one is read with that value, so --resume and Inspect rebuild the run that was trained (DEFAULTS

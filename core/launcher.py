@@ -22,6 +22,7 @@ from typing import Any
 from core.config import load_config, to_toml, validate
 from core.errors import ConfigError, DataError, StoreError, TAAFError
 from core.store import RunReader, pid_alive, send_command
+from core.store.limits import MAX_LAUNCH_BYTES, read_small_file
 from core.store.paths import LOG_FILE, inside_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,9 +58,9 @@ def _launch_lock(runs_dir: Path) -> Iterator[None]:
 
 def launch_info(run_dir: Path) -> dict[str, Any] | None:
     """What start_run wrote before spawning the trainer (pid, time, command), or None."""
-    try:
-        info = json.loads(inside_run(run_dir, LAUNCH_NAME).read_text())
-    except (OSError, ValueError, StoreError):
+    try:  # a regular file of at most 64 KB: a FIFO named launch.json would block the run list
+        info = json.loads(read_small_file(inside_run(run_dir, LAUNCH_NAME), MAX_LAUNCH_BYTES, LAUNCH_NAME))
+    except (OSError, ValueError, RecursionError, StoreError):
         return None
     return info if isinstance(info, dict) else None
 

@@ -9,6 +9,7 @@ calls the same methods on every rank without asking which one it is.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +32,18 @@ class Telemetry:
         self.array_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-writer")
         self.pending_arrays: Future | None = None
         self.last_beat = time.time()
+        # Validation, Shapley values, energy and the final test run no steps: a thread keeps the heartbeat going
+        # through them (another host's reader would otherwise take a long validation for a dead trainer).
+        self.beating = threading.Event()
+        self.beat_thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self.beat_thread.start()
+
+    def _beat(self) -> None:
+        while not self.beating.wait(HEARTBEAT_S):
+            try:
+                self.writer.heartbeat()
+            except Exception:  # noqa: BLE001 (a closed writer at the end, or a failing disk the loop reports)
+                return
 
     @staticmethod
     def open(run_dir: Path, cfg: dict[str, Any], resume: bool, is_main: bool) -> Telemetry:
@@ -88,7 +101,9 @@ class Telemetry:
         self.writer.close()
 
     def shutdown(self) -> None:
-        """Wait for the probe thread (also on the way out of a failure)."""
+        """Stop the heartbeat and wait for the probe thread (also on the way out of a failure)."""
+        self.beating.set()
+        self.beat_thread.join()
         self.array_thread.shutdown(wait=True)
 
     # ---- while steps run ---------------------------------------------------------------------

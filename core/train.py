@@ -2,6 +2,7 @@
 
     python -m core.train --config configs/taaf.toml [--set key=value ...] [--run-dir DIR]
     python -m core.train --resume runs/<name>
+    ... --allow-pickle        read pickled audio (AVE audio = "pickle"); only a command-line flag can allow it
     torchrun --nproc-per-node N -m core.train --config ...        (rank 0 writes the store)
 
 Every step is written to the run store (core/store/) while training, so the studio can watch it. The loop itself
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import load_config, saved_run_config
+from core.data.registry import ALLOW_PICKLE_HELP
 from core.errors import DiskFullError, TAAFError, TrainingFailed, is_disk_full
 
 
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     ap.add_argument("--run-dir", help="run directory (default: <record.runs_dir>/<strategy>-<preset>-s<seed>-<time>)")
     ap.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    ap.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
     return ap
 
 
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = Path(cfg["record"]["runs_dir"]) / run_name(cfg)
         from core.training_loop import train  # torch: only now
 
-        summary = train(cfg, run_dir, resume=resume)
+        summary = train(cfg, run_dir, resume=resume, trust_pickles=args.allow_pickle)
     except (KeyboardInterrupt, Exception) as e:
         code, line = exit_status(e)
         if line is None:

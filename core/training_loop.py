@@ -36,7 +36,7 @@ class StopRequested(Exception):
 
 
 class Trainer:
-    def __init__(self, cfg: dict[str, Any], run_dir: Path, resume: bool = False) -> None:
+    def __init__(self, cfg: dict[str, Any], run_dir: Path, resume: bool = False, trust_pickles: bool = False) -> None:
         self.cfg, t = cfg, cfg["train"]
         if t["threads"]:
             torch.set_num_threads(t["threads"])
@@ -45,7 +45,7 @@ class Trainer:
         self.device = self.dist.device if self.dist.enabled else resolve_device(t["device"])
         seed_everything(t["seed"], 0)
         with self.dist.main_first():  # a cold feature cache is built once, by rank 0
-            built = build_run(cfg)
+            built = build_run(cfg, trust_pickles)
         self.bundle, self.strategy, self.model = built.bundle, built.strategy, built.model
         self.model.to(self.device)
         self.net = self.dist.wrap(self.model, self.strategy.loss_uses_every_parameter)
@@ -251,9 +251,11 @@ class Trainer:
         return summary
 
 
-def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_epoch: int | None = None) -> dict:
-    """Train one run into `run_dir`, recording status transitions; returns a summary dict."""
-    trainer = Trainer(cfg, run_dir, resume=resume)
+def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_epoch: int | None = None,
+          trust_pickles: bool = False) -> dict:
+    """Train one run into `run_dir`, recording status transitions; returns a summary dict.
+    `trust_pickles`: the user's --allow-pickle, never a config value."""
+    trainer = Trainer(cfg, run_dir, resume=resume, trust_pickles=trust_pickles)
     try:
         summary = trainer.run(stop_after_epoch=stop_after_epoch)
     except StopRequested:

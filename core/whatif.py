@@ -33,12 +33,13 @@ class Trained:
     T: int
 
 
-def load_trained(run_dir: str | Path, which: str = "best") -> Trained:
-    """The run's config, data and its best-on-validation (or last) checkpoint, in eval mode on the CPU."""
+def load_trained(run_dir: str | Path, which: str = "best", trust_pickles: bool = False) -> Trained:
+    """The run's config, data and its best-on-validation (or last) checkpoint, in eval mode on the CPU.
+    `trust_pickles`: the user's --allow-pickle (core.evaluate); the studio never passes it."""
     run_dir = Path(run_dir)
     cfg = saved_run_config(RunReader(run_dir).config(), str(run_dir / "config.json"))
     cfg["train"]["device"] = "cpu"
-    built = build_run(cfg)
+    built = build_run(cfg, trust_pickles)
     model = built.model
     checkpoint.load(inside_run(run_dir, f"checkpoints/{which}.pt", "checkpoint"), model, None)
     model.eval()

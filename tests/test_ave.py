@@ -73,12 +73,12 @@ def test_npy_spectrograms_and_explicit_audio_dir(tmp_path):
 
 def test_pickle_needs_opt_in_and_warns(tmp_path):
     tree = fabricate_ave(tmp_path / "AVE", audio="pickle")
-    with pytest.raises(ConfigError, match=r"data\.ave\.allow_pickle = true.*run arbitrary code"):
+    with pytest.raises(ConfigError, match=r"--allow-pickle on the command line.*run arbitrary code"):
         ave.build(ave_data(tree.root, tmp_path, audio="pickle"), seed=0)
-    with pytest.raises(ConfigError, match="allow_pickle"):
+    with pytest.raises(ConfigError, match="allow-pickle"):
         ave.check(ave_data(tree.root, tmp_path, audio="pickle"))
     with pytest.warns(UserWarning, match="pickle can run arbitrary code"):
-        b = ave.build(ave_data(tree.root, tmp_path, audio="pickle", allow_pickle=True), seed=0)
+        b = ave.build(ave_data(tree.root, tmp_path, audio="pickle"), seed=0, trust_pickles=True)
     assert b.test[0][0].shape == (20, 20)
     assert_labels(b, tree)
 
@@ -99,7 +99,7 @@ def test_pickle_with_a_non_array_is_unreadable(tmp_path):
     (tree.root / "Audio-1004-SE" / f"{vid}.pkl").write_bytes(pickle.dumps({"not": "an array"}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = ave.check(ave_data(tree.root, tmp_path, audio="pickle", allow_pickle=True))
+        report = ave.check(ave_data(tree.root, tmp_path, audio="pickle"), trust_pickles=True)
     assert len(report.problems) == 1 and report.problems[0].startswith(f"unreadable audio: {vid}.pkl (ValueError")
 
 
@@ -173,11 +173,11 @@ def test_check_cli_exit_codes(tmp_path, capsys):
         '[data.ave]\naudio = "pickle"\nframe_size = 16\n'
     )
     assert check_main(["check", str(conf)]) == 2
-    assert "allow_pickle" in capsys.readouterr().err
+    assert "--allow-pickle" in capsys.readouterr().err
     with pytest.warns(UserWarning):
-        assert check_main(["check", str(conf), "--set", "data.ave.allow_pickle=true"]) == 0
+        assert check_main(["check", str(conf), "--allow-pickle"]) == 0
     assert "no problems found" in capsys.readouterr().out
     (tree.root / "Image-01-FPS" / tree.ids("test")[0] / "00003.jpg").write_bytes(b"not a jpeg")
     with pytest.warns(UserWarning):
-        assert check_main(["check", str(conf), "--set", "data.ave.allow_pickle=true"]) == 1
+        assert check_main(["check", str(conf), "--allow-pickle"]) == 1
     assert "unreadable frame: " in capsys.readouterr().out

@@ -202,7 +202,9 @@ def test_stale_detection(run: Path) -> None:
     assert RunReader(run).status()["stale"]
     assert list_runs(run.parent).set_index("name").loc["r1", "status"] == "interrupted"
     RunWriter.open(run).close()  # a stale run may be resumed
-    _force_status(run, "paused", os.getpid(), host, time.time() - 120)  # live pid, old heartbeat
+    _force_status(run, "paused", os.getpid(), host, time.time() - 120)  # live pid, old heartbeat: this host decides
+    assert not RunReader(run).status()["stale"]  # by the process (issue 20: a stopped trainer is not gone)
+    _force_status(run, "paused", os.getpid(), "other-host", time.time() - 120)  # another host: by the heartbeat
     assert RunReader(run).status()["stale"] and not RunReader(run, stale_after=600).status()["stale"]
     _force_status(run, "running", 999_999_999, "other-host", time.time())  # pid unknowable on another host
     assert not RunReader(run).status()["stale"]

@@ -161,7 +161,7 @@ def degrade_seed(seed: int) -> int:
     return int(np.random.SeedSequence([int(seed), 0xAD161]).generate_state(1)[0])
 
 
-def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
+def check(data_cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
     """Validate the .npz a config points at: the report behind `python -m core.data check` (decode: unused,
     nothing to decode)."""
     path = data_cfg["path"]
@@ -185,7 +185,7 @@ def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
     return CheckReport([], "\n".join(lines), counts)
 
 
-def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
+def build(data_cfg: dict[str, Any], seed: int, trust_pickles: bool = False) -> DataBundle:
     """Train / validation / test datasets from the `[data]` config table and the run seed."""
     arrays = load_npz(resolve_path(data_cfg["path"]))
     av = data_cfg.get("avdigits", {})

@@ -1,4 +1,5 @@
-"""`python -m core.data check <config.toml> [--set k=v] [--no-decode]`: validate the dataset a config points at.
+"""`python -m core.data check <config.toml> [--set k=v] [--no-decode] [--allow-pickle]`: validate the dataset a
+config points at.
 
 Exit status: 0 clean, 1 the dataset has problems, 2 the config (or command line) is wrong.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.data.registry import check_config
+from core.data.registry import ALLOW_PICKLE_HELP, check_config
 from core.errors import ConfigError, TAAFError
 
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         help="override a config key, e.g. data.path=/data/CREMA-D (repeatable)",
     )
     p.add_argument("--no-decode", action="store_true", help="skip trying to decode every audio file and frame")
+    p.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse's usage errors are exit 2 already; keep --help at 0
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load_config(args.config, args.overrides)
-        report = check_config(cfg, decode=not args.no_decode)
+        report = check_config(cfg, decode=not args.no_decode, trust_pickles=args.allow_pickle)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,7 +1,10 @@
 """The dataset loaders, by `data.dataset` name. A loader is a module with
 
-    build(data_cfg, seed) -> DataBundle               train / val / test (refuses a dataset its check finds broken)
-    check(data_cfg, decode=True) -> CheckReport        what `python -m core.data check` prints
+    build(data_cfg, seed, trust_pickles=False) -> DataBundle          train / val / test (refuses a broken dataset)
+    check(data_cfg, decode=True, trust_pickles=False) -> CheckReport   what `python -m core.data check` prints
+
+`trust_pickles` is the user's --allow-pickle flag (core.train, core.evaluate, core.data check): a loader may read
+pickled files only when it is true. It is never taken from a config, so a copied run folder cannot switch it on.
 
 Adding a dataset: write core/data/<name>.py with those two functions and add one line to LOADERS.
 Modules are imported on first use: the loaders import torch, and `core.data.presets` stays light for the studio.
@@ -19,6 +22,9 @@ if TYPE_CHECKING:
     from core.data.common import DataBundle
     from core.data.validation import CheckReport
 
+ALLOW_PICKLE_HELP = ("read pickled audio (data.ave.audio = 'pickle'; numpy arrays only): a pickle can run code, "
+                     "so pass this only for files you trust; no config file or run folder can turn it on")
+
 LOADERS: dict[str, str] = {
     "avdigits": "core.data.avdigits",
     "cremad": "core.data.cremad",
@@ -33,11 +39,11 @@ def loader(name: str) -> ModuleType:
     return importlib.import_module(LOADERS[name])
 
 
-def build_datasets(cfg: dict[str, Any]) -> DataBundle:
+def build_datasets(cfg: dict[str, Any], trust_pickles: bool = False) -> DataBundle:
     """Build train/val/test datasets from a full config (uses `data` and `train.seed`)."""
-    return loader(cfg["data"]["dataset"]).build(cfg["data"], int(cfg["train"]["seed"]))
+    return loader(cfg["data"]["dataset"]).build(cfg["data"], int(cfg["train"]["seed"]), trust_pickles=trust_pickles)
 
 
-def check_config(cfg: dict[str, Any], decode: bool = True) -> CheckReport:
+def check_config(cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
     """Validate the dataset a full config points at (ConfigError propagates: that is the user's config)."""
-    return loader(cfg["data"]["dataset"]).check(cfg["data"], decode=decode)
+    return loader(cfg["data"]["dataset"]).check(cfg["data"], decode=decode, trust_pickles=trust_pickles)

@@ -60,6 +60,19 @@ class Problems:
         return out
 
 
+MAX_ID_BYTES = 200  # clip / video ids become file and folder names (most filesystems allow 255 bytes)
+
+
+def id_problem(cid: str) -> str | None:
+    """Why a clip / video id from a list cannot name files inside the dataset folder, or None if it can: ids
+    are joined to folder paths, so a separator or '..' would read files elsewhere."""
+    if len(cid.encode("utf-8", "replace")) > MAX_ID_BYTES:
+        return f"longer than {MAX_ID_BYTES} bytes"
+    if any(ch in cid for ch in "/\\\0") or ".." in cid:
+        return "contains a path separator or '..'"
+    return None
+
+
 def read_rows(path: Path, sep: str) -> list[tuple[int, list[str]]]:
     """Non-blank rows of a text list as (line number, stripped fields); CRLF / LF and a UTF-8 BOM all accepted."""
     text = path.read_bytes().decode("utf-8-sig", errors="replace")

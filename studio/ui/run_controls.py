@@ -39,7 +39,7 @@ def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None
     if status in ("running", "paused"):
         cols[1].button("Stop", icon=":material/stop:", on_click=_send, args=("stop", path), key="stop",
                        width="stretch")
-    if status in ("interrupted", "stopped"):
+    if status in ("interrupted", "stopped", "failed"):  # a failed run continues from its last checkpoint
         word = "Resume" if status == "interrupted" else "Continue"
         note = launcher.continue_note(meta.get("checkpoint"), step)
         cols[0].button(word, icon=":material/restart_alt:", on_click=_send, args=("resume_interrupted", path),
