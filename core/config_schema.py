@@ -111,7 +111,7 @@ DEFAULTS: dict[str, Any] = {
         "checkpoint": True,
         # linear probes of each frozen encoder (core/linear_probe.py) per epoch, evenly spaced, the last at the
         # epoch's end (0 = none); fitted on `linear_probe_samples` fixed training samples, scored on validation
-        "linear_probes_per_epoch": 2,
+        "linear_probes_per_epoch": 1,
         "linear_probe_samples": 256,
     },
 }
