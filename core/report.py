@@ -83,7 +83,7 @@ LR_FACTORS, LR_STEP, MAX_EXTENSIONS = (1 / 3, 1.0, 3.0), 3.0, 2
 QUICK = {"epochs": 1, "seeds": 2, "lr_factors": (1.0, 3.0)}
 # Seconds one run takes with 1 torch thread, two side by side on 2 cores, when no finished run tells: 34 s
 # measured 2026-12-02 (426 runs in 7,192 s) before the linear probes, which add about PROBE_SHARE.
-SECONDS_PER_RUN, PROBE_SHARE = 34.0, 0.33
+SECONDS_PER_RUN, PROBE_SHARE, DEFAULT_EPOCHS = 34.0, 0.33, 12
 
 
 def entries(names: list[str] | None) -> list[Entry]:
@@ -195,13 +195,18 @@ class Runner:
             pool.shutdown()
         return []
 
-    def seconds_per_run(self) -> tuple[float, str]:
-        times = [run_seconds(Path(r["run_dir"])) for r in self.results.values()]
+    def seconds_per_epoch(self) -> tuple[float, str]:
+        """Seconds of one training epoch of one run (two runs side by side), from finished runs if any."""
+        times = []
+        for r in self.results.values():
+            run = Path(r["run_dir"])
+            times.append(run_seconds(run) / RunReader(run).config()["train"]["epochs"])
         times = [t for t in times if t > 0]
         if times:
             return statistics.median(times), f"the median of {len(times)} finished runs"
-        return SECONDS_PER_RUN * (1 + PROBE_SHARE), (f"a stated default: {SECONDS_PER_RUN:.0f} s measured "
-                                                      f"2026-12-02 + {PROBE_SHARE:.0%} for the linear probes")
+        return SECONDS_PER_RUN * (1 + PROBE_SHARE) / DEFAULT_EPOCHS, (
+            f"a stated default: {SECONDS_PER_RUN:.0f} s a {DEFAULT_EPOCHS}-epoch run measured 2026-12-02 "
+            f"+ {PROBE_SHARE:.0%} for the linear probes")
 
 
 def execute(runner: Runner, table: list[Entry], presets: list[str], seeds: int | None, factors: tuple[float, ...],
@@ -219,17 +224,21 @@ def execute(runner: Runner, table: list[Entry], presets: list[str], seeds: int |
             extra.setdefault(key, set()).add(f)
 
 
-def dry_run_text(runner: Runner, jobs: list[Job], missing: list[Job], workers: int) -> str:
-    per_run, source = runner.seconds_per_run()
-    to_train = len({runner.locate(j)[0] for j in missing})  # jobs resolving to one config train once
-    hours = to_train * per_run / max(workers, 1) / 3600
-    cells = {(j.preset, j.entry.label) for j in jobs if not j.entry.factors}
-    seeds_of = {(j.preset, j.entry.label): j.seed + 1 for j in jobs}
-    undecided = sum(MAX_EXTENSIONS * seeds_of[c] for c in cells if any(
-        (j.preset, j.entry.label) == c for j in missing))
-    return (f"{len(jobs)} runs planned: {len(runner.reused)} finished (reused), {to_train} to train; "
-            f"about {hours:.1f} h with --jobs {workers} at {per_run:.0f} s a run ({source}). Grids whose choice "
-            f"lands on an edge add runs: at most {undecided} more for the cells not decided yet.")
+def dry_run_text(runner: Runner, jobs: list[Job], missing: list[Job], workers: int,
+                 factors: tuple[float, ...]) -> str:
+    per_epoch, source = runner.seconds_per_epoch()
+    todo = {runner.locate(j)[0]: j for j in missing}  # jobs resolving to one config train once
+    epochs = sum(job_config(j)["train"]["epochs"] for j in todo.values())
+    hours = epochs * per_epoch / max(workers, 1) / 3600
+    text = (f"{len(jobs)} runs planned: {len(runner.reused)} finished (reused), {len(todo)} to train ({epochs} "
+            f"epochs); about {hours:.1f} h with --jobs {workers} at {per_epoch:.1f} s an epoch ({source}).")
+    if len(factors) < 3:
+        return text
+    open_cells = {(j.preset, j.entry.label): j for j in missing if not j.entry.factors}
+    seeds = {(j.preset, j.entry.label): j.seed + 1 for j in jobs}
+    more = sum(MAX_EXTENSIONS * seeds[c] for c in open_cells)
+    return text + (f" Grids whose choice lands on an edge add runs: at most {more} more for the "
+                   f"{len(open_cells)} cells not decided yet.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        print(dry_run_text(runner, jobs, missing, args.jobs))
+        print(dry_run_text(runner, jobs, missing, args.jobs, factors))
         return 0
     setting = f"{epochs} epoch{'s' if epochs > 1 else ''}" if epochs else "each config's epochs"
     setting += " (--quick)" if args.quick else ""

@@ -83,8 +83,8 @@ def test_dry_run_counts_and_estimates_from_finished_runs(tmp_path, capsys):
             "--seeds", "2", "--lr-factors", "1", "--jobs", "2"]
     assert report.main(argv) == 0
     out = capsys.readouterr().out
-    assert "4 runs planned: 2 finished (reused), 2 to train" in out
-    assert "about 0.0 h with --jobs 2 at 30 s a run (the median of 2 finished runs)" in out
+    assert "4 runs planned: 2 finished (reused), 2 to train (24 epochs)" in out
+    assert "about 0.0 h with --jobs 2 at 2.5 s an epoch (the median of 2 finished runs)" in out  # 30 s / 12
     assert not (tmp_path / "results.md").exists()  # a dry run writes nothing
 
 
