@@ -283,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     setting = f"{epochs} epoch{'s' if epochs > 1 else ''}" if epochs else "each config's epochs"
     setting += " (--quick)" if args.quick else ""
     command = " ".join(["python -m core.report", *(argv if argv is not None else sys.argv[1:])])
-    counts = {"runs": len(runner.results), "trained": len(runner.trained), "reused": len(runner.reused),
-              "train_h": sum(run_seconds(Path(r["run_dir"])) for r in runner.results.values()) / 3600,
+    distinct = {r["run_dir"] for r in runner.results.values()}  # entries with one config share one run
+    counts = {"runs": len(runner.results), "distinct": len(distinct), "trained": len(runner.trained),
+              "reused": len(runner.reused), "train_h": sum(run_seconds(Path(d)) for d in distinct) / 3600,
               "wall_h": (time.time() - t0) / 3600}
     design = Design(PRIMARY_PAIRS, HEADLINE_PRESETS, EXPLORATORY_PAIRS, min(factors) / LR_STEP ** MAX_EXTENSIONS,
                     max(factors) * LR_STEP ** MAX_EXTENSIONS)

@@ -110,10 +110,12 @@ def write_markdown(results: dict, missing: list, missing_configs: list, table: l
         "# Results on AV-Digits (bundled)",
         "",
         f"Made by `{command}` ({setting}; protocol in docs/method.md, \"Report protocol\"): {counts['runs']} runs "
-        f"({counts['trained']} trained by this invocation, {counts['reused']} reused, found by the hash of their "
-        f"resolved config), {counts['train_h']:.1f} h of training summed over runs, {counts['wall_h']:.1f} h of wall "
-        "time for this invocation. Every strategy gets the same epochs and the same learning-rate grid (its "
-        "config's lr x the factors, extended by one factor on a side whose edge was chosen); the factor with the "
+        f"in the tables, {counts['distinct']} distinct configs ({counts['trained']} trained by this invocation, "
+        f"{counts['reused']} reused: found by the hash of their resolved config; entries that resolve to one "
+        f"config share its run), {counts['train_h']:.1f} h of training summed over the distinct runs, "
+        f"{counts['wall_h']:.1f} h of wall time for this invocation. Every strategy gets the same epochs and the "
+        "same learning-rate grid (its config's lr x the factors, extended by one factor on a side whose edge was "
+        "chosen); the factor with the "
         "best mean **validation** fused accuracy over the seeds is reported. Test accuracy of the checkpoint with "
         "the best validation fused accuracy; mean ± std over seeds. `probe audio / visual`: a linear probe on each "
         "frozen encoder's time-averaged features (fitted on a fixed train subset, scored on test): comparable "

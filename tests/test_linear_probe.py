@@ -75,3 +75,23 @@ def test_probe_leaves_the_model_and_the_global_rng_as_they_were():
     fa, fv, y = pooled_features(model, Split(24, 1), None, 8, torch.device("cpu"))
     assert fa.shape == (24, model.head_a.in_features) and fv.shape == (24, model.head_v.in_features)
     assert out == probe(model, Split(24, 1))  # the same model and subset: the same numbers
+
+
+def test_a_run_logs_its_probes_where_the_cadence_says_and_scores_test_at_the_end(tmp_path):
+    from core.store import RunReader
+    from core.training_loop import train
+
+    cfg = load_config("configs/concat.toml", ["train.epochs=1", "record.progress=false", "train.threads=1",
+                                              "record.shapley=false", "record.linear_probes_per_epoch=2",
+                                              "record.linear_probe_samples=64"])
+    train(cfg, tmp_path / "run")
+    r = RunReader(tmp_path / "run")
+    spe = r.meta()["steps_per_epoch"]
+    probed = r.scalars("step", keys=["probe_acc_a", "probe_acc_v"]).dropna()
+    assert probed["step"].tolist() == [round(spe / 2), spe]  # mid-epoch, then the epoch's end
+    epoch = r.scalars("epoch")
+    assert epoch["probe_acc_a"].iloc[-1] == probed["probe_acc_a"].iloc[-1]
+    test = r.meta()["test"]
+    assert 0 <= test["probe_acc_a"] <= 1 and 0 <= test["probe_acc_v"] <= 1
+    # the audio encoder is informative after one epoch on audio-dominant data: well above chance (0.1)
+    assert test["probe_acc_a"] > 0.3

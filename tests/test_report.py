@@ -117,4 +117,4 @@ def test_quick_report_end_to_end(tmp_path, monkeypatch):
     assert "Not run" not in out.read_text()
     assert main(args + ["--seeds", "3", "--finished-only", "--out", str(out)]) == 0
     assert "taaf on clean, lr x1, seed 2" in out.read_text()
-    assert "runs (0 trained by this invocation" in out.read_text()
+    assert "distinct configs (0 trained by this invocation" in out.read_text()

@@ -123,11 +123,13 @@ def test_markdown_writes_primary_verdicts_and_never_no_difference_shown(tmp_path
     table = [ENTRIES[k] for k in ("taaf", "concat", "taaf-uniform", "concat-aux")]
     design = report.Design(report.PRIMARY_PAIRS, report.HEADLINE_PRESETS, report.EXPLORATORY_PAIRS, 1 / 27, 27)
     out = tmp_path / "r.md"
-    counts = {"runs": len(results), "trained": 0, "reused": len(results), "train_h": 0.1, "wall_h": 0.0}
+    counts = {"runs": len(results), "distinct": len(results), "trained": 0, "reused": len(results), "train_h": 0.1,
+              "wall_h": 0.0}
     report.write_markdown(results, [], [], table, design, "test", "python -m core.report", counts, out)
     text = out.read_text()
     assert "no difference shown" not in text
-    assert f"{len(results)} runs ({0} trained by this invocation, {len(results)} reused" in text
+    assert f"{len(results)} runs in the tables, {len(results)} distinct configs (0 trained by this invocation, " \
+           f"{len(results)} reused" in text
     holds = text.split("## What holds and what does not")[1].split("\n## ")[0]
     assert "**taaf vs concat** on audio-dominant: taaf better" in holds
     assert "**taaf vs taaf-uniform** on audio-dominant: equivalent within ±1 point" in holds
