@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ import streamlit as st
 
 from core import launcher
 from core.errors import TAAFError
-from studio.ui import runlist, session
+from studio.ui import runlist, session, text
+from studio.ui.text import one_line
 
 
 def _send(cmd: str, path: str) -> None:
@@ -19,9 +21,18 @@ def _send(cmd: str, path: str) -> None:
             runlist.run_table.clear()
         else:
             getattr(launcher, cmd)(path)
-        session.flash(f"{cmd.replace('_', ' ')} sent to {Path(path).name}", "info")
-    except TAAFError as e:
-        session.flash(f"{cmd} failed: {e}", "error")
+        session.flash(text.plain(f"{cmd.replace('_', ' ')} sent to {Path(path).name}"), "info")
+    except (TAAFError, OSError) as e:
+        name = Path(path).name
+        if not _writable(Path(path)):  # the store then reads as "corrupt": say what is wrong instead
+            session.flash(text.plain(f"{cmd.replace('_', ' ')} failed: the run folder {name} is read-only "
+                                     "(the studio sends commands by writing to its store)"), "error")
+        else:
+            session.flash(text.plain(f"{cmd.replace('_', ' ')} failed: {one_line(e)}"), "error")
+
+
+def _writable(run: Path) -> bool:
+    return all(os.access(p, os.W_OK) for p in (run, run / "store.sqlite") if p.exists())
 
 
 def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None:
