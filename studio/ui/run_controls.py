@@ -11,7 +11,6 @@ import streamlit as st
 from core import launcher
 from core.errors import TAAFError
 from studio.ui import runlist, session, text
-from studio.ui.text import one_line
 
 
 def _send(cmd: str, path: str) -> None:
@@ -28,7 +27,7 @@ def _send(cmd: str, path: str) -> None:
             session.flash(text.plain(f"{cmd.replace('_', ' ')} failed: the run folder {name} is read-only "
                                      "(the studio sends commands by writing to its store)"), "error")
         else:
-            session.flash(text.plain(f"{cmd.replace('_', ' ')} failed: {one_line(e)}"), "error")
+            session.flash(text.plain(f"{cmd.replace('_', ' ')} failed: {e}"), "error")
 
 
 def _writable(run: Path) -> bool:
@@ -39,7 +38,7 @@ def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None
     """Pause / Resume / Stop / Continue for the watched run, as its status allows (one Stop, always ours), and the
     trainer's run-level warnings (loss not falling, ...)."""
     for warning in meta.get("warnings") or []:
-        st.warning(str(warning), icon=":material/warning:")
+        st.warning(text.plain(warning), icon=":material/warning:")  # written by the run: text, not markdown
     cols = st.columns([1, 1, 1, 4])
     if status == "running":
         cols[0].button("Pause", icon=":material/pause:", on_click=_send, args=("pause", path), key="pause",
@@ -55,5 +54,5 @@ def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None
         note = launcher.continue_note(meta.get("checkpoint"), step)
         cols[0].button(word, icon=":material/restart_alt:", on_click=_send, args=("resume_interrupted", path),
                        key="resume_int", width="stretch",
-                       help=f"python -m core.train --resume; it {note}")
-        cols[3].caption(f"**{word}** {note}.")
+                       help=text.plain(f"python -m core.train --resume; it {note}"))
+        cols[3].caption(f"**{word}** {text.plain(note)}.")

@@ -146,7 +146,7 @@ def _start() -> None:
     try:
         run_dir = launcher.start_run(runs_dir(), config_path(over["data.dataset"], over["strategy.name"]), over)
     except TAAFError as e:
-        session.flash(text.plain(f"Not started: {one_line(e)}"), "error")
+        session.flash(text.plain(f"Not started: {e}"), "error")
         return
     except OSError as e:  # a read-only or full runs folder: one line naming it, not a traceback
         session.flash(text.plain(f"Not started: the runs folder {runs_dir()} cannot be written "

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import re
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'/@%^])")  # every ASCII punctuation that markdown or
-# Streamlit's extensions read (:icon:, :red[...], $math$, autolinks www.x / http://x / x@y) gets a backslash
+_MARKDOWN = re.compile(r"([\\`*_\[\]()<>#!|~:$&])")  # what starts an image, link, HTML, emphasis, code, table,
+# Streamlit's :icon: / :red[...] directives or $math$, anywhere in a line, gets a backslash
+_LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])", re.MULTILINE)  # a list, rule or heading underline: only there
+
+
+# Streamlit's markdown (remark-gfm) turns http://..., www.x and x@y into links by searching the text after
+# parsing, so escapes do not stop it: an invisible word joiner inside each keeps the text and breaks the link.
+_AUTOLINK = re.compile(r"(https?(?=:)|www(?=\.)|(?=@))", re.IGNORECASE)
+JOINER = "\u2060"
 
 
 def plain(value: object) -> str:
-    """`value` as markdown that shows exactly its text: no image, link, HTML, emphasis, math or directive."""
-    return _MARKDOWN.sub(r"\\\1", str(value))
+    """`value` as markdown that shows its text: no image, link, HTML, emphasis, math or directive (a bare URL
+    or address shows with an invisible word joiner in it, so that it is no link)."""
+    text = _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(1) + JOINER, str(value)))
+    return _LINE_START.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], text)
 
 
 def one_line(error: BaseException | str) -> str:
