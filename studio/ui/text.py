@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-_MARKDOWN = re.compile(r"([\\`*_\[\]()<>#!|~:$&])")  # what starts an image, link, HTML, emphasis, code, table,
-# Streamlit's :icon: / :red[...] directives or $math$, anywhere in a line, gets a backslash
+# What starts an image, link, HTML, emphasis, code, table, Streamlit's :icon: / :red[...] directives or $math$,
+# anywhere in a line, gets a backslash; '_' only where it can be emphasis (not inside a word: tau_mem_ms stays)
+_MARKDOWN = re.compile(r"[\\`*\[\]()<>#!|~:$&]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 _LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])", re.MULTILINE)  # a list, rule or heading underline: only there
 
 
@@ -24,7 +25,7 @@ JOINER = "\u2060"
 def plain(value: object) -> str:
     """`value` as markdown that shows its text: no image, link, HTML, emphasis, math or directive (a bare URL
     or address shows with an invisible word joiner in it, so that it is no link)."""
-    text = _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(1) + JOINER, str(value)))
+    text = _MARKDOWN.sub(lambda m: "\\" + m.group(0), _AUTOLINK.sub(lambda m: m.group(1) + JOINER, str(value)))
     return _LINE_START.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], text)
 
 
