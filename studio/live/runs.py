@@ -9,7 +9,7 @@ calls here: the routes run on the server's thread pool, outside any session.
 Runs are named by their folder name inside the studio's runs folder (or `@demo`); anything else,
 including a name that resolves (through a link) outside that folder, is refused (None).
 
-Public: snapshot, panel_figure, raster_figure, probe_arrays, token_for, resolve_run, demo_upto, DEMO.
+Public: snapshot, panel_figure, raster_figure, probe_arrays, token_for, resolve_run, is_folder_name, demo_upto, DEMO.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ REFRESH_S = 0.25  # a live run is re-read at most this often, whatever the numbe
 DEMO_SPEED_S = 45.0  # the demo replays its whole run in about this many seconds, then loops
 MAX_RUNS = 4  # runs held in memory at once (least recently asked dropped first)
 
-__all__ = ["DEMO", "Built", "Snapshot", "demo_upto", "panel_figure", "probe_arrays", "raster_figure", "resolve_run",
-           "snapshot", "token_for"]
+__all__ = ["DEMO", "Built", "Snapshot", "demo_upto", "is_folder_name", "panel_figure", "probe_arrays", "raster_figure",
+           "resolve_run", "snapshot", "token_for"]
 
 
 @dataclass(frozen=True)
