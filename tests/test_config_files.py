@@ -8,15 +8,14 @@ import json
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 
 from core.config import DEFAULTS, ENUMS, FREE_FORM, load_config, main
 from core.errors import ConfigError
+from tests.support import CONFIGS, ROOT, TAAF_CONFIG
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
+CONFIG_FILES = sorted(CONFIGS.glob("*.toml"))
 
 
 def leaves(table: dict, prefix: str = "") -> dict[str, object]:
@@ -49,10 +48,10 @@ def test_a_one_line_file_changes_that_setting_alone(tmp_path):
 
 
 def test_shipped_configs_exist():
-    assert len(CONFIGS) >= 20 and ROOT / "configs" / "taaf.toml" in CONFIGS
+    assert len(CONFIG_FILES) >= 20 and TAAF_CONFIG in CONFIG_FILES
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=[p.name for p in CONFIG_FILES])
 def test_a_shipped_config_says_what_it_is_for_and_writes_only_its_differences(path):
     text = path.read_text()
     assert text.startswith("# ") and f"python -m core.config show configs/{path.name}" in text
@@ -63,7 +62,7 @@ def test_a_shipped_config_says_what_it_is_for_and_writes_only_its_differences(pa
     assert leaves(load_config(path)).keys() == defaults.keys()  # and still resolves to every setting
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=[p.name for p in CONFIG_FILES])
 def test_show_prints_toml_that_loads_back_to_the_same_config(path, capsys, tmp_path):
     out = show(capsys, str(path))
     assert out.startswith("# every setting of ")
@@ -81,6 +80,7 @@ def test_show_applies_set_overrides_and_without_a_file_shows_the_defaults(capsys
     assert tomllib.loads(show(capsys)) == DEFAULTS
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -96,6 +96,7 @@ def test_show_answers_a_bad_file_or_key_in_one_line_without_torch(argv, message)
     assert r.stderr.startswith("error: ") and message in r.stderr and r.stderr.count("\n") == 1
 
 
+@pytest.mark.integration
 def test_show_runs_as_a_module_without_importing_torch():
     code = ("import runpy, sys; sys.argv = ['core.config', 'show', 'configs/taaf.toml'];\n"
             "try: runpy.run_module('core.config', run_name='__main__')\n"
@@ -115,7 +116,7 @@ def test_a_bad_config_file_is_refused_in_one_line(tmp_path):
 def test_a_run_stores_its_full_resolved_config(tmp_path):
     from core.store.writer import RunWriter
 
-    cfg = load_config(ROOT / "configs" / "concat.toml")
+    cfg = load_config(CONFIGS / "concat.toml")
     with RunWriter.create(tmp_path / "run", cfg):
         pass
     assert json.loads((tmp_path / "run" / "config.json").read_text()) == cfg  # every setting, not the file's few

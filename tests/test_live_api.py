@@ -19,7 +19,7 @@ from studio.live import figures as live_figures
 from studio.live import routes, urls
 from studio.live import runs as live_runs
 from studio.live.rundata import RunData
-from tests.conftest import LAYERS, make_run
+from tests.support import LAYERS, make_run
 
 
 @pytest.fixture()

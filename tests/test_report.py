@@ -23,8 +23,7 @@ from core.report_tables import (
     steps_to_reach,
     verdict,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 def run(val: float, test: float, curve_a=(), curve_v=(), steps=()) -> dict:
@@ -141,6 +140,7 @@ def test_help_says_how_many_runs(capsys):
     assert "training runs" in text and " h on 2 cores" in text
 
 
+@pytest.mark.integration
 def test_quick_report_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a default --out must land under the runs dir, never in docs/
     results = ROOT / "docs" / "results.md"

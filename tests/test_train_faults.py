@@ -19,10 +19,7 @@ from core.errors import TAAFError, TrainingFailed
 from core.store import RunReader, RunWriter
 from core.strategies.taaf import TAAFStrategy
 from core.training_loop import train
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1", "record.shapley=false",
-        "data.batch_size=128", "model.widths=[8, 16]", "model.T=2", "model.audio_steps=2", "model.visual_steps=2"]
+from tests.support import ROOT, TAAF_CONFIG, TINY
 
 
 def _one_line(p: subprocess.CompletedProcess, rc: int, *expected: str) -> None:
@@ -36,6 +33,7 @@ def _py(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.integration
 def test_a_device_that_is_not_one_is_one_line(tmp_path: Path) -> None:
     p = _py("core.train", "--config", "configs/taaf.toml", "--run-dir", str(tmp_path / "run"), "--set",
             "train.device=tpu9")
@@ -46,6 +44,7 @@ def test_a_device_that_is_not_one_is_one_line(tmp_path: Path) -> None:
             resolve_device(name)
 
 
+@pytest.mark.integration
 def test_config_json_that_is_not_an_object(tiny_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "copy"
     shutil.copytree(tiny_run, run)
@@ -61,6 +60,7 @@ def test_config_json_that_is_not_an_object(tiny_run: Path, tmp_path: Path) -> No
     assert rd.config == {} and rd.last_step > 0
 
 
+@pytest.mark.integration
 def test_non_finite_loss_in_the_first_epoch_claims_no_checkpoint(tmp_path: Path, monkeypatch) -> None:
     original, calls = TAAFStrategy.loss, {"n": 0}
 
@@ -71,13 +71,14 @@ def test_non_finite_loss_in_the_first_epoch_claims_no_checkpoint(tmp_path: Path,
 
     monkeypatch.setattr(TAAFStrategy, "loss", poisoned)
     with pytest.raises(TrainingFailed, match="no checkpoint was written yet") as e:
-        train(load_config(ROOT / "configs/taaf.toml", TINY), tmp_path / "run")
+        train(load_config(TAAF_CONFIG, TINY), tmp_path / "run")
     assert "is kept" not in str(e.value) and not (tmp_path / "run/checkpoints/last.pt").exists()
     assert "no checkpoint was written yet" in RunReader(tmp_path / "run").status()["error"]
 
 
+@pytest.mark.integration
 def test_a_loss_that_never_falls_warns_once(tmp_path: Path, capsys) -> None:
-    train(load_config(ROOT / "configs/taaf.toml", TINY + ["optim.lr=1000"]), tmp_path / "run")
+    train(load_config(TAAF_CONFIG, TINY + ["optim.lr=1000"]), tmp_path / "run")
     r = RunReader(tmp_path / "run")
     assert r.status()["status"] == "finished"  # a warning, not a refusal
     warnings = r.events().query("kind == 'warning'")["message"].tolist()
@@ -87,8 +88,9 @@ def test_a_loss_that_never_falls_warns_once(tmp_path: Path, capsys) -> None:
     assert len(err) == 1 and warnings[0] in err[0]
 
 
+@pytest.mark.integration
 def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -> None:
-    cfg = load_config(ROOT / "configs/taaf.toml", TINY)
+    cfg = load_config(TAAF_CONFIG, TINY)
     spe = math.ceil(len(build_datasets(cfg).train) / cfg["data"]["batch_size"])
     original, polls = RunWriter.poll_command, {"n": 0}
 

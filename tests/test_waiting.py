@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from studio.charts.waiting import about, fills_when, note_for, recent_step_time
-from tests.conftest import make_run
+from tests.support import make_run
 
 
 def test_epoch_panels_count_down_to_the_end_of_the_first_epoch() -> None:
