@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from studio.live import routes, urls
 from studio.live import runs as live_runs
-from tests.conftest import make_run
+from tests.support import make_run
 
 
 @pytest.fixture()

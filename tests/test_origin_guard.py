@@ -16,7 +16,7 @@ import pytest
 
 from devtools import devserver
 from studio import netguard
-from tests.conftest import make_run
+from tests.support import make_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +56,7 @@ def _raw(port: int, path: str, headers: dict[str, str], websocket: bool = False)
     return int(head.split(b" ", 2)[1]), body
 
 
+@pytest.mark.integration  # a real studio server
 def test_websocket_from_another_local_port_is_refused_and_its_own_page_is_not(studio: tuple[int, Path]) -> None:
     port, log = studio
     own = f"localhost:{port}"
@@ -67,6 +68,7 @@ def test_websocket_from_another_local_port_is_refused_and_its_own_page_is_not(st
     assert "external IP" not in log.read_text()
 
 
+@pytest.mark.integration  # a real studio server
 @pytest.mark.parametrize("path", ["/", "/taaf/api/head?run=good", "/_stcore/health", "/_stcore/host-config"])
 def test_a_dns_rebinding_host_is_refused_in_one_line(studio: tuple[int, Path], path: str) -> None:
     port, _ = studio
@@ -76,6 +78,7 @@ def test_a_dns_rebinding_host_is_refused_in_one_line(studio: tuple[int, Path], p
                 websocket=True)[0] == 403
 
 
+@pytest.mark.integration  # a real studio server
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.0.0.2", "[::1]"])
 def test_the_page_and_live_routes_answer_every_loopback_name(studio: tuple[int, Path], host: str) -> None:
     port, _ = studio
@@ -85,6 +88,7 @@ def test_the_page_and_live_routes_answer_every_loopback_name(studio: tuple[int, 
                                                   "Sec-Fetch-Mode": "cors"})[0] == 200
 
 
+@pytest.mark.integration  # a real studio server
 def test_another_site_cannot_fetch_the_routes_but_can_link_to_the_studio(studio: tuple[int, Path]) -> None:
     port, _ = studio
     own = f"localhost:{port}"
@@ -102,6 +106,7 @@ def _scope(headers: dict[str, str], kind: str = "http") -> dict:
     return {"type": kind, "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
 
 
+@pytest.mark.unit
 def test_shared_on_purpose_accepts_any_host_but_still_only_its_own_origin() -> None:
     host = {"Host": "studio.lan:8501"}
     assert not netguard.foreign_request(_scope(host), shared=True)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_run
+from tests.support import STUDIO_APP, make_run
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration  # the studio runs in a subprocess
 # AppTest of the Train page over TAAF_RUNS_DIR, pressing one button; prints the page's messages and exceptions
 PRESS = """
 import json, sys
@@ -28,7 +29,7 @@ print(json.dumps({"error": [e.value for e in at.error], "exception": [e.value fo
 
 
 def _press_without_override(runs: Path, button: str) -> dict:
-    cmd = [sys.executable, "-c", PRESS, str(ROOT / "studio" / "home.py"), button]
+    cmd = [sys.executable, "-c", PRESS, str(STUDIO_APP), button]
     if os.geteuid() == 0:
         if not shutil.which("capsh"):
             pytest.skip("root can write a read-only folder and capsh is not here to drop that right")

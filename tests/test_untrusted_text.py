@@ -1,29 +1,26 @@
 """A run folder from someone else is data: its warnings, errors, names and labels show as text in the page and
 in the charts, never as markdown (an image fetched, a link to click) or plotly HTML (studio/ui/text.py,
-studio/charts/figbuild.py)."""
+studio/charts/figbuild.py). In a real browser: tests/test_untrusted_text_browser.py."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import shutil
-import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.store import RunWriter
-from devtools import devserver
 from studio.charts import curves, inspection, rasters
 from studio.ui.text import JOINER, plain
-from tests.conftest import make_run
+from tests.support import assert_renders, make_run, open_studio
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "studio" / "home.py")
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
+
 PAYLOADS = ["![](http://127.0.0.1:9/x)", "[click](http://evil.example)", "<img src=x onerror=alert(1)>",
             ":red[styled] $x^2$ **bold**", "www.evil.example", "<http://evil.example/auto>",
             "mail me@evil.example", "https://bare.example/path"]
@@ -47,7 +44,7 @@ def test_plain_escapes_markdown_images_links_html_and_directives() -> None:
 
 
 @pytest.fixture()
-def hostile_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def hostile_runs(tmp_path: Path) -> Path:
     runs = tmp_path / "runs"
     make_run(runs / "a-failed", status="failed", error="RuntimeError: " + " ".join(PAYLOADS))
     live = make_run(runs / NAME, status="running")  # its writer pid (this process) is alive: watched live
@@ -55,14 +52,13 @@ def hostile_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     w.set_meta("warnings", PAYLOADS)
     w.set_meta("checkpoint", "ckpt " + PAYLOADS[0])
     w.close()
-    monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
-    monkeypatch.setenv("TAAF_DEMO_RUN", "")
     return runs
 
 
-def test_run_warnings_errors_and_names_reach_the_page_as_text(hostile_runs: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception, [e.value for e in at.exception]
+def test_run_warnings_errors_and_names_reach_the_page_as_text(monkeypatch: pytest.MonkeyPatch,
+                                                              hostile_runs: Path) -> None:
+    at = open_studio(monkeypatch, hostile_runs)
+    assert_renders(at)
     shown = _shown(at)
     assert plain(NAME) in shown  # the page opened on the running run and named it
     for payload in PAYLOADS:  # the trainer's warnings
@@ -93,51 +89,3 @@ def test_own_formatting_tags_survive() -> None:
 
     assert plotly_text("a<br>b <b>c</b> x<sup>2</sup> α<sub>u</sub>") == "a<br>b <b>c</b> x<sup>2</sup> α<sub>u</sub>"
     assert plotly_text("<a href='x'>y</a> & <b style='c'>") == "&lt;a href='x'>y&lt;/a> &amp; &lt;b style='c'>"
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-class _Counter(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        type(self).hits.append(self.path)
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt install chromium)")
-def test_a_browser_fetches_no_pixel_named_by_a_run(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    pixel = http.server.ThreadingHTTPServer(("127.0.0.1", devserver.free_port()), _Counter)
-    threading.Thread(target=pixel.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{pixel.server_address[1]}"
-    runs = tmp_path / "runs"
-    live = make_run(runs / "watched", status="running")
-    w = RunWriter.open(live)
-    w.set_meta("warnings", [f"![]({url}/warning.png) and [x]({url}/link)"])
-    w.close()
-    with open(tmp_path / "server.log", "w") as log:
-        proc, studio = devserver.start(ROOT / "studio" / "app.py", ["--runs-dir", str(runs)], log, timeout_s=90)
-    try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=devserver.CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(studio)
-            page.locator("[data-testid='stAlert']").filter(has_text=" and ").first.wait_for(timeout=60_000)
-            page.wait_for_timeout(1500)
-            alerts = " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
-            assert "warning.png" in alerts  # shown, as text
-            found = page.locator(f"img[src^='{url}'], a[href^='{url}']")
-            assert found.count() == 0, [found.nth(i).evaluate("e => e.parentElement.parentElement.outerHTML")
-                                        for i in range(found.count())]
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        pixel.shutdown()
-    assert _Counter.hits == []
