@@ -140,6 +140,8 @@ def main() -> None:
             acc[name].append(float((logp[key].argmax(1).numpy() == label).mean()))
         for m in share:
             share[m].append(pair_share(logp[m].argmax(1).numpy(), label, pairs[f"{m}_pairs"], bundle.num_classes))
+        print(f"seed {seed} test: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in acc.items())
+              + ", on-pair confusion share " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in share.items()), flush=True)
     print(f"\nAV-Digits-T test accuracy, {len(args.seeds)} seeds ({', '.join(map(str, args.seeds))}), "
           f"{args.epochs} epochs, Adam 3e-3, batch 64, epoch chosen on validation:\n")
     print("| network | test accuracy, mean (min - max) |\n|---|---|")
