@@ -14,7 +14,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio import charts, charts_spikes  # noqa: E402
+from studio.charts import attention, rasters  # noqa: E402
+from studio.charts import curves as charts  # noqa: E402
 
 
 def _ms(fn, repeat: int = 5) -> float:
@@ -42,15 +43,15 @@ def main() -> None:
                            "energy_pj": 2e6, "energy_ann_pj": 1e7})
     alphas = rng.random((2000, 3, T)).astype(np.float32)
     rows = [
-        ("raster 3 layers x 2000 neurons x T=8 (all neurons)", lambda: charts_spikes.raster_figure(layers, None)),
-        ("raster 3 layers, thinned to 300 neurons", lambda: charts_spikes.raster_figure(layers, 300)),
-        ("raster + to_json (what is sent to the browser)", lambda: charts_spikes.raster_figure(layers, None).to_json()),
+        ("raster 3 layers x 2000 neurons x T=8 (all neurons)", lambda: rasters.raster_figure(layers, None)),
+        ("raster 3 layers, thinned to 300 neurons", lambda: rasters.raster_figure(layers, 300)),
+        ("raster + to_json (what is sent to the browser)", lambda: rasters.raster_figure(layers, None).to_json()),
         ("loss/acc, 20k steps", lambda: charts.loss_acc_figure(steps, epochs)),
         ("learning-rate curves, 20k steps", lambda: charts.lr_figure(steps)),
         ("imbalance diagnostics", lambda: charts.imbalance_figure(steps, epochs)),
         ("firing rates", lambda: charts.firing_rate_figure(steps)),
-        ("alpha history, 2000 probe steps", lambda: charts_spikes.alpha_history_figure(list(range(2000)), alphas)),
-        ("membrane traces", lambda: charts_spikes.membrane_figure(rng.random((T, 16)), layers["a.lif1"], 1.0)),
+        ("alpha history, 2000 probe steps", lambda: attention.alpha_history_figure(list(range(2000)), alphas)),
+        ("membrane traces", lambda: rasters.membrane_figure(rng.random((T, 16)), layers["a.lif1"], 1.0)),
     ]
     for name, fn in rows:
         print(f"{_ms(fn):8.1f} ms  {name}")

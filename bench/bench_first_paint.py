@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio import devserver  # noqa: E402
+from devtools import devserver  # noqa: E402
 
 ARGS = devserver.CHROMIUM_ARGS
 # Milestones, recorded by a MutationObserver installed before the page's own scripts run.

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.store import RunReader  # noqa: E402
-from studio import devserver  # noqa: E402
+from devtools import devserver  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:

@@ -12,7 +12,7 @@ The click goes to the radio's screen position (`page.mouse.click`), as a user's 
 Playwright's actionability checks (scroll, two stable frames, hit test), each of which waits for the
 busy main thread once more (`--actionable` clicks that way, as this bench did before 2026-11-23 pm).
 
-The live charts redraw on their own in the browser (studio/livechart.js), so a click can land behind a
+The live charts redraw on their own in the browser (studio/live/livechart.js), so a click can land behind a
 chart's redraw; `--gap 5 8` spaces the clicks out. In the same run it records the
 browser's long tasks (main-thread work over 50 ms) for a stretch without clicks: the share of time the
 live panels' redraws keep the main thread busy, which is what a click can land behind.
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio import devserver  # noqa: E402
+from devtools import devserver  # noqa: E402
 
 ARGS = devserver.CHROMIUM_ARGS
 
@@ -79,7 +79,7 @@ def main() -> None:
             seen.append(in_page)
             wall.append(outside)
         browser.close()
-    print(f"live panels (a redraw every studio.state.PANELS_S): the browser's main thread was busy with long tasks "
+    print(f"live panels (a redraw every studio.settings.PANELS_S): the browser's main thread was busy with long tasks "
           f"{busy / (t1 - t0):.0%} of {args.quiet_s:g} s")
     for name, times in (("click to the frame that shows it (in the page)", seen),
                         ("around Playwright's click and check", wall)):

@@ -7,7 +7,7 @@
 Variants: "128" = 128 x 128 spectrogram + one 128 x 128 RGB frame (configs/cremad-taaf.toml, the S-CMRL
 shape); "257" = 257 x 188 spectrogram + one 224 x 224 frame (configs/cremad-taaf-spec257.toml, OGM-GE's);
 "tiny" = the CPU default network on AV-Digits shapes (configs/taaf.toml), for reference.
-T = 4 in all. The real training loop runs (core.train.Trainer.train_epoch: store logging, control
+T = 4 in all. The real training loop runs (core.training_loop.Trainer.train_epoch: store logging, control
 polling, per-step metrics); only the dataset is replaced by in-memory tensors, so feature loading from
 disk is not measured (see docs/datasets.md). Probes, Shapley and energy are off; checkpoints are not written.
 Figure = samples trained between the end of the warm-up steps and the last step, over that wall time.
@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import core.train as train_mod
+import core.build as build_mod
+import core.training_loop as train_mod
 from core.config import load_config
 from core.data.common import DataBundle
 from core.distributed import ENV
@@ -82,14 +83,14 @@ def measure(variant: str, args: argparse.Namespace, amp: bool) -> float:
     split = FabricatedSplit(n, audio_shape, visual_shape)
     bundle = DataBundle(split, FabricatedSplit(8, audio_shape, visual_shape), split, 6,
                         ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"], audio_shape, visual_shape)
-    train_mod.build_datasets = lambda _cfg: bundle  # the only thing replaced: the dataset
+    build_mod.build_datasets = lambda _cfg: bundle  # the only thing replaced: the dataset
     with tempfile.TemporaryDirectory() as tmp:
         trainer = train_mod.Trainer(cfg, Path(tmp) / "run")
         try:
             trainer.train_epoch(_NoBar(), time.time())
             rate = None
-            if trainer.writer is not None:
-                trainer.writer.close()
+            if trainer.dist.is_main:
+                trainer.telemetry.writer.close()
                 with RunReader(Path(tmp) / "run") as r:
                     t = r.scalars("step", keys=["samples_per_s"])
                 measured = t[t["step"] > args.warmup]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from core.config import load_config  # noqa: E402
 from core.data import build_datasets  # noqa: E402
 from core.store import RunReader, RunWriter  # noqa: E402
-from core.train import Trainer, train  # noqa: E402
+from core.training_loop import Trainer, train  # noqa: E402
 
 RECORDING_S = {"probe": 0.0, "scalars": 0.0}
 
@@ -48,7 +48,7 @@ def timed(kind: str, fn):
     return wrapper
 
 
-Trainer.record_probe = timed("probe", Trainer.record_probe)
+Trainer.probe_arrays = timed("probe", Trainer.probe_arrays)
 RunWriter.log_scalars = timed("scalars", RunWriter.log_scalars)
 
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from core import launcher  # noqa: E402
 from core.store import RunReader, pid_alive  # noqa: E402
-from studio import devserver  # noqa: E402
+from devtools import devserver  # noqa: E402
 
 # In each page: the run bar's shown step with the wall time it appeared; long tasks.
 PAGE_JS = """

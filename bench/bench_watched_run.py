@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from core import launcher  # noqa: E402
 from core.store import RunReader  # noqa: E402
-from studio import devserver  # noqa: E402
+from devtools import devserver  # noqa: E402
 
 
 def main() -> None:

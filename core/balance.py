@@ -17,11 +17,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from core.config_schema import WEIGHTINGS  # how alpha enters each stream's loss: one list, the config's choices
 from core.taaf import alpha_entropy, weighted_over_time
 
 EPS = 1e-8
-# How alpha enters each stream's loss (docs/method.md, "Which reading of the loss"):
-WEIGHTINGS = ("weighted-ce", "detached", "prediction-ce")
 
 
 def per_step_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

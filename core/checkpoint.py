@@ -65,6 +65,8 @@ def save(path: Path, model: MultimodalSNN, optimizer: torch.optim.Optimizer | No
 def load(path: Path, model: MultimodalSNN, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
     """Restore a checkpoint into model (and optimizer, RNGs); CheckpointError in one line if it is unusable."""
     try:
+        if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block the loader forever
+            raise CheckpointError(f"{path}: checkpoint is not a regular file; refused")
         state = torch.load(path, map_location="cpu", weights_only=True)
         if any(k in state["model"] for k in ("align_a.weight", "align_v.weight")):
             raise CheckpointError(f"{path}: saved by a version before the time-warp aligner (a dense align "

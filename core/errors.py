@@ -44,3 +44,7 @@ def is_disk_full(e: BaseException) -> bool:
             return True
         e = e.__cause__ or e.__context__
     return False
+
+
+class TrainingFailed(TAAFError):
+    """The run cannot go on (non-finite loss): the store says failed, the last checkpoint is kept; exit status 1."""

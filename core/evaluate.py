@@ -1,6 +1,6 @@
 """Evaluate a finished run on its test split: accuracy per head, Shapley values and energy.
 
-    python -m core.evaluate runs/<name> [--split test|val] [--checkpoint best|last]
+    python -m core.evaluate runs/<name> [--split test|val] [--checkpoint best|last] [--allow-pickle]
 """
 
 from __future__ import annotations
@@ -10,14 +10,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.data.registry import ALLOW_PICKLE_HELP
 from core.energy import energy_estimate
 from core.errors import TAAFError
-from core.inspect import load_trained
 from core.recorder import evaluate_zeroed, shapley_values
+from core.whatif import load_trained
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", which: str = "best") -> dict[str, Any]:
-    trained = load_trained(run_dir, which)
+def evaluate_run(
+    run_dir: str | Path, split: str = "test", which: str = "best", trust_pickles: bool = False
+) -> dict[str, Any]:
+    trained = load_trained(run_dir, which, trust_pickles)
     data = getattr(trained.bundle, split)
     bs, dev = trained.cfg["data"]["batch_size"], "cpu"
     zeros = [(), ("v",), ("a",), ("a", "v")]
@@ -37,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run_dir")
     ap.add_argument("--split", choices=("test", "val"), default="test")
     ap.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    ap.add_argument("--allow-pickle", action="store_true", help=ALLOW_PICKLE_HELP)
     args = ap.parse_args(argv)
     try:
-        r = evaluate_run(args.run_dir, args.split, args.checkpoint)
+        r = evaluate_run(args.run_dir, args.split, args.checkpoint, args.allow_pickle)
     except TAAFError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

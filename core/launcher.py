@@ -22,6 +22,7 @@ from typing import Any
 from core.config import load_config, to_toml, validate
 from core.errors import ConfigError, DataError, StoreError, TAAFError
 from core.store import RunReader, pid_alive, send_command
+from core.store.limits import MAX_LAUNCH_BYTES, read_small_file
 from core.store.paths import LOG_FILE, inside_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,9 +58,9 @@ def _launch_lock(runs_dir: Path) -> Iterator[None]:
 
 def launch_info(run_dir: Path) -> dict[str, Any] | None:
     """What start_run wrote before spawning the trainer (pid, time, command), or None."""
-    try:
-        info = json.loads(inside_run(run_dir, LAUNCH_NAME).read_text())
-    except (OSError, ValueError, StoreError):
+    try:  # a regular file of at most 64 KB: a FIFO named launch.json would block the run list
+        info = json.loads(read_small_file(inside_run(run_dir, LAUNCH_NAME), MAX_LAUNCH_BYTES, LAUNCH_NAME))
+    except (OSError, ValueError, RecursionError, StoreError):
         return None
     return info if isinstance(info, dict) else None
 
@@ -226,3 +227,17 @@ def stop(run_dir: str | Path) -> None:
     """Ask the trainer to stop after its current step and mark the run stopped. It does not checkpoint: Continue
     (`resume_interrupted`) starts from the last epoch checkpoint and trains the steps after it again."""
     _command(run_dir, "stop")
+
+
+def continue_note(checkpoint: Any, step: int) -> str:
+    """What Continue (`--resume`) does for a run at `step` whose last epoch checkpoint is `checkpoint` (the run's
+    meta "checkpoint": {"epoch", "step"}, or None): it starts from that checkpoint, so the steps after it are trained
+    again (a Stop does not checkpoint mid-epoch)."""
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("step"), int):
+        return f"starts over from step 0 (no epoch has ended yet){_redo(0, step)}"
+    where = f"the checkpoint at the end of epoch {checkpoint.get('epoch')} (step {checkpoint['step']})"
+    return f"starts from {where}{_redo(checkpoint['step'], step)}"
+
+
+def _redo(done: int, step: int) -> str:
+    return f"; steps {done + 1}–{step} are trained again" if step > done else ""

@@ -6,10 +6,6 @@ Tensors are time-first: (S, B, ...) inside an encoder with S its own steps, (T, 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,62 +13,14 @@ import torch
 import torch.nn.functional as F
 from norse.torch import LIFBoxParameters
 from norse.torch.functional.encode import poisson_encode
-from norse.torch.functional.lif_box import LIFBoxFeedForwardState, lif_box_feed_forward_step
 from torch import nn
 
+from core.align import make_aligner
 from core.errors import ConfigError
+from core.lif import DT, LIFLayer
 from core.taaf import MODALITIES, TAAF, uniform_alpha
 
-DT = 1e-3  # seconds per simulation step
 POOL_GRID = 4  # encoder outputs are pooled to at most 4 x 4 positions, then flattened
-
-# Where LIF layers put their spikes and membrane while `recording()` is open. A context variable, not a
-# flag on the layers: a model shared by several threads (the studio's cached network) records for each
-# caller into the caller's own dict, and a thread's context starts empty, so nobody else sees it.
-_RECORDING: ContextVar[dict[str, tuple[torch.Tensor, torch.Tensor]] | None] = ContextVar("lif_recording",
-                                                                                          default=None)
-
-
-@contextmanager
-def recording() -> Iterator[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
-    """Inside the block every LIF layer that runs stores (spikes, membrane), each (S, B, ...), under its name."""
-    sink: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    token = _RECORDING.set(sink)
-    try:
-        yield sink
-    finally:
-        _RECORDING.reset(token)
-
-
-class LIFLayer(nn.Module):
-    """Thin module around norse's pure LIF step: loops over time; inside `recording()` it hands
-    its spikes and membrane to the caller.
-
-    LIFBox (no synaptic current) so input reaches the membrane in the same step: with T of 4 a
-    current-based LIF would lose a step of latency per layer.
-    """
-
-    def __init__(self, name: str, p: LIFBoxParameters) -> None:
-        super().__init__()
-        self.name = name
-        self.p = p
-        self.rate = torch.zeros(())  # mean firing rate of the last forward (spikes per neuron per step)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float()  # membranes integrate in fp32 even under bf16 autocast: thresholds need the precision
-        state = LIFBoxFeedForwardState(v=torch.zeros_like(x[0]))
-        sink = _RECORDING.get()
-        spikes, volts = [], []
-        for t in range(x.shape[0]):
-            z, state = lif_box_feed_forward_step(x[t], state, self.p, DT)
-            spikes.append(z)
-            if sink is not None:
-                volts.append(state.v.detach())
-        out = torch.stack(spikes)
-        self.rate = out.detach().mean()
-        if sink is not None:
-            sink[self.name] = (out.detach(), torch.stack(volts))  # membrane after reset: spikes overlay as markers
-        return out
 
 
 def per_step(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -189,74 +137,6 @@ class SpikingEncoder(nn.Module):
             d = self.forward(torch.zeros(steps, 1, *in_shape)).shape[-1]
             self.train(was)
         return d
-
-
-WARP_WIDTH = 0.3  # kernel width at initialisation, in output steps: each row averages its own interval
-
-
-def causal_mask(t_out: int, t_in: int) -> torch.Tensor:
-    """(t_out, t_in) True where input step s starts before output step t ends: s / S < (t + 1) / T."""
-    s = torch.arange(t_in).view(1, -1)
-    t = torch.arange(t_out).view(-1, 1)
-    return s * t_out < (t + 1) * t_in
-
-
-def warp_matrix(centre: torch.Tensor, width: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Rows = a Gaussian kernel over input steps (centres s + 0.5) at each output's position, softmax-normalised
-    over the causal band. One shared width: each row is then an exponential tilt of the same base weights,
-    so its mean input position grows with its centre (and with its band), which keeps the warp monotone."""
-    pos = torch.arange(mask.shape[1], dtype=centre.dtype, device=centre.device) + 0.5
-    logits = -((pos.view(1, -1) - centre.view(-1, 1)) ** 2) / (2 * width**2)
-    return logits.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-
-
-def _softplus_inverse(x: float) -> float:
-    return math.log(math.expm1(x))
-
-
-class TimeAlign(nn.Module):
-    """Learnable time warping (docs/method.md): out(t) = sum_s W[t, s] in(s) with W a monotone, causal,
-    row-normalised warp for every parameter value.
-
-    Output step t reads input time around its position c_t = c_0 + sum of positive gaps (monotone by
-    construction), through a Gaussian kernel of one shared width, masked to the input steps that start
-    before output step t ends (causal) and softmax-normalised (rows sum to 1). Initialised at c_t = the
-    centre of output step t's interval and width 0.3 x S / T: plain resampling that averages each output
-    step's own input steps (8 -> 4: pairs) instead of point-sampling them. `learnable = False` keeps that
-    initial matrix fixed (the `align = "fixed"` ablation).
-    """
-
-    def __init__(self, t_in: int, t_out: int, learnable: bool = True) -> None:
-        super().__init__()
-        ratio = t_in / t_out
-        first = torch.tensor([0.5 * ratio])
-        gaps = torch.full((max(t_out - 1, 0),), _softplus_inverse(ratio))
-        width = torch.tensor(_softplus_inverse(WARP_WIDTH * max(ratio, 1.0)))
-        self.register_buffer("mask", causal_mask(t_out, t_in), persistent=False)
-        for name, value in (("first", first), ("gaps", gaps), ("width", width)):
-            if learnable:
-                setattr(self, name, nn.Parameter(value))
-            else:
-                self.register_buffer(name, value)
-
-    def centres(self) -> torch.Tensor:
-        """c_t, in input-step units (input step s spans [s, s + 1))."""
-        return torch.cat([self.first, self.first + torch.cumsum(F.softplus(self.gaps), dim=0)])
-
-    @property
-    def weight(self) -> torch.Tensor:
-        """The (T, S) warp matrix."""
-        return warp_matrix(self.centres(), F.softplus(self.width), self.mask)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("ts,sbd->tbd", self.weight, h)
-
-
-def make_aligner(align: str, t_in: int, t_out: int) -> nn.Module:
-    """`model.align`: learned warp, the same warp fixed at its initial resampling, or none (S = T)."""
-    if align == "none":
-        return nn.Identity()
-    return TimeAlign(t_in, t_out, learnable=align == "learned")
 
 
 @dataclass

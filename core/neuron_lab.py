@@ -1,5 +1,5 @@
 """One neuron of the network on its own, for the studio's Neuron lab: the network's own norse LIF step
-(`lif_box_feed_forward_step`, `LIFBoxParameters`, `core.model.DT`) driven by an input the student picks.
+(`lif_box_feed_forward_step`, `LIFBoxParameters`, `core.lif.DT`) driven by an input the student picks.
 
 Pure functions of arrays (no Streamlit, no run needed). Time is the first axis, one step = DT = 1 ms.
 """
@@ -14,7 +14,7 @@ from norse.torch import LIFBoxParameters
 from norse.torch.functional.lif_box import LIFBoxFeedForwardState, lif_box_feed_forward_step
 
 from core.config import DEFAULTS
-from core.model import DT
+from core.lif import DT, membrane_before_reset  # noqa: F401 (the Neuron lab page calls lab.membrane_before_reset)
 
 FI_STEPS = 200  # steps each constant current of the f-I curve is held: rates in 5 spikes/s resolution
 
@@ -51,20 +51,6 @@ def simulate(current: np.ndarray, p: LIFBoxParameters) -> tuple[np.ndarray, np.n
         vs.append(state.v)
         zs.append(z)
     return torch.stack(vs).numpy(), torch.stack(zs).numpy()
-
-
-@torch.inference_mode()
-def membrane_before_reset(current: np.ndarray, v: np.ndarray, p: LIFBoxParameters) -> np.ndarray:
-    """The membrane at each step before the threshold check: where it got on a spike step, before the reset.
-
-    One norse step from each step's previous membrane (from `simulate`, rest before the first step) with the
-    threshold out of reach, so nothing resets: elementwise, so all steps go in one call.
-    """
-    v = torch.from_numpy(np.array(v, dtype=np.float32))
-    v_prev = torch.cat([torch.zeros_like(v[:1]), v[:-1]])
-    x = torch.from_numpy(np.array(current, dtype=np.float32))
-    _, state = lif_box_feed_forward_step(x, LIFBoxFeedForwardState(v=v_prev), p._replace(v_th=torch.tensor(np.inf)), DT)
-    return state.v.numpy()
 
 
 def f_i_curve(p: LIFBoxParameters, currents: np.ndarray, steps: int = FI_STEPS) -> np.ndarray:

@@ -11,8 +11,8 @@ from norse.torch import LIFBoxParameters
 from torch.utils.data import Dataset
 
 from core.data.common import iterate_batches
-from core.model import ModelOutput, MultimodalSNN, recording
-from core.neuron_lab import membrane_before_reset
+from core.lif import membrane_before_reset, recording
+from core.model import ModelOutput, MultimodalSNN
 from core.strategies.base import Strategy
 from core.taaf import MODALITIES, alpha_entropy
 
@@ -172,14 +172,3 @@ def shapley_values(full: float, audio_only: float, visual_only: float, none: flo
         "shapley_v": 0.5 * ((visual_only - none) + (full - audio_only)),
     }
 
-
-def epochs_to_fraction(values: list[float], fraction: float = 0.9) -> int | None:
-    """First epoch (1-based) whose value reaches `fraction` of the final one."""
-    finite = [v for v in values if v == v]
-    if not finite:
-        return None
-    target = fraction * values[-1]
-    for i, v in enumerate(values):
-        if v == v and v >= target:
-            return i + 1
-    return None

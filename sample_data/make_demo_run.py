@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.config import load_config  # noqa: E402
 from core.store import RunWriter  # noqa: E402
-from core.train import train  # noqa: E402
+from core.training_loop import train  # noqa: E402
 
 DEMO = ROOT / "sample_data" / "demo_run"
 SETTINGS = ["train.epochs=8", "record.every_steps=4", "record.progress=false", "train.seed=0"]

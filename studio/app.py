@@ -25,7 +25,8 @@ if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not
 
 from starlette.middleware import Middleware  # noqa: E402
 
-from studio import live_api, netguard, warmup  # noqa: E402
+from studio import netguard, warmup  # noqa: E402
+from studio.live import routes  # noqa: E402
 
 
 @asynccontextmanager
@@ -35,7 +36,7 @@ async def _lifespan(_app: st.App) -> AsyncIterator[None]:
     yield
 
 
-# live_api.ROUTES: plotly.js and the live run bar's and charts' data, polled by the browser (studio/livechart.py);
+# routes.ROUTES: plotly.js and the live run bar's and charts' data, polled by the browser (studio/live/);
 # netguard: only loopback clients, unless the user asked for another address (studio/netguard.py)
-app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan, routes=live_api.ROUTES,
+app = st.App(Path(__file__).with_name("home.py"), lifespan=_lifespan, routes=routes.ROUTES,
              middleware=[Middleware(netguard.LoopbackOnly)])

@@ -17,12 +17,12 @@ if str(ROOT) not in sys.path:  # `streamlit run studio/app.py` puts studio/, not
 
 import streamlit as st  # noqa: E402
 
-from studio import look  # noqa: E402 (no heavy imports)
+from studio.ui import look  # noqa: E402 (no heavy imports)
 
 st.set_page_config(page_title="TAAF Studio", page_icon="⚡", layout="wide")
 look.apply()  # first, before the imports below: Streamlit's own Stop shows after 0.5 s of any run
 
-from studio import state  # noqa: E402
+from studio import settings  # noqa: E402
 
 PAGES = [
     st.Page("views/1_train.py", title="Train & watch", icon=":material/monitoring:", default=True),
@@ -37,5 +37,5 @@ nav = st.navigation(PAGES)
 with st.sidebar:
     st.markdown("### ⚡ TAAF Studio")
     st.caption("Spiking audio-visual network with temporal attention-guided adaptive fusion. "
-               f"Runs folder: `{state.runs_dir()}`")
+               f"Runs folder: `{settings.runs_dir()}`")
 nav.run()

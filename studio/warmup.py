@@ -11,10 +11,11 @@ import logging
 
 def warm_up() -> None:
     try:
-        from studio import controls, panels, state  # noqa: F401
-        from studio.rundata import RunData
+        from studio import settings
+        from studio.live.rundata import RunData
+        from studio.ui import panels, run_controls, sidebar  # noqa: F401
 
-        demo = state.demo_dir()
+        demo = settings.demo_dir()
         if demo is None:
             return
         run = RunData(demo, immutable=True)

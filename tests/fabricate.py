@@ -1,6 +1,6 @@
 """Tiny CREMA-D and AVE trees with real files (soundfile wavs, Pillow jpgs, numpy / pickle spectrograms), and configs.
 
-Used by tests/test_cremad.py and tests/test_ave.py; nothing here touches a real dataset.
+Used by the CREMA-D and AVE tests; nothing here touches a real dataset.
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ def tree_config(dataset: str, root: Path, cache_dir: Path, **over) -> dict:
         **{f"data.{dataset}.{k}": v for k, v in over.items()},
     }
     return load_config(None, sets)
+
+
+def cremad_data(root: Path, tmp_path: Path, **over) -> dict:
+    """The `data` section reading a fabricated CREMA-D tree, caching under tmp_path/cache."""
+    return tree_config("cremad", root, tmp_path / "cache", **over)["data"]
+
+
+def ave_data(root: Path, tmp_path: Path, **over) -> dict:
+    """The `data` section reading a fabricated AVE tree, with small short audio so every test decodes fast."""
+    return tree_config("ave", root, tmp_path / "cache", **{"audio_size": 20, "seconds": 1.0, **over})["data"]
 
 
 def _lines(rows: list[str], crlf: bool, header: str | None = None) -> bytes:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from core.align import TimeAlign, causal_mask
 from core.config import load_config
 from core.errors import ConfigError
-from core.model import MultimodalSNN, TimeAlign, causal_mask
+from core.model import MultimodalSNN
 
 
 def assert_warp(w: torch.Tensor, t_in: int) -> None:

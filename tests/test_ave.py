@@ -6,23 +6,17 @@ import pickle
 import re
 import shutil
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from fabricate import AVE_CLASSES, fabricate_ave, tree_config
 
 from core.data import ave, build_datasets
 from core.data.check import main as check_main
 from core.errors import ConfigError, DataError
+from tests.fabricate import AVE_CLASSES, ave_data, fabricate_ave, tree_config
 
 SORTED = sorted(AVE_CLASSES)
-
-
-def data_cfg(root: Path, tmp_path: Path, **over) -> dict:
-    """The `data` section, with small short audio so every test decodes fast."""
-    return tree_config("ave", root, tmp_path / "cache", **{"audio_size": 20, "seconds": 1.0, **over})["data"]
 
 
 def assert_labels(bundle, tree) -> None:
@@ -48,12 +42,12 @@ def test_wav_layout_with_header(tmp_path):
 
 
 def test_no_header_crlf_reads_the_same(tmp_path):
-    with_header = ave.scan(data_cfg(fabricate_ave(tmp_path / "h", header=True).root, tmp_path))
+    with_header = ave.scan(ave_data(fabricate_ave(tmp_path / "h", header=True).root, tmp_path))
     tree = fabricate_ave(tmp_path / "n", header=False, crlf=True)
     assert b"\r\n" in (tree.root / "Annotations.txt").read_bytes()
-    plain = ave.scan(data_cfg(tree.root, tmp_path))
+    plain = ave.scan(ave_data(tree.root, tmp_path))
     assert not plain.problems and plain.classes == SORTED and plain.splits == with_header.splits
-    assert_labels(ave.build(data_cfg(tree.root, tmp_path), seed=0), tree)
+    assert_labels(ave.build(ave_data(tree.root, tmp_path), seed=0), tree)
 
 
 def test_fps_se_frames_and_short_split_names(tmp_path):
@@ -61,30 +55,30 @@ def test_fps_se_frames_and_short_split_names(tmp_path):
         tmp_path / "AVE", frames_dir="Image-01-FPS-SE", split_names=("train.txt", "val.txt", "test.txt")
     )
     with pytest.raises(DataError, match=r"missing folder: Image-01-FPS/ not found .*set data\.ave\.frames_dir"):
-        ave.build(data_cfg(tree.root, tmp_path), seed=0)
-    b = ave.build(data_cfg(tree.root, tmp_path, frames_dir="Image-01-FPS-SE"), seed=0)
+        ave.build(ave_data(tree.root, tmp_path), seed=0)
+    b = ave.build(ave_data(tree.root, tmp_path, frames_dir="Image-01-FPS-SE"), seed=0)
     assert_labels(b, tree)
 
 
 def test_npy_spectrograms_and_explicit_audio_dir(tmp_path):
     tree = fabricate_ave(tmp_path / "AVE", audio="npy")
-    b = ave.build(data_cfg(tree.root, tmp_path, audio="npy"), seed=0)
+    b = ave.build(ave_data(tree.root, tmp_path, audio="npy"), seed=0)
     assert b.train[0][0].shape == (20, 20)
     assert_labels(b, tree)
     shutil.move(tree.root / "Audio-1004-SE", tree.root / "specs")
     with pytest.raises(DataError, match="no audio folder .*expected one of Audio-1004-SE, Audios"):
-        ave.build(data_cfg(tree.root, tmp_path, audio="npy"), seed=0)
-    assert len(ave.build(data_cfg(tree.root, tmp_path, audio="npy", audio_dir="specs"), seed=0).test) == 3
+        ave.build(ave_data(tree.root, tmp_path, audio="npy"), seed=0)
+    assert len(ave.build(ave_data(tree.root, tmp_path, audio="npy", audio_dir="specs"), seed=0).test) == 3
 
 
 def test_pickle_needs_opt_in_and_warns(tmp_path):
     tree = fabricate_ave(tmp_path / "AVE", audio="pickle")
-    with pytest.raises(ConfigError, match=r"data\.ave\.allow_pickle = true.*run arbitrary code"):
-        ave.build(data_cfg(tree.root, tmp_path, audio="pickle"), seed=0)
-    with pytest.raises(ConfigError, match="allow_pickle"):
-        ave.check(data_cfg(tree.root, tmp_path, audio="pickle"))
+    with pytest.raises(ConfigError, match=r"--allow-pickle on the command line.*run arbitrary code"):
+        ave.build(ave_data(tree.root, tmp_path, audio="pickle"), seed=0)
+    with pytest.raises(ConfigError, match="allow-pickle"):
+        ave.check(ave_data(tree.root, tmp_path, audio="pickle"))
     with pytest.warns(UserWarning, match="pickle can run arbitrary code"):
-        b = ave.build(data_cfg(tree.root, tmp_path, audio="pickle", allow_pickle=True), seed=0)
+        b = ave.build(ave_data(tree.root, tmp_path, audio="pickle"), seed=0, trust_pickles=True)
     assert b.test[0][0].shape == (20, 20)
     assert_labels(b, tree)
 
@@ -93,7 +87,7 @@ def test_npy_mode_never_unpickles(tmp_path):
     tree = fabricate_ave(tmp_path / "AVE", audio="npy")
     vid = tree.ids("train")[0]
     np.save(tree.root / "Audio-1004-SE" / f"{vid}.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
-    report = ave.check(data_cfg(tree.root, tmp_path, audio="npy"))
+    report = ave.check(ave_data(tree.root, tmp_path, audio="npy"))
     assert report.problems == [
         f"unreadable audio: {vid}.npy (ValueError: Object arrays cannot be loaded when allow_pickle=False)"
     ]
@@ -105,13 +99,13 @@ def test_pickle_with_a_non_array_is_unreadable(tmp_path):
     (tree.root / "Audio-1004-SE" / f"{vid}.pkl").write_bytes(pickle.dumps({"not": "an array"}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = ave.check(data_cfg(tree.root, tmp_path, audio="pickle", allow_pickle=True))
+        report = ave.check(ave_data(tree.root, tmp_path, audio="pickle"), trust_pickles=True)
     assert len(report.problems) == 1 and report.problems[0].startswith(f"unreadable audio: {vid}.pkl (ValueError")
 
 
 def test_check_summary_counts(tmp_path):
     tree = fabricate_ave(tmp_path / "AVE", per_class=(3, 1, 2))
-    report = ave.check(data_cfg(tree.root, tmp_path))
+    report = ave.check(ave_data(tree.root, tmp_path))
     assert report.ok, report.problems
     assert report.counts["train"] == {c: 3 for c in SORTED} and report.counts["test"]["Bark"] == 2
     assert "18 videos (trainSet.txt 9, valSet.txt 3, testSet.txt 6), 3 classes" in report.summary
@@ -165,10 +159,10 @@ KINDS = [
 def test_broken_tree_is_reported_and_refused(tmp_path, kind):
     tree = fabricate_ave(tmp_path / "AVE")
     expected = _broken(tree, kind)
-    report = ave.check(data_cfg(tree.root, tmp_path))
+    report = ave.check(ave_data(tree.root, tmp_path))
     assert not report.ok and len(report.problems) == 1 and report.problems[0].startswith(expected), report.problems
     with pytest.raises(DataError, match="AVE: " + re.escape(expected.split(":")[0])):
-        ave.build(data_cfg(tree.root, tmp_path), seed=0)
+        ave.build(ave_data(tree.root, tmp_path), seed=0)
 
 
 def test_check_cli_exit_codes(tmp_path, capsys):
@@ -179,11 +173,11 @@ def test_check_cli_exit_codes(tmp_path, capsys):
         '[data.ave]\naudio = "pickle"\nframe_size = 16\n'
     )
     assert check_main(["check", str(conf)]) == 2
-    assert "allow_pickle" in capsys.readouterr().err
+    assert "--allow-pickle" in capsys.readouterr().err
     with pytest.warns(UserWarning):
-        assert check_main(["check", str(conf), "--set", "data.ave.allow_pickle=true"]) == 0
+        assert check_main(["check", str(conf), "--allow-pickle"]) == 0
     assert "no problems found" in capsys.readouterr().out
     (tree.root / "Image-01-FPS" / tree.ids("test")[0] / "00003.jpg").write_bytes(b"not a jpeg")
     with pytest.warns(UserWarning):
-        assert check_main(["check", str(conf), "--set", "data.ave.allow_pickle=true"]) == 1
+        assert check_main(["check", str(conf), "--allow-pickle"]) == 1
     assert "unreadable frame: " in capsys.readouterr().out

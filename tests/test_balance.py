@@ -75,7 +75,7 @@ def test_taaf_balance_applies_only_inside_the_modulation_window():
 
 
 def test_scheduled_learning_rates():
-    from core.train import scheduled_lr
+    from core.optim import scheduled_lr
 
     o = {"lr": 0.1, "scheduler": "none", "step_size": 2, "gamma": 0.5}
     assert scheduled_lr(o, 7, 70, 100) == 0.1

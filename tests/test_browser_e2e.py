@@ -11,27 +11,22 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from core.store import RunReader
-from studio import devserver
+from devtools import devserver
+from tests.support import ARTIFACTS, BROWSER_TESTS, DEMO_RUN, launch_chromium
 
-REPO = Path(__file__).resolve().parents[1]
-ART = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = devserver.CHROMIUM_ARGS
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt install chromium)")
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     runs = tmp_path_factory.mktemp("e2e") / "runs"
-    ART.mkdir(exist_ok=True)
-    log = open(ART / "streamlit.log", "w")
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "streamlit.log", "w")
     try:
         proc, url = devserver.start("studio/app.py", ["--runs-dir", str(runs)], log)
     except RuntimeError as e:
@@ -55,7 +50,7 @@ def _shot(page, name: str, height: int = 4200) -> None:
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"], "height": height})
     time.sleep(1.5)  # plotly re-lays out on resize
-    page.screenshot(path=str(ART / name))
+    page.screenshot(path=str(ARTIFACTS / name))
     page.set_viewport_size(size)
 
 
@@ -65,7 +60,7 @@ def _no_exception(page, where: str) -> None:
 
 
 def _progress_step(page) -> int:
-    """The step the run bar shows (studio/livehead.js keeps it in data-step), -1 before it shows one."""
+    """The step the run bar shows (studio/live/livehead.js keeps it in data-step), -1 before it shows one."""
     step = page.locator(".taaf-head").first.get_attribute("data-step", timeout=2000)
     return int(step) if step else -1
 
@@ -98,7 +93,7 @@ def _wait(cond, timeout: float, what: str, page=None, poll: float = 0.05):
             return v
         time.sleep(poll)
     if page is not None:
-        page.screenshot(path=str(ART / f"timeout-{what.replace(' ', '_')}.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"timeout-{what.replace(' ', '_')}.png"), full_page=True)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
@@ -107,7 +102,7 @@ def _see(page, locator, timeout_ms: int, what: str) -> None:
     try:
         locator.wait_for(timeout=timeout_ms)
     except Exception as e:  # playwright's TimeoutError
-        page.screenshot(path=str(ART / f"timeout-{what.replace(' ', '_')}.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"timeout-{what.replace(' ', '_')}.png"), full_page=True)
         raise AssertionError(f"timed out after {timeout_ms / 1000:.0f} s waiting for {what}: {e}") from None
 
 
@@ -115,7 +110,7 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     timings: dict[str, float | list[float]] = {}
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.add_init_script(devserver.IN_PAGE_JS)  # for the timed selector clicks below
         t0 = time.time()
@@ -124,8 +119,8 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         page.locator(".js-plotly-plot, [data-testid='stAlert']").first.wait_for(timeout=30_000)
         timings["first_paint_s"] = time.time() - t0
         _no_exception(page, "first paint")
-        page.screenshot(path=str(ART / "0-first-launch.png"))
-        if (REPO / "sample_data" / "demo_run" / "store.sqlite").exists():  # first launch: the demo moves
+        page.screenshot(path=str(ARTIFACTS / "0-first-launch.png"))
+        if (DEMO_RUN / "store.sqlite").exists():  # first launch: the demo moves
             page.get_by_text("Demo replay").first.wait_for(timeout=10_000)
         t0 = time.time()
         page.reload()
@@ -163,7 +158,7 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
             if len(logged):
                 lat.append(t_seen - float(logged.iloc[0]))
         if not lat:
-            page.screenshot(path=str(ART / "timeout-latency.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "timeout-latency.png"), full_page=True)
         assert lat, f"the page's step {s} never matched a logged step of {run.name} (last {RunReader(run).last_step()})"
         timings["step_to_visible_s_median"] = sorted(lat)[len(lat) // 2]
         timings["step_to_visible_s_max"] = max(lat)
@@ -183,7 +178,7 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         except AssertionError:
             pass  # a slow machine: screenshots of an earlier step are still fine
         time.sleep(2)
-        page.screenshot(path=str(ART / "1-live-top.png"))
+        page.screenshot(path=str(ARTIFACTS / "1-live-top.png"))
         _shot(page, "1-live.png")
         _shot(page, "1-live-readme.png", 2100)
 
@@ -238,5 +233,5 @@ def test_train_watch_control_and_every_page(server: dict) -> None:
         assert page.title() == "TAAF Studio"
         _no_exception(page, "/inspect by URL")
         browser.close()
-    (ART / "timings.json").write_text(json.dumps(timings, indent=2))
+    (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=2))
     print("\nstudio timings:", json.dumps(timings, indent=2))

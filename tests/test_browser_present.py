@@ -4,19 +4,16 @@ chart text is large, titles do not overlap, the keys step through the groups. Sc
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from studio import devserver
+from devtools import devserver
+from tests.support import ARTIFACTS, BROWSER_TESTS, ROOT, launch_chromium
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt install chromium)")
+pytestmark = BROWSER_TESTS
 N_GROUPS = 7
-ART = REPO / "test-artifacts"
 
 MEASURE = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
@@ -38,12 +35,12 @@ MEASURE = """() => {
 
 def test_every_group_fits_a_projector(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    ART.mkdir(exist_ok=True)
-    proc, url = devserver.start(REPO / "studio" / "app.py", ["--runs-dir", str(tmp_path / "runs")],
+    ARTIFACTS.mkdir(exist_ok=True)
+    proc, url = devserver.start(ROOT / "studio" / "app.py", ["--runs-dir", str(tmp_path / "runs")],
                                 open(tmp_path / "server.log", "w"))
     try:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=devserver.CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             for width, height in ((1280, 720), (1920, 1080)):
                 page = browser.new_page(viewport={"width": width, "height": height})
                 page.goto(f"{url}/present?group=0")  # a bookmark: no run named, so the demo replay
@@ -60,7 +57,7 @@ def test_every_group_fits_a_projector(tmp_path: Path) -> None:
                     assert m["overlaps"] == 0, f"{where}: {m['overlaps']} overlapping titles"
                     assert not m["sidebar"], f"{where}: the sidebar shows"
                     if group in (0, 2, 4):  # loss, attention, membrane
-                        page.screenshot(path=str(ART / f"presenter-{width}-{group}.png"))
+                        page.screenshot(path=str(ARTIFACTS / f"presenter-{width}-{group}.png"))
                     titles.append(m["title"])
                     page.keyboard.press("ArrowRight")
                     page.wait_for_function(f"() => document.querySelector('h2')?.textContent !== {m['title']!r}",

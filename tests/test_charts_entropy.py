@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from studio.charts_entropy import COLLAPSE_STEPS, collapse_warning, entropy_figure
+from studio.charts.entropy import COLLAPSE_STEPS, collapse_warning, entropy_figure
 
 
 def _steps(n: int, a: float, v: float, f: float) -> pd.DataFrame:

@@ -1,10 +1,10 @@
-"""studio/compare.py: what counts as the same experiment, and the Compare page's final-metrics table."""
+"""studio/ui/compare.py: what counts as the same experiment, and the Compare page's final-metrics table."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from studio import compare
+from studio.ui import compare
 
 
 def _cfg(seed: int, runs_dir: str = "runs") -> dict:

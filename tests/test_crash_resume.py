@@ -11,12 +11,12 @@ import torch
 from core import checkpoint
 from core.config import load_config
 from core.store import RunReader
-from core.train import train
+from core.training_loop import train
+from tests.support import TAAF_CONFIG, TINY, sets
 
-ROOT = Path(__file__).resolve().parents[1]
-# A small network (T = 2, narrow encoders): what is tested is the order of the files, not learning.
-TINY = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1", "record.shapley=false",
-        "data.batch_size=128", "model.widths=[8, 16]", "model.T=2", "model.audio_steps=2", "model.visual_steps=2"]
+pytestmark = pytest.mark.integration  # every test here trains
+
+# TINY, a small network (T = 2, narrow encoders): what is tested is the order of the files, not learning.
 SAVES = 4  # two epochs, each improving validation: a best.pt and a last.pt each
 
 
@@ -33,7 +33,7 @@ def straight(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(checkpoint, "save", recording)
-        summary = train(load_config(ROOT / "configs/taaf.toml", TINY), run)
+        summary = train(load_config(TAAF_CONFIG, TINY), run)
     return run, summary, names
 
 
@@ -75,7 +75,7 @@ def test_a_crash_at_any_checkpoint_write_resumes_identically(straight, tmp_path,
             raise KeyboardInterrupt
         return original(path, *args, **kw)
 
-    cfg = load_config(ROOT / "configs/taaf.toml", TINY)
+    cfg = load_config(TAAF_CONFIG, TINY)
     run = tmp_path / "run"
     monkeypatch.setattr(checkpoint, "save", crashing)
     with pytest.raises(KeyboardInterrupt):
@@ -120,8 +120,7 @@ def test_a_full_disk_fails_in_one_line_and_resumes(straight, tmp_path, monkeypat
         return f
 
     run = tmp_path / "run"
-    sets = [x for s in TINY for x in ("--set", s)]
-    args = ["--config", str(ROOT / "configs/taaf.toml"), "--run-dir", str(run), *sets]
+    args = ["--config", str(TAAF_CONFIG), "--run-dir", str(run), *sets(TINY)]
     monkeypatch.setattr("builtins.open", full_open)
     rc = main(args)
     monkeypatch.setattr("builtins.open", real_open)

@@ -8,22 +8,16 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from fabricate import CREMAD_CLASSES, fabricate_cremad, tree_config, write_wav
 
 from core.data import audio_features, build_datasets, cremad
 from core.data.check import main as check_main
 from core.errors import DataError
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_cfg(root: Path, tmp_path: Path, **over) -> dict:
-    return tree_config("cremad", root, tmp_path / "cache", **over)["data"]
+from tests.fabricate import CREMAD_CLASSES, cremad_data, fabricate_cremad, tree_config, write_wav
+from tests.support import ROOT
 
 
 @pytest.fixture
@@ -65,7 +59,7 @@ def test_build_shapes_labels_and_splits(tree, tmp_path):
 def test_spectrogram_matches_reference_stft(tree, tmp_path):
     from scipy.signal import get_window, stft
 
-    b = cremad.build(data_cfg(tree.root, tmp_path), seed=0)
+    b = cremad.build(cremad_data(tree.root, tmp_path), seed=0)
     cid = b.test.ids[0]
     x = audio_features.read_wav(tree.root / "AudioWAV" / f"{cid}.wav", 22050)
     x = np.clip(np.tile(x, 7)[: 3 * 22050], -1, 1)  # 0.5 s tiled to 3 s
@@ -76,19 +70,19 @@ def test_spectrogram_matches_reference_stft(tree, tmp_path):
 
 def test_resized_variant_and_16k_wavs(tmp_path):
     tree = fabricate_cremad(tmp_path / "c16", sr=16000)  # the real files are 16 kHz: resampled to 22050
-    b = cremad.build(data_cfg(tree.root, tmp_path), seed=0)
+    b = cremad.build(cremad_data(tree.root, tmp_path), seed=0)
     assert b.train[0][0].shape == (257, 188)
-    r = cremad.build(data_cfg(tree.root, tmp_path, audio="resized", audio_size=24), seed=0)
+    r = cremad.build(cremad_data(tree.root, tmp_path, audio="resized", audio_size=24), seed=0)
     assert r.audio_shape == (24, 24) and r.train[0][0].shape == (24, 24)
 
 
 def test_val_carve_is_seeded_and_speaker_disjoint_option(tree, tmp_path):
-    a = cremad.build(data_cfg(tree.root, tmp_path), seed=3)
-    assert a.val.ids == cremad.build(data_cfg(tree.root, tmp_path), seed=3).val.ids
-    assert any(cremad.build(data_cfg(tree.root, tmp_path), seed=s).val.ids != a.val.ids for s in (4, 5, 6))
+    a = cremad.build(cremad_data(tree.root, tmp_path), seed=3)
+    assert a.val.ids == cremad.build(cremad_data(tree.root, tmp_path), seed=3).val.ids
+    assert any(cremad.build(cremad_data(tree.root, tmp_path), seed=s).val.ids != a.val.ids for s in (4, 5, 6))
     assert not set(a.train.ids) & set(a.val.ids)
     for seed in range(4):
-        d = cremad.build(data_cfg(tree.root, tmp_path, speaker_disjoint_val=True, val_fraction=0.3), seed=seed)
+        d = cremad.build(cremad_data(tree.root, tmp_path, speaker_disjoint_val=True, val_fraction=0.3), seed=seed)
         train_actors = {c.split("_")[0] for c in d.train.ids}
         val_actors = {c.split("_")[0] for c in d.val.ids}
         assert val_actors and train_actors and not train_actors & val_actors
@@ -100,29 +94,29 @@ def test_lf_and_crlf_split_files_read_the_same(tmp_path):
     assert b"\r" not in (lf.root / "train.csv").read_bytes()
     crlf = fabricate_cremad(tmp_path / "crlf", crlf=True)
     assert b"\r\n" in (crlf.root / "train.csv").read_bytes()
-    s1, s2 = cremad.scan(data_cfg(lf.root, tmp_path)), cremad.scan(data_cfg(crlf.root, tmp_path))
+    s1, s2 = cremad.scan(cremad_data(lf.root, tmp_path)), cremad.scan(cremad_data(crlf.root, tmp_path))
     assert s1.splits == s2.splits and not s1.problems and not s2.problems
 
 
 def test_cache_is_reused_and_keyed_by_settings(tree, tmp_path, monkeypatch):
     calls = count_decodes(monkeypatch)
-    first = cremad.build(data_cfg(tree.root, tmp_path), seed=0)
+    first = cremad.build(cremad_data(tree.root, tmp_path), seed=0)
     assert len(calls) == 24
-    second = cremad.build(data_cfg(tree.root, tmp_path), seed=0)
+    second = cremad.build(cremad_data(tree.root, tmp_path), seed=0)
     assert len(calls) == 24  # read from the cache, nothing decoded
     assert torch.equal(first.test[2][0], second.test[2][0])
-    cremad.build(data_cfg(tree.root, tmp_path, frame_size=8), seed=0)  # new settings, new folder
+    cremad.build(cremad_data(tree.root, tmp_path, frame_size=8), seed=0)  # new settings, new folder
     assert len(calls) == 48
     write_wav(tree.root / "AudioWAV" / f"{tree.ids('test')[0]}.wav", seconds=0.7, freq=999.0)
     os.utime(tree.root / "AudioWAV" / f"{tree.ids('test')[0]}.wav", ns=(1, 1))  # a replaced file
-    cremad.build(data_cfg(tree.root, tmp_path), seed=0)
+    cremad.build(cremad_data(tree.root, tmp_path), seed=0)
     assert len(calls) == 72
     folders = [p for p in (tmp_path / "cache").iterdir()]
     assert len(folders) == 3 and all(p.name.startswith("cremad-") for p in folders)  # no temp folders left
 
 
 def test_datasets_pickle_and_work_in_loader_workers(tree, tmp_path):
-    b = cremad.build(data_cfg(tree.root, tmp_path, audio="resized", audio_size=16), seed=0)
+    b = cremad.build(cremad_data(tree.root, tmp_path, audio="resized", audio_size=16), seed=0)
     b.train[0]  # opens the memory maps; they must not travel in the pickle
     clone = pickle.loads(pickle.dumps(b.train))
     assert clone._audio is None and torch.equal(clone[1][0], b.train[1][0])
@@ -132,7 +126,7 @@ def test_datasets_pickle_and_work_in_loader_workers(tree, tmp_path):
 
 
 def test_check_counts_and_parallel_decode(tree, tmp_path):
-    cfg = data_cfg(tree.root, tmp_path)
+    cfg = cremad_data(tree.root, tmp_path)
     cfg["num_workers"] = 2
     report = cremad.check(cfg)
     assert report.ok, report.problems
@@ -183,10 +177,10 @@ KINDS = [
 @pytest.mark.parametrize("kind", KINDS)
 def test_broken_tree_is_reported_and_refused(tree, tmp_path, kind):
     expected = _broken(tree, kind)
-    report = cremad.check(data_cfg(tree.root, tmp_path))
+    report = cremad.check(cremad_data(tree.root, tmp_path))
     assert not report.ok and len(report.problems) == 1 and report.problems[0].startswith(expected), report.problems
     with pytest.raises(DataError, match="CREMA-D: " + re.escape(expected.split(":")[0])):
-        cremad.build(data_cfg(tree.root, tmp_path), seed=0)
+        cremad.build(cremad_data(tree.root, tmp_path), seed=0)
     cache = tmp_path / "cache"
     assert not cache.exists() or not any(cache.iterdir())  # nothing half-written
 
@@ -195,14 +189,15 @@ def test_many_missing_files_make_one_line_with_count(tree, tmp_path):
     shutil.rmtree(tree.root / "Image-01-FPS")
     for cid in tree.ids("test"):
         (tree.root / "AudioWAV" / f"{cid}.wav").unlink()
-    report = cremad.check(data_cfg(tree.root, tmp_path))
+    report = cremad.check(cremad_data(tree.root, tmp_path))
     assert report.problems[0] == f"missing folder: Image-01-FPS/ not found in {tree.root} (set data.cremad.frames_dir)"
     assert report.problems[1].startswith("missing audio (AudioWAV/<clip>.wav): 6 (first: 1001_IEO_NEU_HI; ")
     assert report.problems[1].endswith("; ...)")
     with pytest.raises(DataError, match=r"\(\+1 more problem; run `python -m core\.data check <config>`\)"):
-        cremad.build(data_cfg(tree.root, tmp_path), seed=0)
+        cremad.build(cremad_data(tree.root, tmp_path), seed=0)
 
 
+@pytest.mark.integration
 def test_check_cli_exit_codes(tree, tmp_path, capsys):
     conf = tmp_path / "c.toml"
     conf.write_text(f'[data]\ndataset = "cremad"\npath = "{tree.root}"\ncache_dir = "{tmp_path / "cache"}"\n')
@@ -215,7 +210,7 @@ def test_check_cli_exit_codes(tree, tmp_path, capsys):
     # the real entry point once (a subprocess pays the torch import, so only once)
     bad = subprocess.run(
         [sys.executable, "-m", "core.data", "check", str(conf), "--no-decode"],
-        cwd=REPO,
+        cwd=ROOT,
         check=False,
         capture_output=True,
         text=True,

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from core import checkpoint
 from core.config import load_config
-from core.model import MultimodalSNN, recording
+from core.lif import recording
+from core.model import MultimodalSNN
 from core.store import RunReader
-from core.train import train
+from core.training_loop import train
+from tests.support import ROOT, TAAF_CONFIG
 
-ROOT = Path(__file__).resolve().parents[1]
-FAST = ["train.epochs=1", "record.progress=false", "record.every_steps=5", "train.device=cuda"]
+CUDA_FAST = ["train.epochs=1", "record.progress=false", "record.every_steps=5", "train.device=cuda"]
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("amp", [False, True])
 def test_trains_on_cuda(tmp_path, amp):
-    cfg = load_config(ROOT / "configs" / "taaf.toml", FAST + [f"train.amp={str(amp).lower()}"])
+    cfg = load_config(TAAF_CONFIG, CUDA_FAST + [f"train.amp={str(amp).lower()}"])
     summary = train(cfg, tmp_path / "run")
     with RunReader(tmp_path / "run") as r:
         meta, steps = r.meta(), r.scalars("step")
@@ -37,7 +38,7 @@ def test_trains_on_cuda(tmp_path, amp):
 
 
 def test_bf16_autocast_keeps_membranes_in_fp32():
-    cfg = load_config(ROOT / "configs" / "taaf.toml")
+    cfg = load_config(TAAF_CONFIG)
     model = MultimodalSNN(cfg["model"], (32, 32), (1, 8, 8), 10).cuda()
     with torch.autocast("cuda", dtype=torch.bfloat16), recording() as recorded:
         out = model(torch.randn(4, 32, 32, device="cuda"), torch.rand(4, 1, 8, 8, device="cuda"))
@@ -46,10 +47,11 @@ def test_bf16_autocast_keeps_membranes_in_fp32():
     assert torch.isfinite(out.pred["f"].float()).all()
 
 
+@pytest.mark.integration
 def test_ddp_one_process_on_nccl(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1", "-m", "core.train",
            "--config", "configs/concat.toml", "--run-dir", str(tmp_path / "run"),
-           *[x for s in FAST for x in ("--set", s)]]
+           *[x for s in CUDA_FAST for x in ("--set", s)]]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     with RunReader(tmp_path / "run") as r:

@@ -17,10 +17,10 @@ from core.config import load_config
 from core.model import MultimodalSNN
 from core.store import RunReader, send_command
 from core.strategies import STRATEGIES, make_strategy
+from tests.support import ROOT, sets, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ITEMS, BATCH = 1213, 64  # bundled AV-Digits training split; per-rank batch
-FAST = ["train.epochs=3", "record.progress=false", "train.threads=1", "record.shapley=false",
+DDP_FAST = ["train.epochs=3", "record.progress=false", "train.threads=1", "record.shapley=false",
         "record.energy=false", "record.every_steps=1000", f"data.batch_size={BATCH}"]
 
 
@@ -37,27 +37,17 @@ def finish(p: subprocess.Popen, timeout: float = 120) -> str:
     return out
 
 
-def sets(items: list[str]) -> list[str]:
-    return [x for item in items for x in ("--set", item)]
-
-
-def wait_for(cond, what: str, timeout: float = 60) -> None:
-    end = time.time() + timeout
-    while not cond():
-        assert time.time() < end, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def status(run: Path) -> str:
     with RunReader(run) as r:
         return r.status()["status"]
 
 
+@pytest.mark.integration
 def test_ddp_single_writer_commands_and_exact_resume(tmp_path):
     # 1. straight run, no --run-dir: every rank must agree on the default name (one folder, one store)
     runs = tmp_path / "runs"
     out = finish(torchrun("-m", "core.train", "--config", "configs/taaf.toml",
-                          *sets(FAST + [f"record.runs_dir={json.dumps(str(runs))}"])))
+                          *sets(DDP_FAST + [f"record.runs_dir={json.dumps(str(runs))}"])))
     assert out.count("test accuracy") == 1  # only rank 0 reports
     (straight,) = list(runs.iterdir())
     per_rank_steps = -(-(TRAIN_ITEMS // 2) // BATCH)
@@ -71,11 +61,11 @@ def test_ddp_single_writer_commands_and_exact_resume(tmp_path):
 
     # 2. same run, paused once the first epoch's checkpoint exists, then stopped while paused
     run = tmp_path / "stopped"
-    p = torchrun("-m", "core.train", "--config", "configs/taaf.toml", "--run-dir", str(run), *sets(FAST))
+    p = torchrun("-m", "core.train", "--config", "configs/taaf.toml", "--run-dir", str(run), *sets(DDP_FAST))
     try:
-        wait_for(lambda: (run / "checkpoints" / "last.pt").exists(), "the first checkpoint")
+        wait_until(lambda: (run / "checkpoints" / "last.pt").exists(), "the first checkpoint")
         send_command(run, "pause")
-        wait_for(lambda: status(run) == "paused", "status paused")
+        wait_until(lambda: status(run) == "paused", "status paused")
         with RunReader(run) as r:
             before = r.last_step()
         time.sleep(0.6)  # paused on every rank: nothing is trained meanwhile
@@ -107,7 +97,7 @@ import gc, json, sys
 from pathlib import Path
 import torch, torch.distributed as dist
 from core.config import load_config
-from core.train import Trainer
+from core.training_loop import Trainer
 from core.data.common import iterate_batches
 
 out = {}
@@ -136,6 +126,7 @@ d.close()
 '''
 
 
+@pytest.mark.integration
 def test_ranks_stay_identical_for_every_kind_of_strategy(tmp_path):
     """Balance signals scale learning rates (taaf) or gradients plus noise (ogm-ge), and unimodal runs
     leave an encoder idle: the parameters must still be equal on both ranks after several steps."""

@@ -10,8 +10,7 @@ import pytest
 
 from core.diagnostics import applied_slowdown, imbalance_verdict, measure, plateau_epoch
 from core.store import RunReader
-
-DEMO = Path(__file__).resolve().parents[1] / "sample_data" / "demo_run"
+from tests.support import DEMO_RUN
 
 
 def _run(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -20,7 +19,7 @@ def _run(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def test_demo_run_taaf_audio_dominant() -> None:
-    steps, epochs, meta = _run(DEMO)
+    steps, epochs, meta = _run(DEMO_RUN)
     a, v = epochs["val_acc_a"].iloc[-1], epochs["val_acc_v"].iloc[-1]
     slowed = (steps["lr_a"] / steps["lr_f"]).mean()
     assert a > v + 0.05 and slowed < 0.99  # what the sentence below must then say
@@ -31,6 +30,7 @@ def test_demo_run_taaf_audio_dominant() -> None:
     assert f"slowed audio to {slowed:.2f}× on average (mean lr_a / lr_f)" in s
 
 
+@pytest.mark.integration
 def test_tiny_real_run_after_one_epoch(tiny_run: Path) -> None:
     steps, epochs, meta = _run(tiny_run)
     s = imbalance_verdict(steps, epochs, meta)

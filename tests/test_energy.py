@@ -12,13 +12,13 @@ from core.energy import E_MAC_PJ, energy_estimate, layer_costs
 from core.model import MultimodalSNN
 
 # widths [2], T = 2 steps for both modalities, one slice of audio context, 3 classes, attention d = 2
-TINY = {"model.widths": [2], "model.T": 2, "model.audio_steps": 2, "model.visual_steps": 2,
+TINY_MODEL = {"model.widths": [2], "model.T": 2, "model.audio_steps": 2, "model.visual_steps": 2,
         "model.audio_context": 1, "model.attn_dim": 2}
 
 
 def tiny(fusion: str = "taaf", silent: bool = True) -> MultimodalSNN:
     torch.manual_seed(0)
-    model = MultimodalSNN(load_config(None, TINY)["model"], (4, 4), (1, 4, 4), num_classes=3, fusion=fusion)
+    model = MultimodalSNN(load_config(None, TINY_MODEL)["model"], (4, 4), (1, 4, 4), num_classes=3, fusion=fusion)
     if silent:  # no spikes: every spike-driven operation costs 0, so the count is all hand arithmetic
         for layer in model.lif_layers():
             layer.p = layer.p._replace(v_th=torch.tensor(1e9))

@@ -5,23 +5,22 @@ from __future__ import annotations
 import copy
 import math
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from core.inspect import Trained, load_trained, what_if
 from core.model import MultimodalSNN
+from core.whatif import Trained, load_trained, what_if
+from tests.support import DEMO_RUN
 
-DEMO = Path(__file__).resolve().parents[1] / "sample_data" / "demo_run"
 CASES = [(0, {"audio_snr_db": math.inf}), (3, {"audio_snr_db": -10.0, "occlusion": 4}),
          (7, {"drop_audio": True, "audio_dropout": 1.0}), (11, {"visual_noise": 8.0, "drop_visual": True})]
 
 
 @pytest.fixture(scope="module")
 def demo() -> Trained:
-    return load_trained(DEMO)
+    return load_trained(DEMO_RUN)
 
 
 def poisson_twin(tr: Trained) -> Trained:

@@ -1,10 +1,10 @@
-"""studio/landing.py: the Train page opens on something alive."""
+"""studio/ui/landing.py: the Train page opens on something alive."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from studio.landing import default_run, opened_on
+from studio.ui.landing import default_run, opened_on
 
 
 def _table(*rows: tuple[str, str, bool]) -> pd.DataFrame:

@@ -17,9 +17,9 @@ from core import launcher
 from core.config import load_config
 from core.errors import ConfigError, DataError, TAAFError
 from core.store import RunReader, RunWriter
-from tests.conftest import make_run
+from tests.support import TAAF_CONFIG, make_run, wait_until
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "taaf.toml"
+CONFIG = TAAF_CONFIG
 
 
 @pytest.fixture()
@@ -39,6 +39,7 @@ def fake_spawn(monkeypatch: pytest.MonkeyPatch):
         p.wait()
 
 
+@pytest.mark.integration
 def test_start_writes_resolved_config_log_and_launch_marker(tmp_path: Path, fake_spawn: list) -> None:
     over = {"strategy.name": "concat", "model.T": 6, "data.avdigits.preset": "clean",
             "data.avdigits.degrade": {"occlusion": 2, "audio_snr_db": "off"}}
@@ -56,6 +57,7 @@ def test_start_writes_resolved_config_log_and_launch_marker(tmp_path: Path, fake
     assert launcher.active_run(tmp_path / "runs") == run
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("over, err, text", [
     ({"model.T": 0}, ConfigError, "model.T"),
     ({"strategy.name": "magic"}, ConfigError, "strategy.name"),
@@ -70,6 +72,7 @@ def test_bad_settings_are_refused_before_launch(tmp_path: Path, fake_spawn: list
     assert not fake_spawn and not list((tmp_path / "runs").glob("*/train.log"))
 
 
+@pytest.mark.integration
 def test_second_start_is_refused_while_one_runs(tmp_path: Path, fake_spawn: list) -> None:
     first = launcher.start_run(tmp_path / "runs", CONFIG)
     with pytest.raises(TAAFError, match=first.name):
@@ -77,6 +80,7 @@ def test_second_start_is_refused_while_one_runs(tmp_path: Path, fake_spawn: list
     assert len(fake_spawn) == 1
 
 
+@pytest.mark.integration
 def test_simultaneous_starts_launch_exactly_one(tmp_path: Path, fake_spawn: list) -> None:
     results: list[object] = []
 
@@ -95,13 +99,12 @@ def test_simultaneous_starts_launch_exactly_one(tmp_path: Path, fake_spawn: list
     assert sum(isinstance(r, Path) for r in results) == 1
 
 
+@pytest.mark.integration
 def test_trainer_that_dies_before_its_store_is_failed_and_does_not_block(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(launcher, "_spawn", lambda args, log: subprocess.Popen([sys.executable, "-c", "pass"]))
     run = launcher.start_run(tmp_path / "runs", CONFIG)
-    deadline = time.time() + 10
-    while launcher.run_state(run)["status"] == "starting" and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: launcher.run_state(run)["status"] != "starting", "the start to fail", timeout=10)
     assert launcher.run_state(run)["status"] == "failed"
     assert launcher.active_run(tmp_path / "runs") is None
 
@@ -133,6 +136,7 @@ def test_pause_resume_stop_reach_the_trainer(tmp_path: Path) -> None:
     w.close()
 
 
+@pytest.mark.integration
 def test_resume_interrupted_spawns_resume_and_refuses_finished(tmp_path: Path, fake_spawn: list) -> None:
     runs = tmp_path / "runs"
     run = make_run(runs / "r", status="interrupted")
@@ -147,6 +151,7 @@ def test_resume_interrupted_spawns_resume_and_refuses_finished(tmp_path: Path, f
         launcher.resume_interrupted(make_run(tmp_path / "other" / "f"))
 
 
+@pytest.mark.integration
 def test_real_trainer_starts_detached_and_stops_on_command(tmp_path: Path) -> None:
     run = launcher.start_run(tmp_path / "runs", CONFIG, {"train.epochs": 50, "train.threads": 1,
                                                         "record.shapley": False})
@@ -174,11 +179,13 @@ def test_real_trainer_starts_detached_and_stops_on_command(tmp_path: Path) -> No
             os.kill(info["pid"], signal.SIGKILL)
 
 
+@pytest.mark.integration
 def test_launch_toml_round_trips(tmp_path: Path, fake_spawn: list) -> None:
     run = launcher.start_run(tmp_path / "runs", CONFIG, {"optim.lr": 0.0005})
     assert tomllib.loads((run / "launch.toml").read_text())["optim"]["lr"] == 0.0005
 
 
+@pytest.mark.integration
 def test_a_launched_run_leaves_the_page_a_core(tmp_path: Path, fake_spawn: list) -> None:
     # Torch's own choice (0) becomes one thread fewer than the machine has, written into the run's config;
     # a config that names its threads keeps them.

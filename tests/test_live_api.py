@@ -1,4 +1,4 @@
-"""The live routes that feed the Train page's run bar and charts (studio/live_api.py), without a browser."""
+"""The live routes that feed the Train page's run bar and charts (studio/live/routes.py), without a browser."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ import pytest
 from starlette.requests import Request
 
 from core.store import RunWriter
-from studio import charts, live_api, live_figures
-from studio.rundata import RunData
-from tests.conftest import LAYERS, make_run
+from studio.charts import curves as charts
+from studio.live import figures as live_figures
+from studio.live import routes, urls
+from studio.live import runs as live_runs
+from studio.live.rundata import RunData
+from tests.support import LAYERS, make_run
 
 
 @pytest.fixture()
@@ -25,8 +28,8 @@ def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     make_run(d / "live-one", status="running")
     monkeypatch.setenv("TAAF_RUNS_DIR", str(d))
     monkeypatch.setenv("TAAF_DEMO_RUN", "")
-    live_api._runs.clear()
-    monkeypatch.setattr(live_api, "REFRESH_S", 0.0)  # every request re-reads the run
+    live_runs._runs.clear()
+    monkeypatch.setattr(live_runs, "REFRESH_S", 0.0)  # every request re-reads the run
     return d
 
 
@@ -37,7 +40,7 @@ def _get(route, query: dict, name: str | None = None):  # noqa: ANN001, ANN202
 
 
 def _fig(name: str, **query):  # noqa: ANN003, ANN202
-    return _get(live_api.figure_route, {"run": "live-one", **query}, name)
+    return _get(routes.figure_route, {"run": "live-one", **query}, name)
 
 
 def _log_step(run: Path, step: int) -> None:
@@ -81,24 +84,24 @@ def test_runs_outside_the_runs_folder_are_never_read(runs: Path, tmp_path: Path)
     outside = make_run(tmp_path / "elsewhere" / "secret", status="running")
     os.symlink(outside, runs / "link-out")
     for token in ("..", "../elsewhere/secret", str(outside), "link-out", ".hidden", "a/b", ""):
-        assert live_api.resolve_run(token) is None, token
-        assert _get(live_api.head_route, {"run": token}).status_code == 404
+        assert live_runs.resolve_run(token) is None, token
+        assert _get(routes.head_route, {"run": token}).status_code == 404
         assert _fig("loss", run=token).status_code == 404
     assert _fig("no-such-figure").status_code == 404
-    assert live_api.resolve_run("live-one") == (runs / "live-one").resolve()
+    assert live_runs.resolve_run("live-one") == (runs / "live-one").resolve()
     # The studio may watch one run's own folder: then only that run is served.
-    assert live_api.resolve_run("secret", runs_dir=outside) == outside
-    assert live_api.resolve_run("live-one", runs_dir=outside) is None
+    assert live_runs.resolve_run("secret", runs_dir=outside) == outside
+    assert live_runs.resolve_run("live-one", runs_dir=outside) is None
 
 
 def test_head_shows_the_run_bar_and_no_speed_while_paused(runs: Path) -> None:
-    head = json.loads(_get(live_api.head_route, {"run": "live-one"}).body)
+    head = json.loads(_get(routes.head_route, {"run": "live-one"}).body)
     assert head["status"] == "running" and head["step"] == 40 and head["total"] == 40 and head["live"] is True
     assert head["sps"] == pytest.approx(300.0) and head["epoch"] == 2 and head["val"] == pytest.approx(0.9)
     w = RunWriter.open(runs / "live-one")
     w.set_status("paused")
     w.close()
-    head = json.loads(_get(live_api.head_route, {"run": "live-one"}).body)
+    head = json.loads(_get(routes.head_route, {"run": "live-one"}).body)
     assert head["status"] == "paused" and head["sps"] is None
 
 
@@ -106,10 +109,10 @@ def test_demo_replay_loops_through_the_run(tmp_path: Path) -> None:
     rd = RunData(make_run(tmp_path / "demo"), immutable=True)
     rd.refresh()
     t0 = 1000.0
-    assert live_api.demo_upto(rd, t0, now=t0) == 0
-    assert live_api.demo_upto(rd, t0, now=t0 + live_api.DEMO_SPEED_S / 2) == 20
-    assert live_api.demo_upto(rd, t0, now=t0 + live_api.DEMO_SPEED_S * 1.02) == 40  # a pause on the end
-    assert live_api.demo_upto(rd, t0, now=t0 + live_api.DEMO_SPEED_S * 1.05 + 1) < 5  # then again
+    assert live_runs.demo_upto(rd, t0, now=t0) == 0
+    assert live_runs.demo_upto(rd, t0, now=t0 + live_runs.DEMO_SPEED_S / 2) == 20
+    assert live_runs.demo_upto(rd, t0, now=t0 + live_runs.DEMO_SPEED_S * 1.02) == 40  # a pause on the end
+    assert live_runs.demo_upto(rd, t0, now=t0 + live_runs.DEMO_SPEED_S * 1.05 + 1) < 5  # then again
 
 
 def test_a_long_run_sends_a_bounded_figure_with_its_newest_point(tmp_path: Path) -> None:
@@ -130,12 +133,48 @@ def test_a_long_run_sends_a_bounded_figure_with_its_newest_point(tmp_path: Path)
 def test_the_served_plotly_bundle_draws_every_studio_figure(tmp_path: Path) -> None:
     # The browser gets plotly.js's cartesian bundle: it must be the version the plotly package writes figures
     # for, and hold every trace type the studio's panels use.
-    assert live_api.PLOTLY_FILE.is_file(), "a plotly upgrade needs its cartesian bundle in studio/static/"
-    assert f"v{plotly.offline.get_plotlyjs_version()}" in live_api.PLOTLY_FILE.read_text()[:200]
+    assert urls.PLOTLY_FILE.is_file(), "a plotly upgrade needs its cartesian bundle in studio/static/"
+    assert f"v{plotly.offline.get_plotlyjs_version()}" in urls.PLOTLY_FILE.read_text()[:200]
     run = RunData(make_run(tmp_path / "r"), immutable=True)
     run.refresh()
     view = run.view()
-    arrays = live_api.LiveRun(view.path, True).probe_arrays(view.probe_steps[-1])
+    arrays = live_runs.LiveRun(view.path, True).probe_arrays(view.probe_steps[-1])
     figs = [build(view) for _, build in live_figures.FIGURES.values()]
     figs += live_figures.raster_figures(view, arrays, view.probe_steps[-1], 0, "audio", 200, "all layers").values()
-    assert {t.type for f in figs for t in f.data} <= set(live_api.PLOTLY_TRACES)
+    assert {t.type for f in figs for t in f.data} <= set(routes.PLOTLY_TRACES)
+
+
+def test_pages_and_routes_share_one_figure_cache(runs: Path) -> None:
+    # A page drawing a run once (finished runs, Replay) reads the same cache entries the live routes fill: the
+    # figure a route sent is not built again for the page, and a new step makes both see a new version.
+    served = json.loads(_fig("loss").body)["v"]
+    snap = live_runs.snapshot("live-one")
+    built = live_runs.panel_figure(snap.view, "loss")
+    assert built is not None and built.version == served and built.height == json.loads(built.json)["layout"]["height"]
+    raster = json.loads(_fig("raster", probe=1, mod="audio", maxn=200, layer="all layers").body)["v"]
+    assert live_runs.raster_figure(snap.view, "raster", (1, "audio", 200, "all layers")).version == raster
+    _log_step(runs / "live-one", 41)
+    assert live_runs.panel_figure(live_runs.snapshot("live-one").view, "loss").version != served
+    assert live_runs.snapshot("../outside") is None
+
+
+def test_panel_boxes_are_as_tall_as_the_figures_drawn_in_them(runs: Path) -> None:
+    # The chart box a live page reserves before a figure arrives keeps that min-height afterwards: a box taller than
+    # its figure left a blank band under the chart (loss: 520 px box, 380 px figure).
+    for name in live_figures.FIGURES:
+        height = json.loads(_fig(name).body)["fig"]["layout"]["height"]
+        assert live_figures.HEIGHTS[name] == height, name
+    membrane = json.loads(_fig("membrane", probe=1, mod="audio", maxn=200, layer="all layers").body)["fig"]
+    assert live_figures.HEIGHTS["membrane"] == membrane["layout"]["height"]
+
+
+def test_every_taaf_path_is_written_in_urls_alone() -> None:
+    # One place owns the studio's own URLs: the routes are declared with these paths and the pages build theirs with
+    # urls.head_src / urls.figure_src.
+    root = Path(urls.__file__).resolve().parents[1]
+    writers = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix in (".py", ".js")
+                     and "/taaf/" in p.read_text(encoding="utf-8"))
+    assert writers == ["live/urls.py"]
+    assert urls.figure_src(urls.DEMO, "loss", t0=1.5) == "/taaf/api/fig/loss?run=%40demo&t0=1.5"
+    assert urls.head_src("run-1") == "/taaf/api/head?run=run-1"
+    assert {r.path for r in routes.ROUTES} == {urls.PLOTLY_URL, urls.HEAD_PATH, urls.FIGURE_PATH}

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.devserver import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
+from devtools.devserver import free_port
+from tests.support import ROOT
 
 
 def own_non_loopback_addresses() -> list[str]:
@@ -55,6 +54,7 @@ def _refused_or_403(addr: str, port: int) -> str:
     return "served"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("launch", ["readme", "python-m-studio"])
 def test_studio_started_elsewhere_serves_loopback_only(tmp_path: Path, launch: str) -> None:
     port = free_port()

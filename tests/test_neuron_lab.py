@@ -16,17 +16,17 @@ from streamlit.testing.v1 import AppTest
 
 from core import neuron_lab as lab
 from core.config import DEFAULTS
-from core.model import DT, MultimodalSNN, recording
+from core.lif import DT, recording
+from core.model import MultimodalSNN
 from core.recorder import record_probes
-from studio import charts_neuron
+from studio.charts import neuron as charts_neuron
+from tests.support import CONFIGS, DEMO_RUN, open_studio, studio_charts
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "sample_data" / "demo_run"
 PARAMS = [(2.0, 0.5), (7.5, 1.0), (1.0, 0.25), (40.0, 1.5)]  # (tau_ms, v_th); the first is the network's
 
 
 def norse_reference(x: torch.Tensor, tau_ms: float, v_th: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step norse's functional LIF-box directly, as core/model.py's LIFLayer does."""
+    """Step norse's functional LIF-box directly, as core/lif.py's LIFLayer does."""
     from norse.torch import LIFBoxParameters
 
     p = LIFBoxParameters(tau_mem_inv=torch.tensor(1e3 / tau_ms), v_th=torch.tensor(v_th))
@@ -107,7 +107,7 @@ def test_probe_current_recovered_from_demo_run_replays_its_membrane() -> None:
     replayed with the run's own neuron, gives back the recorded membrane and spikes."""
     from core.store import RunReader
 
-    with RunReader(DEMO, immutable=True) as r:
+    with RunReader(DEMO_RUN, immutable=True) as r:
         arrays = {k: a for k, a in r.arrays(r.array_steps()[-1]).items() if not k.startswith("current/")}
         model_cfg = r.config()["model"]
     p = lab.lif_parameters(lab.network_tau_ms(model_cfg), lab.network_v_th(model_cfg))
@@ -184,15 +184,12 @@ def test_figures_validate_and_show_threshold_and_spikes() -> None:
 
 
 def _lab(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str = "") -> AppTest:
-    monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
-    monkeypatch.setenv("TAAF_DEMO_RUN", str(demo))
-    at = AppTest.from_file(str(ROOT / "studio" / "home.py"), default_timeout=60).run()
-    return at.switch_page("views/5_neuron_lab.py").run()
+    return open_studio(monkeypatch, runs, demo, page="views/5_neuron_lab.py")
 
 
 def _charts(at: AppTest) -> list[str]:
-    """The figures the page draws (studio/livechart.py's chart component, figure JSON inline)."""
-    return [json.loads(c.proto.json)["fig"] for c in at.get("bidi_component") if c.proto.component_name == "taaf_chart"]
+    """The figures the page draws (studio/live/livechart.py's chart component, figure JSON inline)."""
+    return [c["fig"] for c in studio_charts(at)]
 
 
 def _spike_count(at: AppTest) -> int:
@@ -221,7 +218,7 @@ def test_page_without_any_run_moves_with_its_sliders(monkeypatch: pytest.MonkeyP
 
 
 def test_page_replays_a_neuron_of_the_demo_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    at = _lab(monkeypatch, tmp_path / "runs", DEMO)
+    at = _lab(monkeypatch, tmp_path / "runs", DEMO_RUN)
     at.radio(key="lab_source").set_value("run").run()
     assert not at.exception and not at.error
     assert len(_charts(at)) == 2
@@ -233,19 +230,17 @@ def test_page_replays_a_neuron_of_the_demo_run(monkeypatch: pytest.MonkeyPatch, 
 
 def test_t16_run_preset_changes_only_the_timesteps() -> None:
     from core.config import load_config
-    from studio import controls
+    from studio.ui import sidebar as controls
 
     over = controls._run_preset("taaf-t16")
     assert over == {"model.T": 16, "model.audio_steps": 16, "model.visual_steps": 16}
-    cfg = load_config(ROOT / "configs" / "concat.toml", over)  # applies over another strategy's config
+    cfg = load_config(CONFIGS / "concat.toml", over)  # applies over another strategy's config
     assert cfg["model"]["T"] == 16 and cfg["strategy"]["name"] == "concat"
     assert controls._run_preset("taaf") == {}
 
 
 def test_sidebar_run_preset_sets_t_and_the_run_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TAAF_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("TAAF_DEMO_RUN", "")
-    at = AppTest.from_file(str(ROOT / "studio" / "home.py"), default_timeout=60).run()
+    at = open_studio(monkeypatch, tmp_path / "runs")
     assert at.session_state["_overrides"]["model.T"] == 4
     at.selectbox(key="cfg_run").set_value("taaf-t16").run()
     assert not at.exception

@@ -3,18 +3,15 @@ scale of the gradient does not (why OGM-GE runs with SGD, method.md); the recipe
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
 from core.config import load_config
 from core.errors import ConfigError
+from core.optim import make_optimizer
 from core.strategies.ogm_ge import modulate_gradients
-from core.train import make_optimizer
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import CONFIGS
 
 
 def step_after_modulation(optim_cfg: dict, k: float, steps: int = 3) -> torch.Tensor:
@@ -33,15 +30,15 @@ def step_after_modulation(optim_cfg: dict, k: float, steps: int = 3) -> torch.Te
 
 
 def recipe(name: str) -> dict:
-    return load_config(ROOT / "configs" / name)["optim"]
+    return load_config(CONFIGS / name)["optim"]
 
 
 def test_reference_config_is_ogm_ge_with_its_sgd_recipe():
-    cfg = load_config(ROOT / "configs" / "ogm-ge.toml")
+    cfg = load_config(CONFIGS / "ogm-ge.toml")
     o = cfg["optim"]
     assert cfg["strategy"]["name"] == "ogm-ge"
     assert (o["name"], o["lr"], o["momentum"], o["weight_decay"]) == ("sgd", 1e-3, 0.9, 1e-4)
-    adam = load_config(ROOT / "configs" / "ogm-ge-adam.toml")
+    adam = load_config(CONFIGS / "ogm-ge-adam.toml")
     assert adam["strategy"]["name"] == "ogm-ge" and adam["optim"]["name"] == "adam"
 
 

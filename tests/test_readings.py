@@ -2,7 +2,6 @@
 record, and the uniform-alpha ablation strategy."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -21,8 +20,7 @@ from core.model import MultimodalSNN
 from core.recorder import evaluate
 from core.strategies import STRATEGIES, make_strategy
 from core.taaf import TemporalAttention, alpha_entropy, entropy_scalars, weighted_over_time
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import CONFIGS, TAAF_CONFIG
 
 
 def _batch(seed: int = 0, T: int = 4, B: int = 3, C: int = 5):
@@ -143,7 +141,7 @@ def test_stream_loss_dispatches_and_refuses_unknown_readings():
 
 @pytest.mark.parametrize("weighting", ["weighted-ce", "detached", "prediction-ce"])
 def test_each_reading_is_a_setting_the_taaf_strategy_uses(weighting):
-    cfg = load_config(ROOT / "configs" / "taaf.toml", [f'strategy.weighting="{weighting}"'])
+    cfg = load_config(TAAF_CONFIG, [f'strategy.weighting="{weighting}"'])
     strategy = make_strategy(cfg)
     torch.manual_seed(0)
     model = MultimodalSNN(cfg["model"], (32, 32), (1, 8, 8), 10, strategy.fusion)
@@ -181,7 +179,7 @@ def test_entropy_floor_is_relative_so_any_T_accepts_it():
 # ---- the uniform-alpha ablation ----------------------------------------------------------------------
 
 def test_uniform_strategy_has_taafs_losses_and_balance_with_alpha_one_over_T():
-    cfg = load_config(ROOT / "configs" / "taaf-uniform.toml")
+    cfg = load_config(CONFIGS / "taaf-uniform.toml")
     assert cfg["strategy"]["name"] == "taaf-uniform" and "taaf-uniform" in STRATEGIES
     strategy, taaf = make_strategy(cfg), STRATEGIES["taaf"](cfg)
     torch.manual_seed(0)
@@ -208,7 +206,7 @@ def test_uniform_strategy_has_taafs_losses_and_balance_with_alpha_one_over_T():
 def test_evaluation_reports_attention_entropy_ln_T_for_uniform_alpha():
     from core.data import build_datasets
 
-    cfg = load_config(ROOT / "configs" / "taaf-uniform.toml")
+    cfg = load_config(CONFIGS / "taaf-uniform.toml")
     bundle = build_datasets(cfg)
     torch.manual_seed(0)
     model = MultimodalSNN(cfg["model"], bundle.audio_shape, bundle.visual_shape, bundle.num_classes, "mean")
@@ -216,7 +214,7 @@ def test_evaluation_reports_attention_entropy_ln_T_for_uniform_alpha():
     r = evaluate(model, make_strategy(cfg), small, 8, torch.device("cpu"))
     for u in "avf":
         assert r[f"alpha_entropy_{u}"] == pytest.approx(math.log(cfg["model"]["T"]), abs=1e-5)
-    taaf_cfg = load_config(ROOT / "configs" / "taaf.toml")
+    taaf_cfg = load_config(TAAF_CONFIG)
     attn = MultimodalSNN(taaf_cfg["model"], bundle.audio_shape, bundle.visual_shape, bundle.num_classes, "taaf")
     r = evaluate(attn, make_strategy(taaf_cfg), small, 8, torch.device("cpu"))
     assert all(0 <= r[f"alpha_entropy_{u}"] <= math.log(4) + 1e-6 for u in "avf")
@@ -255,14 +253,14 @@ def test_every_compared_reading_is_a_valid_config_that_writes_out_all_reading_se
         items = reading_settings(reading)
         keys = set(_parse_overrides(items))
         assert {"strategy.name", "strategy.weighting", "strategy.entropy_floor", "model.attn_temperature"} <= keys
-        cfg = load_config(ROOT / "configs" / "taaf.toml", items)
+        cfg = load_config(TAAF_CONFIG, items)
         assert cfg["strategy"]["weighting"] == READINGS[reading]["strategy.weighting"]
 
 
 def test_a_saved_run_that_predates_the_reading_settings_is_read_with_the_reading_it_was_trained_with():
     from core.config import DEFAULTS, saved_run_config
 
-    new = load_config(ROOT / "configs" / "taaf.toml")
+    new = load_config(TAAF_CONFIG)
     old = {k: dict(v) if isinstance(v, dict) else v for k, v in new.items()}  # as a run saved before issue 12
     old["strategy"] = {k: v for k, v in new["strategy"].items() if k not in ("weighting", "entropy_floor")}
     old["model"] = {k: v for k, v in new["model"].items() if k != "attn_temperature"}
@@ -280,7 +278,7 @@ def test_a_checkpoint_with_the_old_dense_aligner_is_refused_in_one_line(tmp_path
     from core import checkpoint
     from core.errors import CheckpointError
 
-    cfg = load_config(ROOT / "configs" / "taaf.toml")
+    cfg = load_config(TAAF_CONFIG)
     strategy = make_strategy(cfg)
     model = MultimodalSNN(cfg["model"], (32, 32), (1, 8, 8), 10, strategy.fusion)
     state = {"model": {**model.state_dict(), "align_a.weight": torch.eye(4)}, "neurons": {}}

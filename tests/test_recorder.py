@@ -4,7 +4,7 @@ import torch
 from core.config import load_config
 from core.energy import E_AC_PJ, E_MAC_PJ, energy_estimate, layer_costs
 from core.model import MultimodalSNN
-from core.recorder import epochs_to_fraction, evaluate, evaluate_zeroed, record_probes, shapley_values
+from core.recorder import evaluate, evaluate_zeroed, record_probes, shapley_values
 from core.strategies import make_strategy
 
 
@@ -13,11 +13,6 @@ def test_shapley_values_by_hand():
     assert s["shapley_a"] == pytest.approx(0.5 * ((0.6 - 0.1) + (0.9 - 0.5)))
     assert s["shapley_v"] == pytest.approx(0.5 * ((0.5 - 0.1) + (0.9 - 0.6)))
     assert s["shapley_a"] + s["shapley_v"] == pytest.approx(0.9 - 0.1)  # efficiency
-
-
-def test_epochs_to_ninety_percent():
-    assert epochs_to_fraction([0.1, 0.5, 0.85, 0.95, 0.9]) == 3
-    assert epochs_to_fraction([float("nan"), float("nan")]) is None
 
 
 def small_model():

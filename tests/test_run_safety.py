@@ -15,8 +15,7 @@ import pytest
 
 from core.errors import StoreError
 from core.store import RunReader, RunWriter, list_runs, send_command
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 @pytest.fixture
@@ -150,6 +149,7 @@ def test_reopening_discards_commands_sent_to_the_dead_trainer(run: Path) -> None
     assert len(dropped) == 2 and "pause" in dropped[0] and "stop" in dropped[1]
 
 
+@pytest.mark.integration
 def test_commands_to_a_killed_trainer_are_discarded_but_a_live_writer_keeps_its_own(run: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -174,6 +174,7 @@ def test_list_runs_counts_steps_as_numbered(run: Path) -> None:
     assert list_runs(run.parent).set_index("name").loc["empty", "steps"] == 0
 
 
+@pytest.mark.integration
 def test_resume_cli_refuses_a_crafted_store_and_deletes_nothing(tiny_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "copy"
     shutil.copytree(tiny_run, run)

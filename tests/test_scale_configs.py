@@ -3,18 +3,16 @@ runs on CPU on the shapes their loaders produce; the tiny default and ResNet18 d
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from core.config import load_config
 from core.model import BasicBlock, MultimodalSNN, PlainStage
 from core.strategies import make_strategy
+from tests.support import CONFIGS, TAAF_CONFIG
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
-SCALED = [p for p in CONFIGS if p.name.startswith(("cremad-", "ave-"))]
+CONFIG_FILES = sorted(CONFIGS.glob("*.toml"))
+SCALED = [p for p in CONFIG_FILES if p.name.startswith(("cremad-", "ave-"))]
 STRATEGIES = ("taaf", "taaf-no-balance", "taaf-uniform", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual")
 # A quick forward: fewer steps than the paper's T = 4 / 8 slices, same widths and blocks.
 QUICK = {"model.T": 2, "model.audio_steps": 2, "model.visual_steps": 1}
@@ -30,7 +28,7 @@ def shapes(cfg: dict) -> tuple[tuple[int, int], tuple[int, int, int]]:
     return (a["audio_size"], a["audio_size"]), (3, a["frame_size"], a["frame_size"])
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=[p.name for p in CONFIG_FILES])
 def test_every_shipped_config_loads(path):
     cfg = load_config(path)
     assert cfg["strategy"]["name"] in STRATEGIES
@@ -39,7 +37,7 @@ def test_every_shipped_config_loads(path):
 def test_each_dataset_has_every_strategy():
     for dataset in ("cremad", "ave"):
         for s in STRATEGIES:
-            cfg = load_config(ROOT / "configs" / f"{dataset}-{s}.toml")
+            cfg = load_config(CONFIGS / f"{dataset}-{s}.toml")
             assert cfg["data"]["dataset"] == dataset and cfg["strategy"]["name"] == s
 
 
@@ -60,7 +58,7 @@ def test_paper_setting_is_written_out(path):
 @pytest.mark.parametrize("name", ["cremad-taaf", "cremad-ogm-ge", "ave-unimodal-visual"])
 def test_resnet18_config_builds_and_runs_on_cpu(name):
     torch.manual_seed(0)
-    cfg = load_config(ROOT / "configs" / f"{name}.toml", QUICK)
+    cfg = load_config(CONFIGS / f"{name}.toml", QUICK)
     audio_shape, visual_shape = shapes(cfg)
     assert (audio_shape, visual_shape) == ((128, 128), (3, 128, 128))  # the S-CMRL-style default
     strategy = make_strategy(cfg)
@@ -75,7 +73,7 @@ def test_resnet18_config_builds_and_runs_on_cpu(name):
 
 
 def test_spec257_variant_builds_on_ogm_ge_shapes():
-    cfg = load_config(ROOT / "configs" / "cremad-taaf-spec257.toml", QUICK)
+    cfg = load_config(CONFIGS / "cremad-taaf-spec257.toml", QUICK)
     audio_shape, visual_shape = shapes(cfg)
     assert (audio_shape, visual_shape) == ((257, 188), (3, 224, 224))
     model = MultimodalSNN(cfg["model"], audio_shape, visual_shape, 6, "taaf")
@@ -84,8 +82,8 @@ def test_spec257_variant_builds_on_ogm_ge_shapes():
 
 def test_tiny_and_resnet18_differ_only_by_config():
     """Same code path: the ResNet18 config is the tiny config with model.widths / model.blocks changed."""
-    tiny_cfg = load_config(ROOT / "configs" / "taaf.toml")
-    big_cfg = load_config(ROOT / "configs" / "taaf.toml", {"model.widths": [64, 128, 256, 512], "model.blocks": 2})
+    tiny_cfg = load_config(TAAF_CONFIG)
+    big_cfg = load_config(TAAF_CONFIG, {"model.widths": [64, 128, 256, 512], "model.blocks": 2})
     tiny = MultimodalSNN(tiny_cfg["model"], (32, 32), (1, 8, 8), 10)
     big = MultimodalSNN(big_cfg["model"], (32, 32), (1, 8, 8), 10)
     assert all(isinstance(s, PlainStage) for s in tiny.audio_encoder.stages)
@@ -93,7 +91,7 @@ def test_tiny_and_resnet18_differ_only_by_config():
     n_tiny = sum(p.numel() for p in tiny.parameters())
     n_big = sum(p.numel() for p in big.parameters())
     assert n_tiny < 100_000 < 20e6 < n_big
-    paper = load_config(ROOT / "configs" / "cremad-taaf.toml")["model"]
+    paper = load_config(CONFIGS / "cremad-taaf.toml")["model"]
     # the paper config's network is that override (its audio slicing is its own choice: 8 steps, no context)
     paper = dict(paper, **{k: tiny_cfg["model"][k] for k in ("audio_steps", "audio_context")})
     same = MultimodalSNN(paper, (32, 32), (1, 8, 8), 10)

@@ -10,18 +10,12 @@ import pytest
 from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import make_run
-
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "studio" / "home.py")
+from tests.support import DEMO_RUN, assert_renders, make_run, open_studio
 
 
 def _page(monkeypatch: pytest.MonkeyPatch, runs: Path, demo: Path | str, page: str) -> AppTest:
-    monkeypatch.setenv("TAAF_RUNS_DIR", str(runs))
-    monkeypatch.setenv("TAAF_DEMO_RUN", str(demo))
-    at = AppTest.from_file(APP, default_timeout=90).run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_studio(monkeypatch, runs, demo, page, timeout=90)
+    assert_renders(at)
     return at
 
 
@@ -57,7 +51,7 @@ def test_compare_counts_seeds_and_warns_on_copies(monkeypatch: pytest.MonkeyPatc
 def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The committed demo run (a real checkpoint), copied so that nothing writes beside the original."""
     dst = tmp_path_factory.mktemp("demo") / "demo_run"
-    shutil.copytree(ROOT / "sample_data" / "demo_run", dst)
+    shutil.copytree(DEMO_RUN, dst)
     return dst
 
 
@@ -79,7 +73,7 @@ def test_inspect_shows_no_arrows_on_correctness_or_probabilities(monkeypatch: py
 @pytest.mark.parametrize("page", ["views/2_compare.py", "views/3_inspect.py", "views/4_replay.py"])
 def test_every_page_hides_streamlits_own_stop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, demo_copy: Path,
                                               page: str) -> None:
-    from studio import look
+    from studio.ui import look
 
     at = _page(monkeypatch, tmp_path / "runs", demo_copy, page)
     styles = [m.value for m in at.sidebar.markdown if "<style>" in m.value]

@@ -6,29 +6,24 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from core.config import load_config
 from core.data import build_datasets
-from core.errors import CheckpointError, RunExistsError
+from core.errors import CheckpointError, RunExistsError, TrainingFailed
 from core.store import RunReader
 from core.strategies.taaf import TAAFStrategy
-from core.train import TrainingFailed, train
+from core.training_loop import train
+from tests.support import FAST, ROOT, TAAF_CONFIG, sets, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
-FAST = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1"]
+pytestmark = pytest.mark.integration  # every test here trains
 
 
 def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "core.train", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def sets(items: list[str]) -> list[str]:
-    return [x for item in items for x in ("--set", item)]
 
 
 def test_cli_trains_and_records_everything(tmp_path):
@@ -80,7 +75,7 @@ def test_evaluate_cli_prints_test_metrics(tmp_path):
 
 
 def test_resume_equals_uninterrupted_run(tmp_path):
-    cfg = load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=3"])
+    cfg = load_config(TAAF_CONFIG, FAST + ["train.epochs=3"])
     train(cfg, tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "resumed", stop_after_epoch=1)
@@ -97,7 +92,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
 
 
 def test_non_finite_loss_fails_at_step_and_keeps_checkpoint(tmp_path, monkeypatch):
-    cfg = load_config(ROOT / "configs/taaf.toml", FAST)
+    cfg = load_config(TAAF_CONFIG, FAST)
     steps_per_epoch = math.ceil(len(build_datasets(cfg).train) / cfg["data"]["batch_size"])
     bad_call = steps_per_epoch + 6  # in the second epoch, after the first checkpoint
     original = TAAFStrategy.loss
@@ -120,7 +115,7 @@ def test_non_finite_loss_fails_at_step_and_keeps_checkpoint(tmp_path, monkeypatc
 
 def test_existing_run_dir_is_refused_and_kept(tmp_path):
     run = tmp_path / "run"
-    cfg = load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=1"])
+    cfg = load_config(TAAF_CONFIG, FAST + ["train.epochs=1"])
     train(cfg, run)
     before = (run / "store.sqlite").stat().st_size
     with pytest.raises(RunExistsError):
@@ -134,14 +129,14 @@ def test_existing_run_dir_is_refused_and_kept(tmp_path):
 
 def test_corrupt_checkpoint_on_resume_is_one_line(tmp_path):
     run = tmp_path / "run"
-    train(load_config(ROOT / "configs/taaf.toml", FAST + ["train.epochs=1"]), run)
+    train(load_config(TAAF_CONFIG, FAST + ["train.epochs=1"]), run)
     (run / "checkpoints" / "last.pt").write_bytes(b"not a checkpoint")
     p = cli("--resume", str(run))
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [p.stderr.strip()]
     assert "last.pt" in p.stderr and "cannot load checkpoint" in p.stderr
     with pytest.raises(CheckpointError):
-        train(load_config(ROOT / "configs/taaf.toml", FAST), run, resume=True)
+        train(load_config(TAAF_CONFIG, FAST), run, resume=True)
 
 
 @pytest.mark.parametrize(
@@ -166,11 +161,7 @@ def test_ctrl_c_marks_interrupted_and_resume_finishes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "core.train", "--config", "configs/taaf.toml", "--run-dir",
                              str(run), *sets(FAST + ["train.epochs=3"])], cwd=ROOT, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if (run / "checkpoints" / "last.pt").exists():
-            break
-        time.sleep(0.2)
+    wait_until(lambda: (run / "checkpoints" / "last.pt").exists(), "the first epoch's checkpoint", 120, poll=0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
@@ -190,21 +181,14 @@ def test_pause_resume_stop_through_the_control_channel(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "core.train", "--config", "configs/taaf.toml", "--run-dir",
                              str(run), *sets(FAST + ["train.epochs=20"])], cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
-        while not (run / "store.sqlite").exists() or RunReader(run).last_step() < 3:
-            assert time.time() < deadline
-            time.sleep(0.2)
+        wait_until(lambda: (run / "store.sqlite").exists() and RunReader(run).last_step() >= 3, "step 3", 120, 0.2)
         send_command(run, "pause")
-        while RunReader(run).status()["status"] != "paused":
-            assert time.time() < deadline
-            time.sleep(0.1)
+        wait_until(lambda: RunReader(run).status()["status"] == "paused", "status paused", 60, 0.1)
         paused_at = RunReader(run).last_step()
-        time.sleep(1.0)
+        time.sleep(1.0)  # a window in which a step would be recorded if pause did not hold: nothing to wait for
         assert RunReader(run).last_step() == paused_at  # no step while paused
         send_command(run, "resume")
-        while RunReader(run).last_step() <= paused_at:
-            assert time.time() < deadline
-            time.sleep(0.1)
+        wait_until(lambda: RunReader(run).last_step() > paused_at, "a step after resume", 60, 0.1)
         send_command(run, "stop")
         assert proc.wait(timeout=60) == 0
         assert RunReader(run).status()["status"] == "stopped"

@@ -12,16 +12,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.build import resolve_device
 from core.config import load_config
 from core.data import build_datasets
-from core.errors import TAAFError
+from core.errors import TAAFError, TrainingFailed
 from core.store import RunReader, RunWriter
 from core.strategies.taaf import TAAFStrategy
-from core.train import TrainingFailed, resolve_device, train
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ["train.epochs=2", "record.every_steps=5", "record.progress=false", "train.threads=1", "record.shapley=false",
-        "data.batch_size=128", "model.widths=[8, 16]", "model.T=2", "model.audio_steps=2", "model.visual_steps=2"]
+from core.training_loop import train
+from tests.support import ROOT, TAAF_CONFIG, TINY
 
 
 def _one_line(p: subprocess.CompletedProcess, rc: int, *expected: str) -> None:
@@ -35,6 +33,7 @@ def _py(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.integration
 def test_a_device_that_is_not_one_is_one_line(tmp_path: Path) -> None:
     p = _py("core.train", "--config", "configs/taaf.toml", "--run-dir", str(tmp_path / "run"), "--set",
             "train.device=tpu9")
@@ -45,6 +44,7 @@ def test_a_device_that_is_not_one_is_one_line(tmp_path: Path) -> None:
             resolve_device(name)
 
 
+@pytest.mark.integration
 def test_config_json_that_is_not_an_object(tiny_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "copy"
     shutil.copytree(tiny_run, run)
@@ -53,13 +53,14 @@ def test_config_json_that_is_not_an_object(tiny_run: Path, tmp_path: Path) -> No
     _one_line(_py("core.train", "--resume", str(run)), 2, "config.json", "expected a JSON object")
     _one_line(_py("core.evaluate", str(run)), 2, "config.json", "expected a JSON object")
     assert {p: p.read_bytes() for p in before} == before  # nothing already written changed
-    from studio.rundata import RunData
+    from studio.live.rundata import RunData
 
     rd = RunData(str(run))  # the Train page's reader: the run still shows, without its settings
     rd.refresh()
     assert rd.config == {} and rd.last_step > 0
 
 
+@pytest.mark.integration
 def test_non_finite_loss_in_the_first_epoch_claims_no_checkpoint(tmp_path: Path, monkeypatch) -> None:
     original, calls = TAAFStrategy.loss, {"n": 0}
 
@@ -70,13 +71,14 @@ def test_non_finite_loss_in_the_first_epoch_claims_no_checkpoint(tmp_path: Path,
 
     monkeypatch.setattr(TAAFStrategy, "loss", poisoned)
     with pytest.raises(TrainingFailed, match="no checkpoint was written yet") as e:
-        train(load_config(ROOT / "configs/taaf.toml", TINY), tmp_path / "run")
+        train(load_config(TAAF_CONFIG, TINY), tmp_path / "run")
     assert "is kept" not in str(e.value) and not (tmp_path / "run/checkpoints/last.pt").exists()
     assert "no checkpoint was written yet" in RunReader(tmp_path / "run").status()["error"]
 
 
+@pytest.mark.integration
 def test_a_loss_that_never_falls_warns_once(tmp_path: Path, capsys) -> None:
-    train(load_config(ROOT / "configs/taaf.toml", TINY + ["optim.lr=1000"]), tmp_path / "run")
+    train(load_config(TAAF_CONFIG, TINY + ["optim.lr=1000"]), tmp_path / "run")
     r = RunReader(tmp_path / "run")
     assert r.status()["status"] == "finished"  # a warning, not a refusal
     warnings = r.events().query("kind == 'warning'")["message"].tolist()
@@ -86,8 +88,9 @@ def test_a_loss_that_never_falls_warns_once(tmp_path: Path, capsys) -> None:
     assert len(err) == 1 and warnings[0] in err[0]
 
 
+@pytest.mark.integration
 def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -> None:
-    cfg = load_config(ROOT / "configs/taaf.toml", TINY)
+    cfg = load_config(TAAF_CONFIG, TINY)
     spe = math.ceil(len(build_datasets(cfg).train) / cfg["data"]["batch_size"])
     original, polls = RunWriter.poll_command, {"n": 0}
 
@@ -101,18 +104,18 @@ def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -
     meta = r.meta()
     assert meta["checkpoint"] == {"epoch": 0, "step": spe}
     stop = r.events().query("kind == 'stop'")["message"].tolist()
-    assert len(stop) == 1 and "end of epoch 0" in stop[0] and "redoes" in stop[0]
+    assert len(stop) == 1 and "end of epoch 0" in stop[0] and f"steps {spe + 1}–{spe + 3} are trained again" in stop[0]
     assert not r.events().query("kind == 'warning'").shape[0]  # a run that learns gets no loss warning
 
-    from studio.controls import continue_help
+    from core.launcher import continue_note
 
-    text = continue_help(meta, spe + 3)
+    text = continue_note(meta.get("checkpoint"), spe + 3)
     assert f"end of epoch 0 (step {spe})" in text and f"steps {spe + 1}–{spe + 3} are trained again" in text
-    assert "starts over from step 0" in continue_help({}, 4)
+    assert "starts over from step 0" in continue_note(None, 4)
 
 
 def _bar(path: str, meta: dict, step: int) -> None:
-    from studio import controls
+    from studio.ui import run_controls as controls
 
     controls.run_buttons(path, "stopped", meta, step)
 

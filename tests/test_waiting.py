@@ -1,12 +1,12 @@
-"""studio/waiting.py: what an empty panel says about when it will fill."""
+"""studio/charts/waiting.py: what an empty panel says about when it will fill."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from studio.waiting import about, fills_when, note_for, recent_step_time
-from tests.conftest import make_run
+from studio.charts.waiting import about, fills_when, note_for, recent_step_time
+from tests.support import make_run
 
 
 def test_epoch_panels_count_down_to_the_end_of_the_first_epoch() -> None:
@@ -59,14 +59,3 @@ def test_note_for_a_young_recorded_run(tmp_path) -> None:
     done = make_run(tmp_path / "done", steps=40, steps_per_epoch=20)
     with RunReader(done) as r:
         assert note_for("imb", r.scalars("step"), r.scalars("epoch"), r.meta(), cfg) is None
-
-
-def test_speed_is_not_stale_while_paused() -> None:
-    from studio.waiting import speed_text
-
-    steps = pd.DataFrame({"samples_per_s": [100.0] * 5 + [300.0] * 20})
-    assert speed_text("running", steps) == "300"
-    assert speed_text("paused", steps) == "0 (paused)"
-    assert speed_text("finished", steps) == "—"
-    assert speed_text(None, steps) == "300"  # demo/replay: no live status, the recorded speed
-    assert speed_text("running", pd.DataFrame({"step": [1]})) == "—"

@@ -1,35 +1,15 @@
-"""Dataset dispatch: `build_datasets(cfg)` picks the loader named by `data.dataset`."""
+"""Datasets: `build_datasets(cfg)` picks the loader named by `data.dataset` (core/data/registry.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ConfigError
+from core.data.registry import LOADERS, build_datasets
 
 if TYPE_CHECKING:
     from core.data.common import DataBundle
 
-DATASETS = ("avdigits", "cremad", "ave")
-
-
-def build_datasets(cfg: dict[str, Any]) -> DataBundle:
-    """Build train/val/test datasets from a full config (uses `data` and `train.seed`)."""
-    data_cfg = cfg["data"]
-    seed = int(cfg["train"]["seed"])
-    name = data_cfg["dataset"]
-    if name == "avdigits":
-        from core.data import avdigits
-
-        return avdigits.build(data_cfg, seed)
-    if name == "cremad":
-        from core.data import cremad
-
-        return cremad.build(data_cfg, seed)
-    if name == "ave":
-        from core.data import ave
-
-        return ave.build(data_cfg, seed)
-    raise ConfigError(f"data.dataset = {name!r}: expected one of {', '.join(DATASETS)}")
+DATASETS = tuple(LOADERS)
 
 
 def __getattr__(name: str) -> Any:

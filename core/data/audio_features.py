@@ -21,6 +21,7 @@ FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 def read_wav(path: str | Path, sample_rate: int) -> np.ndarray:
     """Mono float32 samples at `sample_rate` (channels averaged, polyphase resampling when needed)."""
+    require_regular_file(path)
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise ValueError("no samples")
@@ -70,13 +71,56 @@ def resize_2d(a: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
-def read_spectrogram(path: str | Path, kind: str) -> np.ndarray:
-    """A stored 2-D spectrogram: `.npy` (never unpickled) or a pickle (caller checked the opt-in)."""
+# The only globals a pickled numpy array needs (numpy 1.x and 2.x module names): anything else in a .pkl
+# (os.system, builtins.eval, ...) is refused, so even a trusted-by-flag pickle cannot run code while it loads.
+ARRAY_PICKLE_GLOBALS = {
+    (module, name)
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "scalar")
+} | {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+     ("numpy._core.numeric", "_frombuffer")}
+
+
+def _latin1_bytes(text: str, encoding: str = "utf-8") -> bytes:
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refers to _codecs.encode with {encoding!r}; only numpy arrays are loaded")
+    return text.encode("latin1")
+
+
+class ArrayUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and nothing else: any other global is refused in one line."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) in ARRAY_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        if (module, name) == ("_codecs", "encode"):  # protocol <= 2 writes an array's bytes as latin-1 text
+            return _latin1_bytes
+        raise pickle.UnpicklingError(f"refers to {module}.{name}; only numpy arrays are loaded from a pickle")
+
+
+def require_regular_file(path: str | Path) -> None:
+    """ValueError unless `path` is a regular file (after links): a FIFO or device would block its reader forever."""
+    if not Path(path).is_file():
+        raise ValueError("not a regular file")
+
+
+def load_array_pickle(path: str | Path) -> np.ndarray:
+    """A pickled numpy array through `ArrayUnpickler`."""
+    require_regular_file(path)
+    with open(path, "rb") as f:
+        return np.asarray(ArrayUnpickler(f).load())
+
+
+def read_spectrogram(path: str | Path, kind: str, trust_pickles: bool = False) -> np.ndarray:
+    """A stored 2-D spectrogram: `.npy` (never unpickled) or, only with `trust_pickles` (the user's
+    --allow-pickle), a pickle read through the array-only unpickler."""
+    require_regular_file(path)
     if kind == "npy":
         a = np.load(str(path), allow_pickle=False)
+    elif not trust_pickles:
+        raise ValueError("pickled audio needs --allow-pickle on the command line")
     else:
-        with open(path, "rb") as f:
-            a = pickle.load(f)  # only reached when data.ave.allow_pickle = true
+        a = load_array_pickle(path)
     a = np.asarray(a)
     a = a.reshape([d for d in a.shape if d != 1] or [1])  # (1, F, L) copies exist
     if a.ndim != 2 or a.dtype.kind not in "fiu":
@@ -101,6 +145,7 @@ def middle_frame(folder: Path) -> Path | None:
 
 def read_frame(path: str | Path, size: int) -> np.ndarray:
     """RGB frame resized to size x size, as uint8 (3, size, size): 4x smaller to cache than floats."""
+    require_regular_file(path)
     with Image.open(path) as img:
         img.load()  # decode now so truncated files fail here, not in a worker mid-epoch
         rgb = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from core.data import presets
 from core.data.common import DataBundle
+from core.data.validation import CheckReport, count_table
 from core.errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -160,7 +161,31 @@ def degrade_seed(seed: int) -> int:
     return int(np.random.SeedSequence([int(seed), 0xAD161]).generate_state(1)[0])
 
 
-def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
+def check(data_cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
+    """Validate the .npz a config points at: the report behind `python -m core.data check` (decode: unused,
+    nothing to decode)."""
+    path = data_cfg["path"]
+    try:
+        arrays = load_npz(resolve_path(path))  # same lookup as build(): cwd, then the repo root
+    except DataError as e:
+        return CheckReport([str(e)], f"AV-Digits at {path}: invalid")
+    lines = [f"AV-Digits at {path}: valid"]
+    counts: dict[str, dict[str, int]] = {}
+    try:  # a table when load_npz hands back the schema's arrays; validation already passed either way
+        labels, splits = np.asarray(arrays["label"]), np.asarray(arrays["split"])
+        names = [str(d) for d in range(int(labels.max()) + 1)]
+        for code, split in enumerate(("train", "val", "test")):
+            counts[split] = {n: int(np.sum((splits == code) & (labels == int(n)))) for n in names}
+        lines.append(count_table(counts, names))
+        shared = shared_speakers(arrays)
+        lines.append(f"speakers in two splits: train and validation {shared['train-validation']}, "
+                     f"test and train / validation {shared['test-other']}")
+    except Exception as e:  # the table is optional, the verdict is not
+        lines.append(f"(no per-class table: {type(e).__name__})")
+    return CheckReport([], "\n".join(lines), counts)
+
+
+def build(data_cfg: dict[str, Any], seed: int, trust_pickles: bool = False) -> DataBundle:
     """Train / validation / test datasets from the `[data]` config table and the run seed."""
     arrays = load_npz(resolve_path(data_cfg["path"]))
     av = data_cfg.get("avdigits", {})

@@ -5,14 +5,16 @@
     <path>/<frames_dir>/<id>/*.jpg          Image-01-FPS or Image-01-FPS-SE; the middle frame is used
     <path>/<audio dir>/<id>.wav | .npy | .pkl     audio dir: data.ave.audio_dir or the first of AUDIO_DIRS
 
-Classes are the sorted distinct categories of Annotations.txt. Pickles are read only with
-data.ave.allow_pickle = true (a pickle can run code when loaded).
+Classes are the sorted distinct categories of Annotations.txt. Pickles (audio = "pickle") are read only when the
+user passes --allow-pickle on the command line (`trust_pickles`; a pickle can run code when loaded), never because
+a config file or a run folder says so, and then only through an unpickler that builds numpy arrays and nothing else.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,16 @@ import numpy as np
 
 from core.data import audio_features as af
 from core.data.cache import CachePlan, cached_bundle, checked_report, decode_frame, plan_cache, unreadable_audio
-from core.data.check import CheckReport, Problems, class_counts, count_table, raise_if_problems, read_rows
 from core.data.common import DataBundle
+from core.data.validation import (
+    CheckReport,
+    Problems,
+    class_counts,
+    count_table,
+    id_problem,
+    raise_if_problems,
+    read_rows,
+)
 from core.errors import ConfigError
 
 ANNOTATIONS = "Annotations.txt"
@@ -34,16 +44,16 @@ AUDIO_DIRS = ("Audio-1004-SE", "Audios", "AudioWAV", "audio")
 SUFFIX = {"wav": ".wav", "npy": ".npy", "pickle": ".pkl"}
 
 
-def _pickle_gate(c: dict[str, Any]) -> None:
+def _pickle_gate(c: dict[str, Any], trust_pickles: bool) -> None:
     if c["audio"] != "pickle":
         return
-    if not c["allow_pickle"]:
+    if not trust_pickles:
         raise ConfigError(
-            "data.ave.audio = 'pickle' needs data.ave.allow_pickle = true: loading a pickle can run "
+            "data.ave.audio = 'pickle' needs --allow-pickle on the command line: loading a pickle can run "
             "arbitrary code, so opt in only for files you trust (or convert them to .npy, audio = 'npy')"
         )
     warnings.warn(
-        "data.ave.allow_pickle = true: reading pickled spectrograms; a pickle can run arbitrary code "
+        "--allow-pickle: reading pickled spectrograms (numpy arrays only); a pickle can run arbitrary code "
         "when loaded, use only files you trust",
         UserWarning,
         stacklevel=3,
@@ -58,14 +68,16 @@ def settings(c: dict[str, Any], audio_dir: str) -> dict[str, Any]:
     return {**{k: c[k] for k in keys}, "audio_dir": audio_dir}
 
 
-def decode_clip(s: dict[str, Any], job: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def decode_clip(
+    s: dict[str, Any], job: tuple[str, str], trust_pickles: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(audio path, frame path) -> (audio_size x audio_size spectrogram, uint8 frame); picklable for workers."""
     audio, frame = job
     try:
         if s["audio"] == "wav":
             spec = af.wav_log_spectrogram(audio, s["sample_rate"], s["seconds"], s["n_fft"], s["hop"])
         else:
-            spec = af.read_spectrogram(audio, s["audio"])
+            spec = af.read_spectrogram(audio, s["audio"], trust_pickles)
         spec = af.resize_2d(spec, s["audio_size"])
     except Exception as e:  # any decoder failure is the file's problem, reported by name
         raise unreadable_audio(audio, e) from None
@@ -91,6 +103,10 @@ def read_list(path: Path, problems: Problems) -> list[tuple[int, str, str]]:
             continue
         if len(fields) < 2 or not fields[0] or not fields[1]:
             problems.add("malformed row (expected Category&VideoID&Quality&Start&End)", f"{path.name} line {n}")
+            continue
+        why = id_problem(fields[1])
+        if why:
+            problems.add(f"invalid video id ({why})", f"{path.name} line {n}: {fields[1][:40]!r}")
             continue
         out.append((n, fields[0], fields[1]))
     return out
@@ -179,15 +195,17 @@ def _scan_files(s: Scan, c: dict[str, Any], ids: list[str]) -> None:
             s.files[vid] = (audio, frame)
 
 
-def _cache_plan(data_cfg: dict[str, Any], s: Scan) -> CachePlan:
+def _cache_plan(data_cfg: dict[str, Any], s: Scan, trust_pickles: bool) -> CachePlan:
     st = settings(data_cfg["ave"], s.audio_dir.name if s.audio_dir else "")
-    return plan_cache(data_cfg["cache_dir"], "ave", s.root, st, s.files, decode_clip)
+    # trust is not part of the cache key: it does not change the arrays, only whether pickles may be read
+    decode = partial(decode_clip, trust_pickles=trust_pickles)
+    return plan_cache(data_cfg["cache_dir"], "ave", s.root, st, s.files, decode)
 
 
-def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
+def check(data_cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
     """Validate an AVE folder: the report behind `python -m core.data check` and build()."""
     c = data_cfg["ave"]
-    _pickle_gate(c)
+    _pickle_gate(c, trust_pickles)
     s = scan(data_cfg)
     counts = class_counts(s.splits, s.classes)
     lines = [f"AVE at {s.root}"]
@@ -204,17 +222,18 @@ def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
         f"audio: {c['audio']} from {where} -> {c['audio_size']} x {c['audio_size']}; frames: middle "
         f"image of {c['frames_dir']}/<id>/ -> 3 x {c['frame_size']} x {c['frame_size']}"
     )
-    plan = _cache_plan(data_cfg, s) if s.files else None
+    plan = _cache_plan(data_cfg, s, trust_pickles) if s.files else None
     return checked_report(s.problems, lines, counts, plan, data_cfg["num_workers"], decode)
 
 
-def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
-    """Check, decode (or reuse the cache) and return the three splits (`seed` unused: the splits are fixed)."""
+def build(data_cfg: dict[str, Any], seed: int, trust_pickles: bool = False) -> DataBundle:
+    """Check, decode (or reuse the cache) and return the three splits (`seed` unused: the splits are fixed).
+    `trust_pickles`: the user's --allow-pickle, never a config value."""
     c = data_cfg["ave"]
-    _pickle_gate(c)
+    _pickle_gate(c, trust_pickles)
     s = scan(data_cfg)
     raise_if_problems(s.problems, str(s.root))
     a_shape, v_shape = (c["audio_size"], c["audio_size"]), (3, c["frame_size"], c["frame_size"])
     splits = {k: s.splits[k] for k in ("train", "val", "test")}
-    plan = _cache_plan(data_cfg, s)
+    plan = _cache_plan(data_cfg, s, trust_pickles)
     return cached_bundle(plan, splits, s.classes, a_shape, v_shape, data_cfg["num_workers"], str(s.root))

@@ -25,8 +25,8 @@ import torch
 from torch.utils.data import Dataset
 
 from core.data.audio_features import normalise_frame, read_frame
-from core.data.check import CheckReport, Problems, raise_if_problems
 from core.data.common import DataBundle
+from core.data.validation import CheckReport, Problems, raise_if_problems
 
 CACHE_VERSION = 1
 

@@ -17,8 +17,16 @@ import numpy as np
 
 from core.data import audio_features as af
 from core.data.cache import CachePlan, cached_bundle, checked_report, decode_frame, plan_cache, unreadable_audio
-from core.data.check import CheckReport, Problems, class_counts, count_table, raise_if_problems, read_rows
 from core.data.common import DataBundle
+from core.data.validation import (
+    CheckReport,
+    Problems,
+    class_counts,
+    count_table,
+    id_problem,
+    raise_if_problems,
+    read_rows,
+)
 
 CLASSES = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]
 SPLIT_FILES = {"train": "train.csv", "test": "test.csv"}
@@ -86,6 +94,8 @@ def scan(data_cfg: dict[str, Any]) -> Scan:
             where = f"{fname} line {n}"
             if len(fields) != 2 or not fields[0]:
                 s.problems.add("malformed row (expected clip,EMO)", f"{where}: {','.join(fields)!r}")
+            elif id_problem(fields[0]):
+                s.problems.add(f"invalid clip id ({id_problem(fields[0])})", f"{where}: {fields[0][:40]!r}")
             elif fields[1] not in label_of:
                 s.problems.add(f"label not in {' '.join(CLASSES)}", f"{where}: {fields[1]!r}")
             elif fields[0] in seen:
@@ -151,7 +161,7 @@ def _cache_plan(data_cfg: dict[str, Any], s: Scan) -> CachePlan:
     return plan_cache(data_cfg["cache_dir"], "cremad", s.root, settings(data_cfg["cremad"]), s.files, decode_clip)
 
 
-def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
+def check(data_cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
     """Validate a CREMA-D folder: the report behind `python -m core.data check` and build()."""
     c = data_cfg["cremad"]
     s = scan(data_cfg)
@@ -177,7 +187,7 @@ def check(data_cfg: dict[str, Any], decode: bool = True) -> CheckReport:
     return checked_report(s.problems, lines, counts, plan, data_cfg["num_workers"], decode)
 
 
-def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
+def build(data_cfg: dict[str, Any], seed: int, trust_pickles: bool = False) -> DataBundle:
     """Check, decode (or reuse the cache), carve validation, and return the three splits."""
     c = data_cfg["cremad"]
     s = scan(data_cfg)

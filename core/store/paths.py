@@ -8,6 +8,8 @@ from pathlib import Path, PurePosixPath
 
 from core.errors import StoreError
 
+MAX_LOG_TAIL_BYTES = 1 << 20  # a log without newlines is never read whole (core/store/limits.py has the rest)
+
 LOG_FILE = "train.log"
 # Temporary files the writer, the trainer and the launcher leave behind when killed mid-write.
 TEMP_GLOBS = (".*.tmp", "arrays/.*.tmp", "checkpoints/*.tmp")
@@ -45,7 +47,7 @@ def read_log_tail(run_dir: str | Path, n_lines: int = 50) -> str:
         with open(path, "rb") as f:
             pos = f.seek(0, os.SEEK_END)
             data = b""
-            while pos > 0 and data.count(b"\n") <= n_lines:
+            while pos > 0 and data.count(b"\n") <= n_lines and len(data) < MAX_LOG_TAIL_BYTES:
                 size = min(1 << 16, pos)
                 pos -= size
                 f.seek(pos)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -19,10 +18,14 @@ from core.errors import StoreError, TAAFError
 from core.store.common import (
     STORE_FILE,
     check_schema,
+    checked_status,
     connect,
-    pid_alive,
+    is_stale,
+    one_line,
+    read_writer,
     store_path,
 )
+from core.store.limits import MAX_CONFIG_BYTES, load_npz, read_small_file
 from core.store.paths import inside_run, read_log_tail
 
 
@@ -78,28 +81,38 @@ class RunReader:
     def config(self) -> dict[str, Any]:
         path = self.run_dir / "config.json"
         try:
-            cfg = json.loads(inside_run(self.run_dir, "config.json", "config").read_text())
+            text = read_small_file(inside_run(self.run_dir, "config.json", "config"), MAX_CONFIG_BYTES, "config")
+            cfg = json.loads(text)
         except FileNotFoundError:
             raise StoreError(f"{path}: missing (half-created run)") from None
-        except (OSError, ValueError) as e:
-            raise StoreError(f"{path}: not readable JSON ({e})") from None
+        except (OSError, ValueError, RecursionError) as e:
+            raise StoreError(f"{path}: not readable JSON ({one_line(e)})") from None
         if not isinstance(cfg, dict):
             raise StoreError(f"{path}: expected a JSON object of settings, got {type(cfg).__name__}")
         return cfg
 
     def meta(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM meta")}
+        out = {}
+        for k, v in self._query("SELECT key, value FROM meta"):
+            try:
+                out[k] = json.loads(v)
+            except (TypeError, ValueError, RecursionError):
+                raise StoreError(f"{self.run_dir / STORE_FILE}: meta {k!r} = {str(v)[:60]!r} is not JSON") from None
+        return out
 
     def status(self) -> dict[str, Any]:
         """status, error, pid, host, started, updated (unix s), age_s and stale: a running/paused run
-        whose writer is dead on this host or whose heartbeat is older than `stale_after` seconds."""
+        whose writer process is gone (on this host) or whose heartbeat is older than `stale_after` seconds (on
+        another host); see common.is_stale."""
         rows = self._query("SELECT status, error, pid, host, started, updated FROM status WHERE id = 1")
         if not rows:
             raise StoreError(f"{self.run_dir}: {STORE_FILE} has no status row (half-created run store)")
-        st = dict(zip(("status", "error", "pid", "host", "started", "updated"), rows[0], strict=True))
+        st = checked_status(dict(zip(("status", "error", "pid", "host", "started", "updated"), rows[0], strict=True)),
+                            self.run_dir / STORE_FILE)
         st["age_s"] = time.time() - st["updated"]
-        dead = st["host"] == socket.gethostname() and not pid_alive(st["pid"])
-        st["stale"] = st["status"] in ("running", "paused") and (dead or st["age_s"] > self.stale_after)
+        with self._lock:
+            writer = read_writer(self._conn)
+        st["stale"] = is_stale(st, writer, self.stale_after)
         return st
 
     def last_step(self) -> int:
@@ -157,10 +170,9 @@ class RunReader:
             raise StoreError(f"{self.run_dir}: no {kind!r} arrays at step {step}")
         path = inside_run(self.run_dir, rows[0][0], f"{kind!r} arrays path of step {step}")
         try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files if keys is None or k in keys}
-        except (OSError, ValueError, zipfile.BadZipFile) as e:
-            raise StoreError(f"{path}: cannot load {kind!r} arrays of step {step} ({e})") from None
+            return load_npz(path, keys)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise StoreError(f"{path}: cannot load {kind!r} arrays of step {step} ({one_line(e)})") from None
 
     def events(self) -> pd.DataFrame:
         rows = self._query("SELECT id, time, kind, message FROM events ORDER BY id")
@@ -175,6 +187,21 @@ def _from_config(cfg: dict, *path: str) -> Any:
     for p in path:
         cfg = cfg.get(p) if isinstance(cfg, dict) else None
     return cfg
+
+
+_ROW_TYPES = {"strategy": (str,), "preset": (str,), "seed": (int,), "total_steps": (int,),
+              "last_val_acc_f": (int, float), "created": (int, float)}
+
+
+def _check_row_types(row: dict[str, Any], db: Path) -> None:
+    """The pages compute with these: a crafted meta value of another type is the row's problem, not theirs."""
+    for key, types in _ROW_TYPES.items():
+        v = row.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, types)):
+            for k in _ROW_TYPES:
+                row[k] = None
+            row["status"] = "unknown"
+            raise StoreError(f"{db}: {key} = {str(v)[:60]!r} is not {'text' if types == (str,) else 'a number'}")
 
 
 LIST_COLUMNS = ["name", "path", "status", "strategy", "preset", "seed", "steps", "total_steps",
@@ -207,7 +234,10 @@ def list_runs(runs_dir: str | Path, stale_after: float = 60.0) -> pd.DataFrame:
                     steps=max(r.last_step(), 0), total_steps=meta.get("total_steps"),
                     last_val_acc_f=last[0][0] if last else None,
                     created=meta.get("created", st["started"]), updated=st["updated"])
+                _check_row_types(row, d / STORE_FILE)
         except (TAAFError, sqlite3.Error, OSError, ValueError) as e:
             row["problem"] = str(e).splitlines()[0] if str(e) else type(e).__name__
+        except Exception as e:  # noqa: BLE001 (a crafted store must never break the whole list; one row says why)
+            row["problem"] = f"{d / STORE_FILE}: unreadable ({one_line(e)})"
         out.append(row)
     return pd.DataFrame(out, columns=LIST_COLUMNS)

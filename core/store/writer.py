@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -22,16 +23,22 @@ from core.store.common import (
     SCHEMA_SQL,
     SCHEMA_VERSION,
     SCOPES,
+    STALE_AFTER_S,
     STATUSES,
     STORE_FILE,
     CommandError,
     check_schema,
+    checked_status,
     connect,
+    is_stale,
+    process_start_ticks,
+    read_writer,
     store_path,
     to_json,
 )
 from core.store.paths import inside_run
 from core.store.reader import RunReader
+from core.store.retry import retry_locked
 
 
 class RunWriter:
@@ -103,77 +110,100 @@ class RunWriter:
 
     @classmethod
     def open(cls, run_dir: str | Path) -> RunWriter:
-        """Reopen an existing run for --resume. Refuses a run another live process still writes."""
+        """Reopen an existing run for --resume. Refuses a run another live process still writes: the check and
+        the claim (this process becomes the run's writer) are one write transaction, so of two resumes started
+        at once one opens and the other is refused."""
         run_dir = Path(run_dir)
-        with RunReader(run_dir, immutable=False) as r:
-            st = r.status()
-        if st["status"] in ("running", "paused") and not st["stale"] and st["pid"] != os.getpid():
-            raise StoreError(f"{run_dir}: run is still {st['status']} (pid {st['pid']} on {st['host']}); stop it first")
+        with RunReader(run_dir, immutable=False):  # (schema and status row checked, one-line errors)
+            pass
         for sub in ("arrays", "checkpoints"):  # written below: a folder linked out of the run would be written there
             inside_run(run_dir, sub, "folder")
-        w = cls._attach(run_dir)
-        if not (st["status"] in ("running", "paused") and not st["stale"]):  # (else: this process, still live)
+        conn = cls._connect(run_dir)
+        w = cls(run_dir, conn)
+        try:
+            live_self = w._claim()
+        except BaseException:
+            conn.close()
+            raise
+        if not live_self:  # (else: this process, still live, reopening its own run)
             w._discard_commands()
         return w
+
+    def _claim(self) -> bool:
+        """Make this process the run's writer; StoreError if another live process is. True when the run was
+        live and written by this very process."""
+        def claim() -> bool:
+            row = self._conn.execute("SELECT status, error, pid, host, started, updated FROM status").fetchone()
+            st = checked_status(dict(zip(("status", "error", "pid", "host", "started", "updated"), row, strict=True)),
+                                self.run_dir / STORE_FILE)
+            st["age_s"] = time.time() - st["updated"]
+            live = st["status"] in ("running", "paused") and not is_stale(st, read_writer(self._conn), STALE_AFTER_S)
+            if live and st["pid"] != os.getpid():
+                raise StoreError(f"{self.run_dir}: run is still {st['status']} (pid {st['pid']} on {st['host']}); "
+                                 "stop it first")
+            self._claim_rows()
+            return live
+        return self._transaction(claim)
+
+    def _claim_rows(self) -> None:
+        self._conn.execute("UPDATE status SET pid = ?, host = ?, updated = ? WHERE id = 1",
+                           (os.getpid(), socket.gethostname(), time.time()))
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('writer', ?)",
+                           (to_json({"pid": os.getpid(), "start": process_start_ticks(os.getpid())}),))
 
     def _discard_commands(self) -> None:
         """Commands still pending were sent to a trainer that is gone (the run is not live): this one must not
         obey them. A live run reopened by its own writer process keeps its commands."""
         now = time.time()
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self._conn.execute("SELECT id, command, time FROM control WHERE consumed_at IS NULL "
-                                          "ORDER BY id").fetchall()
-                self._conn.execute("UPDATE control SET consumed_at = ? WHERE consumed_at IS NULL", (now,))
-                self._conn.executemany(
-                    "INSERT INTO events (time, kind, message) VALUES (?, 'command_discarded', ?)",
-                    [(now, f"{cmd!r} sent {time.strftime('%H:%M:%S', time.localtime(t))} to a trainer that is gone; "
-                           "not obeyed") for _, cmd, t in rows])
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+
+        def discard() -> None:
+            rows = self._conn.execute("SELECT id, command, time FROM control WHERE consumed_at IS NULL "
+                                      "ORDER BY id").fetchall()
+            self._conn.execute("UPDATE control SET consumed_at = ? WHERE consumed_at IS NULL", (now,))
+            self._conn.executemany(
+                "INSERT INTO events (time, kind, message) VALUES (?, 'command_discarded', ?)",
+                [(now, f"{cmd!r} sent {time.strftime('%H:%M:%S', time.localtime(t))} to a trainer that is gone; "
+                       "not obeyed") for _, cmd, t in rows])
+
+        self._transaction(discard)
 
     @classmethod
-    def _attach(cls, run_dir: Path) -> RunWriter:
+    def _connect(cls, run_dir: Path) -> sqlite3.Connection:
         conn = connect(str(store_path(run_dir)))
         check_schema(conn, run_dir)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, no fsync per step
-        w = cls(run_dir, conn)
-        w._exec("UPDATE status SET pid = ?, host = ?, updated = ? WHERE id = 1",
-                (os.getpid(), socket.gethostname(), time.time()))
+        return conn
+
+    @classmethod
+    def _attach(cls, run_dir: Path) -> RunWriter:
+        w = cls(run_dir, cls._connect(run_dir))
+        w._transaction(w._claim_rows)
         return w
+
+    def _retrying(self, fn: Callable[[], Any]) -> Any:
+        """fn() (under self._lock), retried while another process holds the write lock (core/store/retry.py)."""
+        if self._conn is None:
+            raise StoreError(f"{self.run_dir}: run writer is closed")
+        return retry_locked(self._conn, fn, self.run_dir / STORE_FILE)
+
+    def _transaction(self, fn: Callable[[], Any]) -> Any:
+        """fn() inside one BEGIN IMMEDIATE ... COMMIT, retried while the store is locked elsewhere."""
+        def once() -> Any:
+            self._conn.execute("BEGIN IMMEDIATE")
+            out = fn()
+            self._conn.execute("COMMIT")
+            return out
+
+        with self._lock:
+            return self._retrying(once)
 
     def _exec(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         with self._lock:
-            if self._conn is None:
-                raise StoreError(f"{self.run_dir}: run writer is closed")
-            try:
-                return self._conn.execute(sql, params)
-            except sqlite3.OperationalError as e:
-                if is_disk_full(e):
-                    raise self._full() from None
-                raise
+            return self._retrying(lambda: self._conn.execute(sql, params))
 
     def _many(self, sql: str, rows: list[tuple]) -> None:
-        with self._lock:
-            if self._conn is None:
-                raise StoreError(f"{self.run_dir}: run writer is closed")
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.executemany(sql, rows)
-                self._conn.execute("COMMIT")
-            except BaseException as e:
-                if self._conn.in_transaction:  # a failed COMMIT too: never leave the next write inside this one
-                    self._conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.OperationalError) and is_disk_full(e):
-                    raise self._full() from None
-                raise
-
-    def _full(self) -> DiskFullError:
-        return DiskFullError(f"no space left on device while writing {self.run_dir / STORE_FILE}")
+        self._transaction(lambda: self._conn.executemany(sql, rows))
 
     def log_scalars(self, step: int, epoch: int, values: dict[str, Any], scope: str = "step") -> None:
         """All keys of one step in one transaction; NaN/inf are stored as NULL (read back as NaN)."""

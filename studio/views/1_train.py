@@ -1,7 +1,7 @@
 """Page 1 — Train & watch: start a run and see every panel move while the network learns.
 
 While a run trains (or the demo replays), nothing here reruns on a timer: the run bar and every chart are
-browser-side components that fetch their own updates from studio/live_api.py and redraw in place. The page
+browser-side components that fetch their own updates from studio/live/routes.py and redraw in place. The page
 reruns on a click, or when the run bar sees the run's status change (paused, finished...).
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -17,8 +16,10 @@ import streamlit as st
 from core import launcher
 from core.errors import TAAFError
 from core.store.paths import read_log_tail
-from studio import controls, landing, live_api, livechart, look, panels, state
-from studio.rundata import RunData
+from studio import settings
+from studio.live import livechart, runs, urls
+from studio.ui import landing, look, panels, run_controls, runlist, session, sidebar, widgets
+from studio.ui.text import plain
 
 
 def _log_tail(path: str, n: int = 40) -> str:
@@ -30,7 +31,7 @@ def _faults(path: str, status: dict) -> None:
     """Failed and interrupted runs: the error and the end of train.log."""
     s = status.get("status")
     if s == "failed":
-        st.error(f"This run failed: {status.get('error') or 'see the log below'}")
+        st.error(f"This run failed: {plain(status.get('error') or 'see the log below')}")
         st.code(_log_tail(path) or "(train.log is empty)", language="text")
     elif status.get("stale") or s == "interrupted":
         st.warning("This run was **interrupted** (its trainer process is gone). Press **Resume** to continue "
@@ -46,12 +47,12 @@ def _before_store(path: str) -> None:
     try:
         stt = launcher.run_state(path)
     except TAAFError as e:
-        st.error(str(e))
+        st.error(plain(e))
         return
     if stt["status"] == "failed":
         _faults(path, stt)
     else:
-        st.info(f"Starting **{Path(path).name}** — loading data and building the network…")
+        st.info(f"Starting **{plain(Path(path).name)}** — loading data and building the network…")
         st.code(_log_tail(path, 8) or "…", language="text")
 
 
@@ -65,23 +66,10 @@ def _state(path: str) -> str:
     return "interrupted" if stt.get("stale") else str(stt["status"])
 
 
-def _refreshed(path: str, what: str = "this run") -> RunData | None:
-    """This page's RunData for `path` with what is new read in; None (and the error shown) if unreadable."""
-    rd = state.run_data("live", path)
-    try:
-        rd.refresh()
-    except TAAFError as e:
-        st.error(f"Cannot read {what}: {e}")
-        return None
-    return rd
 
 
 def _status_changed() -> None:
-    state.run_table.clear()  # the run list shows statuses too
-
-
-def _newest_probe(run: live_api.LiveRun) -> int | None:
-    return run.rd.probe_steps[-1] if run.rd.probe_steps else None
+    runlist.run_table.clear()  # the run list shows statuses too
 
 
 def run_bar(path: str, token: str, status: str, initial: dict, moving: bool, meta: dict,
@@ -90,10 +78,10 @@ def run_bar(path: str, token: str, status: str, initial: dict, moving: bool, met
     Pause / Resume / Stop / Continue buttons for the run's status at this script run."""
     src = None
     if moving:
-        src = "/taaf/api/head?" + urlencode({"run": token, **({"t0": demo_t0} if demo_t0 is not None else {})})
-    livechart.run_head("run_head", src, status, initial, state.PULSE_S, _status_changed)
+        src = urls.head_src(token, **({"t0": demo_t0} if demo_t0 is not None else {}))
+    livechart.run_head("run_head", src, status, initial, settings.PULSE_S, _status_changed)
     if demo_t0 is None:
-        controls.run_buttons(path, status, meta, int(initial.get("step") or 0))
+        run_controls.run_buttons(path, status, meta, int(initial.get("step") or 0))
 
 
 @st.fragment(run_every=1.0)
@@ -107,23 +95,19 @@ def starting(path: str) -> None:
 def live(path: str) -> None:
     """A running or paused run: the run bar and every chart update themselves in the browser."""
     token = Path(path).name
-    run = live_api.live_run(token)
-    if run is None:
-        st.error(f"{path} is not a run folder of this studio's runs folder")
-        return
     try:
-        with run.lock:
-            view, moving = live_api.cut(run, None, force=True)  # a script run sees the status of now
-            status = dict(run.rd.status)
+        snap = runs.snapshot(token, force=True)  # a script run sees the status of now
     except TAAFError as e:
-        st.error(f"Cannot read this run: {e}")
+        st.error(f"Cannot read this run: {plain(e)}")
         return
-    if not moving:  # it ended between the status check and now
+    if snap is None:
+        st.error(f"{plain(path)} is not a run folder of this studio's runs folder")
+        return
+    if not snap.moving:  # it ended between the status check and now
         static(path)
         return
-    head = live_api.header(view, status, demo=False)
-    run_bar(path, token, head["status"], head, moving, dict(run.rd.meta))
-    panels.render(view, "live", panels.Live(token, probe_step=_newest_probe(run)))
+    run_bar(path, token, snap.head["status"], snap.head, snap.moving, snap.meta)
+    panels.render(snap.view, "live", panels.Live(token, probe_step=snap.newest_probe))
 
 
 def static(path: str) -> None:
@@ -132,51 +116,52 @@ def static(path: str) -> None:
     if not _has_store(path):  # its trainer died before creating the store
         _before_store(path)
         return
-    rd = _refreshed(path)
-    if rd is None:
+    try:
+        snap = runs.snapshot(runs.token_for(path), force=True)
+    except TAAFError as e:
+        st.error(f"Cannot read this run: {plain(e)}")
         return
-    view = rd.view()
-    head = live_api.header(view, rd.status, demo=False)
-    run_bar(path, Path(path).name, head["status"], head, False, rd.meta)
-    _faults(path, rd.status)
-    panels.render(view, "live")
+    if snap is None:
+        st.error(f"{plain(path)} is not a run folder of this studio's runs folder")
+        return
+    run_bar(path, Path(path).name, snap.head["status"], snap.head, False, snap.meta)
+    _faults(path, snap.status)
+    panels.render(snap.view, "live")
     st.subheader("Export")
-    state.download_buttons(path, "live_dl")
+    widgets.download_buttons(path, "live_dl")
     st.caption("Every chart also has plotly's camera button (top right, on hover) to save it as PNG.")
 
 
 def demo(path: str) -> None:
     """The shipped demo run replayed as if it were training now (loops), drawn in the browser."""
-    run = live_api.live_run(live_api.DEMO)
-    if run is None:
-        st.error("The demo run cannot be read.")
-        return
     t0 = st.session_state.setdefault("demo_t0", time.time())
     try:
-        with run.lock:
-            view, _ = live_api.cut(run, t0)
+        snap = runs.snapshot(urls.DEMO, t0)
     except TAAFError as e:
-        st.error(f"Cannot read the demo run: {e}")
+        st.error(f"Cannot read the demo run: {plain(e)}")
         return
-    run_bar(path, live_api.DEMO, "demo replay", live_api.header(view, run.rd.status, demo=True), True, {}, t0)
-    panels.render(view, "live", panels.Live(live_api.DEMO, (("t0", t0),), _newest_probe(run)))
+    if snap is None:
+        st.error("The demo run cannot be read.")
+        return
+    run_bar(path, urls.DEMO, "demo replay", snap.head, True, {}, t0)
+    panels.render(snap.view, "live", panels.Live(urls.DEMO, (("t0", t0),), snap.newest_probe))
 
 
 def main() -> None:
     """Choose the run to watch and draw it live, static or as the demo replay."""
-    runs_dir = state.runs_dir()
+    runs_dir = settings.runs_dir()
     if not runs_dir.exists():
-        st.caption(f"Runs folder `{runs_dir}` does not exist yet; it is created when you start a run.")
+        st.caption(f"Runs folder {plain(runs_dir)} does not exist yet; it is created when you start a run.")
     try:
-        table = state.all_runs()
+        table = runlist.all_runs()
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot list runs in {runs_dir}: {e}")
+        st.error(f"Cannot list runs in {plain(runs_dir)}: {plain(e)}")
         table = pd.DataFrame(columns=["path", "name", "status", "demo"])
     if table.empty:
         st.info("No runs yet and no demo run found. Press **Start training** in the sidebar.")
         return
     paths = list(table["path"].astype(str))
-    chosen = st.session_state.get(state.WATCHED)
+    chosen = st.session_state.get(session.WATCHED)
     if chosen not in paths:
         if chosen and Path(chosen).is_dir():  # just started: not in the cached table yet
             paths.insert(0, chosen)
@@ -186,15 +171,15 @@ def main() -> None:
     rows = {str(r["path"]): r for r in table.to_dict("records")}
     # The widget's key changes whenever the app itself picks the run (Start): a rerun that the browser sent
     # with the old selection still in it (a timer tick racing the click) then cannot switch back.
-    path = st.selectbox("Run", paths, index=paths.index(chosen), key=state.run_select_key(),
-                        format_func=lambda p: state.label(rows[p], status=False) if p in rows else Path(p).name,
+    path = st.selectbox("Run", paths, index=paths.index(chosen), key=session.run_select_key(),
+                        format_func=lambda p: runlist.label(rows[p], status=False) if p in rows else Path(p).name,
                         help="the status of the chosen run is shown in the bar below (it updates live)")
-    st.session_state[state.WATCHED] = path
+    st.session_state[session.WATCHED] = path
     if opened := st.session_state.pop("opened_on", ""):  # once, when the page chose the run itself
         st.info(opened, icon=":material/info:")
     row = rows.get(path, {"status": "starting", "demo": False})
     if row.get("problem") and row.get("status") == "unknown":
-        st.error(f"This run cannot be read: {row['problem']}")
+        st.error(f"This run cannot be read: {plain(row['problem'])}")
         st.code(_log_tail(path), language="text")
     elif row.get("demo"):
         if not (table["demo"] == False).any():  # noqa: E712 (pandas mask)
@@ -217,6 +202,6 @@ look.apply()
 st.title("Train & watch")
 st.page_link("views/6_present.py", label="Presenter mode: one panel at a time, full window, large text (← / →)",
              icon=":material/slideshow:")
-state.show_flash()
-controls.sidebar()
+session.show_flash()
+sidebar.sidebar()
 main()

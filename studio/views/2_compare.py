@@ -7,8 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import charts, compare, look, state
-from studio.rundata import MAX_ROWS, thin
+from studio import settings
+from studio.charts import curves as charts
+from studio.live.rundata import MAX_ROWS, thin
+from studio.ui import compare, look, runlist, widgets
+from studio.ui.text import plain
 
 EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
                  "shapley_a", "shapley_v", "energy_uj", "sops", "epoch_time"]
@@ -21,7 +24,7 @@ STORED = {"energy_uj": "energy_pj"}  # shown in µJ, stored in pJ
 @st.cache_data(max_entries=32, ttl=120, show_spinner=False)
 def scalars(path: str, scope: str, keys: tuple[str, ...] | None, updated: float) -> pd.DataFrame:
     """Scalars of one run (thinned for drawing); `updated` in the key refreshes live runs."""
-    with state.reader(path) as r:
+    with runlist.reader(path) as r:
         return compare.with_energy_uj(thin(r.scalars(scope, keys=list(keys) if keys else None), MAX_ROWS))
 
 
@@ -29,7 +32,7 @@ def scalars(path: str, scope: str, keys: tuple[str, ...] | None, updated: float)
 def fingerprint(path: str, updated: float) -> str | None:
     """What decides a run's numbers (config with its seed), hashed: equal for bit-identical copies."""
     try:
-        with state.reader(path) as r:
+        with runlist.reader(path) as r:
             return compare.fingerprint(r.config())
     except TAAFError:
         return None
@@ -37,9 +40,9 @@ def fingerprint(path: str, updated: float) -> str | None:
 
 st.title("Compare runs")
 look.apply()  # one Stop only (the studio's), no red focus ring on selectors
-table = state.all_runs_or_stop()
+table = runlist.all_runs_or_stop()
 if table.empty:
-    st.info(f"No runs in `{state.runs_dir()}` yet. Train some on the **Train & watch** page.")
+    st.info(f"No runs in {plain(settings.runs_dir())} yet. Train some on the **Train & watch** page.")
     st.stop()
 
 with st.expander("All runs", expanded=False):
@@ -50,7 +53,7 @@ with st.expander("All runs", expanded=False):
 ok = table[table["status"] != "unknown"]
 rows = {str(r["path"]): r for r in ok.to_dict("records")}
 default = [p for p, r in rows.items() if r["status"] == "finished" and not r["demo"]][:6] or list(rows)[:3]
-chosen = st.multiselect("Runs", list(rows), default=default, format_func=lambda p: state.label(rows[p]),
+chosen = st.multiselect("Runs", list(rows), default=default, format_func=lambda p: runlist.label(rows[p]),
                         key="cmp_runs")
 if not chosen:
     st.info("Choose one or more runs above.")
@@ -68,10 +71,10 @@ for p in chosen:
     except TAAFError as e:
         problems.append(f"{rows[p]['name']}: {e}")
 for msg in problems:
-    st.error(msg)
+    st.error(plain(msg))
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
-state.plot(charts.compare_figure(curves, metric, x, compare.label(metric)), "cmp_fig")
+widgets.plot(charts.compare_figure(curves, metric, x, compare.label(metric)), "cmp_fig")
 if scope == "step":
     st.caption("Per-step signals are smoothed (moving average over about 20 steps).")
 
@@ -91,7 +94,7 @@ for p in chosen:
                    **{m: (last[m] if last is not None and m in last else None) for m in FINAL}})
 finals_df = pd.DataFrame(finals)
 for names in compare.duplicate_groups(finals_df):
-    st.warning(f"{', '.join(names)} have the same config and seed, so the same numbers (bit-identical): "
+    st.warning(f"{plain(', '.join(names))} have the same config and seed, so the same numbers (bit-identical): "
                "counted once in the table, and drawn as one line in the chart. Use another seed "
                "(train.seed) for a second sample.")
 if len(finals_df):
@@ -102,5 +105,5 @@ if len(finals_df):
 
 st.subheader("Export")
 which = st.selectbox("Run to export", chosen, format_func=lambda p: rows[p]["name"], key="cmp_export")
-state.download_buttons(which, "cmp_dl")
+widgets.download_buttons(which, "cmp_dl")
 st.caption("Every figure has plotly's camera button (top right of the chart) to save it as PNG.")

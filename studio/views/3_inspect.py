@@ -11,21 +11,23 @@ import numpy as np
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import charts_spikes, look, state
-from studio.state import explain
+from studio.charts import inspection, rasters
+from studio.ui import look, runlist, widgets
+from studio.ui.text import plain
+from studio.ui.widgets import explain
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the trained network…")
 def trained(path: str, updated: float) -> Any:
     """The run's best checkpoint and its data (two runs kept: a model is a few MB)."""
-    from core.inspect import load_trained  # torch import: only when this page is used
+    from core.whatif import load_trained  # torch import: only when this page is used
 
     return load_trained(path)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def what_if(path: str, updated: float, index: int, knobs: tuple, seed: int) -> dict[str, Any]:
-    from core.inspect import what_if as run_what_if
+    from core.whatif import what_if as run_what_if
 
     return run_what_if(trained(path, updated), index, dict(knobs), seed)
 
@@ -37,7 +39,7 @@ explain("Pick a test sample, damage one modality (noise, occlusion, or remove it
         "modality, and how the fused prediction builds up as timesteps arrive. Audio and visual encoders run at "
         "their own number of timesteps and attention at the common T, so every panel is drawn on a **normalised "
         "time axis** from 0 (first step) to 1 (last step): step i of n covers [i/n, (i+1)/n].")
-table = state.all_runs_or_stop()
+table = runlist.all_runs_or_stop()
 done = table[table["status"].isin(["finished", "stopped", "interrupted"])] if len(table) else table
 done = done[[(Path(p) / "checkpoints").is_dir() and any((Path(p) / "checkpoints").glob("*.pt"))
              for p in done["path"]]] if len(done) else done
@@ -45,12 +47,12 @@ if done.empty:
     st.info("No trained run with a checkpoint yet. Finish a run on **Train & watch** (or use the demo run).")
     st.stop()
 rows = {str(r["path"]): r for r in done.to_dict("records")}
-path = st.selectbox("Trained run", list(rows), format_func=lambda p: state.label(rows[p]), key="ins_run")
+path = st.selectbox("Trained run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="ins_run")
 updated = float(rows[path].get("updated") or 0)
 try:
     tr = trained(path, updated)
 except (TAAFError, OSError, RuntimeError) as e:
-    st.error(f"Cannot load this run's network: {e}")
+    st.error(f"Cannot load this run's network: {plain(e)}")
     st.stop()
 test, names = tr.bundle.test, list(tr.bundle.class_names)
 
@@ -72,7 +74,7 @@ knobs = {"audio_snr_db": snr if noisy else math.inf, "visual_noise": vnoise, "oc
 try:
     res = what_if(path, updated, int(index), tuple(sorted(knobs.items())), int(seed))
 except (TAAFError, ValueError, IndexError, RuntimeError) as e:
-    st.error(f"What-if failed: {e}")
+    st.error(f"What-if failed: {plain(e)}")
     st.stop()
 
 label, pred = int(res["label"]), int(res["pred"])
@@ -91,19 +93,19 @@ if probs is not None and probs.ndim == 3:
 
 left, right = st.columns([3, 2])
 with left:
-    state.plot(charts_spikes.inputs_figure(res["audio"], res["visual"], res.get("audio_range"),
+    widgets.plot(inspection.inputs_figure(res["audio"], res["visual"], res.get("audio_range"),
                                            res.get("visual_range")), "ins_inputs")
     st.caption("The inputs as the network sees them (after the damage above).")
 with right:
-    state.plot(charts_spikes.buildup_figure(res["build_up"], names, label), "ins_buildup")
+    widgets.plot(inspection.buildup_figure(res["build_up"], names, label), "ins_buildup")
 
 st.subheader("Spikes and attention, aligned in time")
-a_layers = charts_spikes.mod_layers(tr.layers, "a") or tr.layers
-v_layers = charts_spikes.mod_layers(tr.layers, "v") or tr.layers
+a_layers = rasters.mod_layers(tr.layers, "a") or tr.layers
+v_layers = rasters.mod_layers(tr.layers, "v") or tr.layers
 c1, c2 = st.columns(2)
 al = c1.selectbox("audio layer", a_layers, index=len(a_layers) - 1, key="ins_al")
 vl = c2.selectbox("visual layer", v_layers, index=len(v_layers) - 1, key="ins_vl")
-state.plot(charts_spikes.whatif_figure(res, al, vl), "ins_whatif")
+widgets.plot(inspection.whatif_figure(res, al, vl), "ins_whatif")
 ta = res[f"spikes/{al}"].shape[0] if f"spikes/{al}" in res else "?"
 tv = res[f"spikes/{vl}"].shape[0] if f"spikes/{vl}" in res else "?"
 st.caption(f"Audio layer: {ta} timesteps · visual layer: {tv} timesteps · attention: {tr.T} timesteps — "

@@ -5,27 +5,33 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import look, panels, state
+from studio.live import runs
+from studio.ui import look, panels, runlist
+from studio.ui.text import plain
 
 PLAY_EVERY_S = 0.7
 
 st.title("Replay")
 look.apply()  # one Stop only (the studio's), no red focus ring on selectors
-table = state.all_runs_or_stop()
+table = runlist.all_runs_or_stop()
 table = table[table["status"] != "unknown"] if len(table) else table
 if table.empty:
     st.info("No runs to replay yet.")
     st.stop()
 rows = {str(r["path"]): r for r in table.to_dict("records")}
-path = st.selectbox("Run", list(rows), format_func=lambda p: state.label(rows[p]), key="rp_run")
-rd = state.run_data("replay", path)
+path = st.selectbox("Run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="rp_run")
+token = runs.token_for(path)  # read through the live cache, shared with the Train page and the live routes
 try:
     with st.spinner("Reading the run…"):
-        rd.refresh()
+        snap = runs.snapshot(token)
 except TAAFError as e:
-    st.error(f"Cannot read this run: {e}")
+    st.error(f"Cannot read this run: {plain(e)}")
     st.stop()
-marks = list(rd.probe_steps) or (list(rd.steps["step"]) if len(rd.steps) else [])
+if snap is None:
+    st.error(f"Cannot read this run: {plain(path)} is not a run folder of this studio's runs folder")
+    st.stop()
+whole = snap.view
+marks = list(whole.probe_steps) or (list(whole.steps["step"]) if len(whole.steps) else [])
 if not marks:
     st.info("This run has recorded nothing yet.")
     st.stop()
@@ -44,7 +50,13 @@ def _toggle() -> None:
 
 def _frame() -> None:
     step = st.select_slider("step (recorded probe steps)", marks, key="rp_step")
-    panels.render(rd.view(upto=int(step)), "replay")
+    try:
+        cut = runs.snapshot(token, upto=int(step))
+    except TAAFError as e:
+        st.error(f"Cannot read this run: {plain(e)}")
+        return
+    if cut is not None:
+        panels.render(cut.view, "replay")
 
 
 @st.fragment(run_every=PLAY_EVERY_S)

@@ -1,6 +1,6 @@
 """Page 5 — Neuron lab: one LIF neuron of the network (its own norse step and parameters) on its own,
 driven by an input the student picks. No training and no run needed: the simulation is core/neuron_lab.py,
-the figures studio/charts_neuron.py; this page only wires widgets to them."""
+the figures studio/charts/neuron.py; this page only wires widgets to them."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import streamlit as st
 
 from core import neuron_lab as lab
 from core.errors import TAAFError
-from studio import charts_neuron, state
-from studio.state import explain
+from studio.charts import neuron as charts_neuron
+from studio.ui import runlist, widgets
+from studio.ui.text import plain
+from studio.ui.widgets import explain
 
 SOURCES = {"constant": "constant current", "step": "a step", "noise": "noise", "run": "a neuron of a run"}
 F_I_CURRENTS = np.linspace(-0.5, 3.0, 141, dtype=np.float32)  # the f-I curve's currents (0.025 apart)
@@ -21,13 +23,13 @@ F_I_CURRENTS = np.linspace(-0.5, 3.0, 141, dtype=np.float32)  # the f-I curve's 
 @st.cache_data(max_entries=16, show_spinner=False)
 def probe_steps(path: str, updated: float) -> tuple[list[int], dict[str, Any]]:
     """A run's probe steps and its model settings."""
-    with state.reader(path) as r:
+    with runlist.reader(path) as r:
         return r.array_steps("probe"), r.config().get("model", {})
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def probe_arrays(path: str, step: int) -> dict[str, np.ndarray]:
-    with state.reader(path) as r:
+    with runlist.reader(path) as r:
         return {k: v for k, v in r.arrays(step, "probe").items() if k.split("/", 1)[0] in ("spikes", "membrane",
                                                                                            "current")}
 
@@ -47,17 +49,17 @@ def run_input() -> dict[str, Any] | None:
     """The real input current of one recorded neuron over the probe samples: `current` (T, P), `bound`
     (steps where it is a lower bound), `starts` (of samples), `caption`, `own` (the run's tau_ms, v_th),
     `recorded` (its membrane as the run recorded it) and `gain`."""
-    table = state.all_runs_or_stop()
+    table = runlist.all_runs_or_stop()
     table = table[table["status"] != "unknown"] if len(table) else table
     if table.empty:
         st.info("No run yet: train one on **Train & watch**, or pick another input.")
         return None
     rows = {str(r["path"]): r for r in table.to_dict("records")}
-    path = st.selectbox("run", list(rows), format_func=lambda p: state.label(rows[p]), key="lab_run")
+    path = st.selectbox("run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="lab_run")
     try:
         steps, model_cfg = probe_steps(path, float(rows[path].get("updated") or 0))
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot read this run: {e}")
+        st.error(f"Cannot read this run: {plain(e)}")
         return None
     if not steps:
         st.info("This run has recorded no probe sample yet.")
@@ -66,7 +68,7 @@ def run_input() -> dict[str, Any] | None:
     try:
         arrays = probe_arrays(path, int(step))
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot read this run's probe arrays: {e}")
+        st.error(f"Cannot read this run's probe arrays: {plain(e)}")
         return None
     layers = lab.probe_neurons(arrays)
     if not layers:
@@ -79,14 +81,14 @@ def run_input() -> dict[str, Any] | None:
         own = (lab.network_tau_ms(model_cfg), lab.network_v_th(model_cfg))
         cur, bound = lab.probe_current(arrays, layer, int(neuron), lab.lif_parameters(*own))
     except (ValueError, TypeError, IndexError, ArithmeticError) as e:
-        st.error(f"Cannot replay this run's neuron (its config.json model.tau_mem_inv / v_th or arrays): {e}")
+        st.error(f"Cannot replay this run's neuron (its config.json model.tau_mem_inv / v_th or arrays): {plain(e)}")
         return None
     n_t, n_p = cur.shape
     exact = f"current/{layer}" in arrays
     how = ("recorded exactly by the run" if exact else
            "recovered from the recorded membrane (this run recorded only membrane and spikes): exact where the "
            "neuron stayed silent; at a spike step only a lower bound is known (▲), and the lab uses it")
-    caption = (f"Neuron {neuron} of `{layer}` at step {step}: its input over the run's {n_p} probe samples, "
+    caption = (f"Neuron {neuron} of {plain(layer)} at step {step}: its input over the run's {n_p} probe samples, "
                f"{n_t} steps each, one after another (the membrane starts from rest at each sample, dotted "
                f"lines, as in the network). The current is {how}. It is held fixed: changing τ or the threshold "
                "here changes this neuron only, not what the layers before it send.")
@@ -154,7 +156,7 @@ v_before = lab.membrane_before_reset(current, v, p)
 if current.ndim == 2:  # samples one after another, for the chart
     current, v, z, v_before = (a.T.ravel() for a in (current, v, z, v_before))
 with charts:
-    state.plot(charts_neuron.neuron_figure(current, v, z, v_th, starts, got["bound"], v_before), "lab_trace")
+    widgets.plot(charts_neuron.neuron_figure(current, v, z, v_th, starts, got["bound"], v_before), "lab_trace")
     n_spikes = int(z.sum())
     st.caption((got["caption"] or f"{n_spikes} spikes in {len(z)} steps ({n_spikes / len(z) * 1000:.0f} "
                 "spikes/s).") + " On a spike step the line climbs to where v got, above the threshold, and "
@@ -167,7 +169,7 @@ with charts:
     if level is not None:
         i = int(np.searchsorted(currents, np.float32(level)))
         point = (float(currents[i]), float(rates[i]))
-    state.plot(charts_neuron.f_i_figure(currents, rates, lab.rheobase(p), point, lab.FI_STEPS), "lab_fi")
+    widgets.plot(charts_neuron.f_i_figure(currents, rates, lab.rheobase(p), point, lab.FI_STEPS), "lab_fi")
     st.caption(f"**f-I curve**: the firing rate for each constant input current held {lab.FI_STEPS} steps, with "
                f"the τ and threshold set on the left. Below the rheobase (I = v_th = {v_th:g}) the membrane "
                "approaches I without ever crossing the threshold: no spikes. Above it the rate grows with the "

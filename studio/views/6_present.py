@@ -9,12 +9,14 @@ asking the live routes for projector-sized figures (`big=1`).
 from __future__ import annotations
 
 import time
-from urllib.parse import urlencode
 
 import streamlit as st
 
 from core.errors import TAAFError
-from studio import landing, live_api, livechart, state
+from studio import settings
+from studio.live import livechart, runs, urls
+from studio.ui import landing, runlist
+from studio.ui.text import plain
 
 # (title, [(figure, width share)]): one group per screen.
 GROUPS = [
@@ -76,7 +78,7 @@ def _nav() -> None:
 def _choose_run() -> tuple[str, str, str] | None:
     """(run token for the live routes, its name, how it is shown): the run named in the URL, else the one the
     Train page would open on (landing.default_run: the live run, else the demo replay, else the newest)."""
-    table = state.all_runs()
+    table = runlist.all_runs()
     if table.empty:
         return None
     rows = {r["name"]: r for r in table.to_dict("records")}
@@ -85,7 +87,7 @@ def _choose_run() -> tuple[str, str, str] | None:
         default = landing.default_run(table)
         pick = next(r for r in rows.values() if str(r["path"]) == default)
     if pick["demo"]:
-        return live_api.DEMO, "demo", "demo replay"
+        return urls.DEMO, "demo", "demo replay"
     live = pick["status"] in ("running", "paused")
     return str(pick["name"]), str(pick["name"]), str(pick["status"]) if live else "replay"
 
@@ -96,7 +98,7 @@ if "pres_group" not in st.session_state:
 try:
     chosen = _choose_run()
 except TAAFError as e:
-    st.error(f"Cannot list runs in {state.runs_dir()}: {e}")
+    st.error(f"Cannot list runs in {plain(settings.runs_dir())}: {plain(e)}")
     st.stop()
 if chosen is None:
     st.info("No run and no demo to present yet: start one on the Train & watch page.")
@@ -119,23 +121,21 @@ autoplay = top[3].toggle("autoplay", key="pres_auto", value=_param_int("autoplay
                          help="step through the groups every 12 s")
 _keys(key="pres_keys", data={"autoplay": 12 if autoplay else 0}, on_nav_change=_nav)
 
-run = live_api.live_run(token)
 initial: dict = {}
-if run is not None:
-    try:
-        with run.lock:
-            view, _ = live_api.cut(run, t0 if replay else None)
-            initial = live_api.header(view, run.rd.status, demo=token == live_api.DEMO)
-    except TAAFError as e:
-        st.error(f"Cannot read {name}: {e}")
-        st.stop()
-if replay and token != live_api.DEMO:
+try:
+    snap = runs.snapshot(token, t0 if replay else None)
+except TAAFError as e:
+    st.error(f"Cannot read {plain(name)}: {plain(e)}")
+    st.stop()
+if snap is not None:
+    initial = snap.head
+if replay and token != urls.DEMO:
     initial["status"] = "replay"
-src = "/taaf/api/head?" + urlencode({"run": token, **extra})
-livechart.run_head("pres_head", src, initial.get("status", shown), initial, state.PULSE_S, state.run_table.clear)
+livechart.run_head("pres_head", urls.head_src(token, **extra), initial.get("status", shown), initial, settings.PULSE_S,
+                   runlist.run_table.clear)
 cols = st.columns([share for _, share in figures])
 for col, (fig, _) in zip(cols, figures, strict=True):
     with col:
         params = {**extra, "big": 1, **(RASTER if fig in ("raster", "membrane") else {})}
-        livechart.live_chart(livechart.figure_src(token, fig, **params), f"pres_{group}_{fig}", 400,
-                             state.PANELS_S, fill_px=CHART_FILL_PX)
+        livechart.live_chart(urls.figure_src(token, fig, **params), f"pres_{group}_{fig}", 400,
+                             settings.PANELS_S, fill_px=CHART_FILL_PX)

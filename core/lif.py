@@ -1,0 +1,80 @@
+"""The network's spiking neuron: norse's LIF-box step wrapped as a layer, the recording hook the probes and the
+studio read, and the membrane before each step's reset (what the probes store as `membrane_pre/`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import numpy as np
+import torch
+from norse.torch import LIFBoxParameters
+from norse.torch.functional.lif_box import LIFBoxFeedForwardState, lif_box_feed_forward_step
+from torch import nn
+
+DT = 1e-3  # seconds per simulation step
+
+# Where LIF layers put their spikes and membrane while `recording()` is open. A context variable, not a
+# flag on the layers: a model shared by several threads (the studio's cached network) records for each
+# caller into the caller's own dict, and a thread's context starts empty, so nobody else sees it.
+_RECORDING: ContextVar[dict[str, tuple[torch.Tensor, torch.Tensor]] | None] = ContextVar("lif_recording",
+                                                                                          default=None)
+
+
+@contextmanager
+def recording() -> Iterator[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Inside the block every LIF layer that runs stores (spikes, membrane), each (S, B, ...), under its name."""
+    sink: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    token = _RECORDING.set(sink)
+    try:
+        yield sink
+    finally:
+        _RECORDING.reset(token)
+
+
+class LIFLayer(nn.Module):
+    """Thin module around norse's pure LIF step: loops over time; inside `recording()` it hands
+    its spikes and membrane to the caller.
+
+    LIFBox (no synaptic current) so input reaches the membrane in the same step: with T of 4 a
+    current-based LIF would lose a step of latency per layer.
+    """
+
+    def __init__(self, name: str, p: LIFBoxParameters) -> None:
+        super().__init__()
+        self.name = name
+        self.p = p
+        self.rate = torch.zeros(())  # mean firing rate of the last forward (spikes per neuron per step)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()  # membranes integrate in fp32 even under bf16 autocast: thresholds need the precision
+        state = LIFBoxFeedForwardState(v=torch.zeros_like(x[0]))
+        sink = _RECORDING.get()
+        spikes, volts = [], []
+        for t in range(x.shape[0]):
+            z, state = lif_box_feed_forward_step(x[t], state, self.p, DT)
+            spikes.append(z)
+            if sink is not None:
+                volts.append(state.v.detach())
+        out = torch.stack(spikes)
+        self.rate = out.detach().mean()
+        if sink is not None:
+            sink[self.name] = (out.detach(), torch.stack(volts))  # membrane after reset: spikes overlay as markers
+        return out
+
+
+
+@torch.inference_mode()
+def membrane_before_reset(current: np.ndarray, v: np.ndarray, p: LIFBoxParameters) -> np.ndarray:
+    """The membrane at each step before the threshold check: where it got on a spike step, before the reset.
+
+    One norse step from each step's previous membrane (from `simulate`, rest before the first step) with the
+    threshold out of reach, so nothing resets: elementwise, so all steps go in one call.
+    """
+    v = torch.from_numpy(np.array(v, dtype=np.float32))
+    v_prev = torch.cat([torch.zeros_like(v[:1]), v[:-1]])
+    x = torch.from_numpy(np.array(current, dtype=np.float32))
+    _, state = lif_box_feed_forward_step(x, LIFBoxFeedForwardState(v=v_prev), p._replace(v_th=torch.tensor(np.inf)), DT)
+    return state.v.numpy()

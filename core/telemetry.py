@@ -1,0 +1,219 @@
+"""What a training run tells the outside world through its run store (core/store/): meta, step and epoch
+scalars, probe snapshots, the heartbeat, the status, events and warnings; and the commands (pause, resume,
+stop) the studio sends back.
+
+Only rank 0 writes the store: `Telemetry.open` gives the other ranks a `NullTelemetry`, which records nothing
+and never hears a command (they follow rank 0's through `Distributed.broadcast_command`), so the training loop
+calls the same methods on every rank without asking which one it is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.store import RunWriter
+from core.store.paths import remove_temp_files
+
+HEARTBEAT_S = 2  # seconds between heartbeats while steps run
+
+
+class Telemetry:
+    """Rank 0's telemetry: writes through a RunWriter."""
+
+    def __init__(self, writer: RunWriter, probe_every: int) -> None:
+        self.writer, self.probe_every = writer, probe_every
+        self.array_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-writer")
+        self.pending_arrays: Future | None = None
+        self.last_beat = time.time()
+        # Validation, Shapley values, energy and the final test run no steps: a thread keeps the heartbeat going
+        # through them (another host's reader would otherwise take a long validation for a dead trainer).
+        self.beating = threading.Event()
+        self.beat_thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self.beat_thread.start()
+
+    def _beat(self) -> None:
+        while not self.beating.wait(HEARTBEAT_S):
+            try:
+                self.writer.heartbeat()
+            except Exception:  # noqa: BLE001 (a closed writer at the end, or a failing disk the loop reports)
+                return
+
+    @staticmethod
+    def open(run_dir: Path, cfg: dict[str, Any], resume: bool, is_main: bool) -> Telemetry:
+        """A new run store (or the existing one, resuming) on rank 0; a NullTelemetry elsewhere."""
+        if not is_main:
+            return NullTelemetry()
+        writer = RunWriter.open(run_dir) if resume else RunWriter.create(run_dir, cfg)
+        return Telemetry(writer, cfg["record"]["every_steps"])
+
+    # ---- the store's meta, events and status -------------------------------------------------
+    def start(self, meta: dict[str, Any]) -> None:
+        for key, value in meta.items():
+            self.writer.set_meta(key, value)
+        self.writer.set_status("running")
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.writer.set_meta(key, value)
+
+    def event(self, kind: str, message: str) -> None:
+        self.writer.log_event(kind, message)
+
+    def warn(self, message: str) -> None:
+        """A warning in the event log and the run's meta (the studio shows it)."""
+        self.writer.log_event("warning", message)
+        self.writer.set_meta("warnings", [message])
+
+    def remove_temp_files(self, run_dir: Path) -> None:
+        """Before a resume: the interrupted run's temporary files."""
+        removed = remove_temp_files(run_dir)  # what a killed trainer was writing: never read, and it would pile up
+        if removed:
+            self.writer.log_event("cleanup", f"removed the interrupted run's temporary files: {', '.join(removed)}")
+
+    def resumed_at(self, epoch: int, step: int) -> None:
+        """Drop what the interrupted run recorded after `step` (the resume records it again)."""
+        self.writer.truncate_after(step)
+        self.writer.log_event("resume", f"resumed at epoch {epoch}, step {step}")
+
+    def set_status(self, status: str, error: str | None = None) -> None:
+        self.flush_arrays()
+        self.writer.set_status(status, error=error)
+
+    def record_end(self, status: str, error: str | None = None) -> None:
+        """set_status on the way out of a failure: best effort (on a full disk it may fail too), never raising
+        over the error that ended the run."""
+        try:
+            self.set_status(status, error=error)
+        except Exception:  # noqa: BLE001 (the first error is the one reported)
+            try:
+                self.writer.set_status(status, error=error)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def finish(self) -> None:
+        self.set_status("finished")
+        self.writer.close()
+
+    def shutdown(self) -> None:
+        """Stop the heartbeat and wait for the probe thread (also on the way out of a failure)."""
+        self.beating.set()
+        self.beat_thread.join()
+        self.array_thread.shutdown(wait=True)
+
+    # ---- while steps run ---------------------------------------------------------------------
+    def begin_epoch(self) -> None:
+        self.last_beat = time.time()
+
+    def after_step(self, step: int, epoch: int, scalars: dict[str, float],
+                   probe: Callable[[], dict[str, np.ndarray]]) -> None:
+        """The step's scalars; a probe snapshot every `record.every_steps` (and at step 1); the heartbeat."""
+        self.writer.log_scalars(step, epoch, scalars, scope="step")
+        if step % self.probe_every == 0 or step == 1:
+            arrays = probe()
+            # Compressing and writing the arrays happens on a background thread (zlib and file I/O release the
+            # GIL): the training loop only waits if the previous probe is still being written.
+            self.flush_arrays()
+            self.pending_arrays = self.array_thread.submit(self.writer.log_arrays, step, epoch, arrays, "probe")
+        if time.time() - self.last_beat > HEARTBEAT_S:
+            self.writer.heartbeat()
+            self.last_beat = time.time()
+
+    def epoch_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
+        self.writer.log_scalars(step, epoch, scalars, scope="epoch")
+
+    def step_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
+        """More scalars of a step already logged (the linear probes)."""
+        self.writer.log_scalars(step, epoch, scalars, scope="step")
+
+    def flush_arrays(self) -> None:
+        """Wait for the probe being written (and raise its error, if any)."""
+        if self.pending_arrays is not None:
+            pending, self.pending_arrays = self.pending_arrays, None
+            pending.result()
+
+    # ---- commands from the studio ------------------------------------------------------------
+    def poll_command(self) -> str | None:
+        return self.writer.poll_command()
+
+    def heartbeat(self) -> None:
+        self.writer.heartbeat()
+
+    def follow_commands(self, broadcast: Callable[[str | None], str | None]) -> bool:
+        """Pause (blocking until resume) or stop, as asked through the store; every rank follows rank 0's
+        command through `broadcast`. True when a stop was asked for."""
+        command = broadcast(self.poll_command())
+        if command != "pause":
+            return command == "stop"
+        self.set_status("paused")
+        while True:
+            time.sleep(0.2)
+            command = self.poll_command()
+            self.heartbeat()
+            command = broadcast(command)
+            if command == "stop":
+                return True
+            if command == "resume":
+                self.set_status("running")
+                return False
+
+
+class NullTelemetry(Telemetry):
+    """Every rank but 0: records nothing, hears no command (broadcast hands it rank 0's)."""
+
+    def __init__(self) -> None:  # no writer, no probe thread
+        self.pending_arrays = None
+
+    def start(self, meta: dict[str, Any]) -> None:
+        pass
+
+    def set_meta(self, key: str, value: Any) -> None:
+        pass
+
+    def event(self, kind: str, message: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
+
+    def remove_temp_files(self, run_dir: Path) -> None:
+        pass
+
+    def resumed_at(self, epoch: int, step: int) -> None:
+        pass
+
+    def set_status(self, status: str, error: str | None = None) -> None:
+        pass
+
+    def record_end(self, status: str, error: str | None = None) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def begin_epoch(self) -> None:
+        pass
+
+    def after_step(self, step: int, epoch: int, scalars: dict[str, float],
+                   probe: Callable[[], dict[str, np.ndarray]]) -> None:
+        pass  # the probe's forward pass too: only rank 0 records probes
+
+    def epoch_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
+        pass
+
+    def step_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
+        pass
+
+    def poll_command(self) -> str | None:
+        return None
+
+    def heartbeat(self) -> None:
+        pass

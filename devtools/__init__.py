@@ -1,0 +1,1 @@
+"""Development harnesses shared by tests/ and bench/ (not part of the app)."""

@@ -1,0 +1,116 @@
+"""Which figure each live panel draws from a cut of a run, and what changes it (no Streamlit here).
+
+Shared by the live cache (studio/live/runs.py: the routes and the pages' static drawing both build through it)
+and the server's warm-up (studio/warmup.py), so a panel is drawn the same way wherever it appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.diagnostics import imbalance_verdict
+from studio.charts import attention, curves, entropy, rasters, waiting
+from studio.live.rundata import RunView
+
+
+def _alpha_now(view: RunView) -> go.Figure:
+    return attention.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})")
+
+
+def _wrap(text: str, width: int = 110) -> str:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
+
+
+def _imbalance(view: RunView) -> go.Figure:
+    """The imbalance diagnostics, titled with the researcher's question answered in one sentence (it moves with
+    the figure, so a live page keeps it current)."""
+    fig = curves.imbalance_figure(view.steps, view.epochs)
+    verdict = _wrap(imbalance_verdict(view.steps, view.epochs, view.meta))
+    fig.layout.title = {"text": f"<b>{verdict}</b>", "x": 0, "xanchor": "left", "font": {"size": 14}}
+    fig.layout.margin.t = max(int(fig.layout.margin.t or 0), 40 + 18 * verdict.count("<br>") + 40)
+    return fig
+
+
+def _entropy_panel(view: RunView) -> go.Figure:
+    """Attention entropy per stream, titled with a plain warning while it has collapsed onto one timestep."""
+    T = int(view.meta.get("T") or 0)
+    fig = entropy.entropy_figure(view.steps, T)
+    warning = entropy.collapse_warning(view.steps, T)
+    if warning:
+        fig.layout.title = {"text": f"⚠ {_wrap(warning, 90)}", "x": 0, "xanchor": "left",
+                            "font": {"size": 13, "color": "#b45309"}}
+        fig.layout.margin.t = 40 + 18 * (warning.count(" ") // 12 + 1)
+    return fig
+
+
+def _noted(name: str, build: Callable[[RunView], go.Figure]) -> Callable[[RunView], go.Figure]:
+    """`build`, with the sentence saying when the panel fills written over it while it is still empty."""
+    def noted(view: RunView) -> go.Figure:
+        fig = build(view)
+        note = waiting.note_for(name, view.steps, view.epochs, view.meta, view.config)
+        if note:
+            fig.add_annotation(text=_wrap(note, 60), xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                               bgcolor="rgba(255,255,255,0.9)", font={"size": 14})
+        return fig
+
+    return noted
+
+
+# name -> (what changes it, builder): a figure is rebuilt (and re-sent) only when its key changed.
+FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure]]] = {
+    "loss": (lambda v: (v.steps_key, v.epochs_key), lambda v: curves.loss_acc_figure(v.steps, v.epochs)),
+    "lr": (lambda v: v.steps_key, lambda v: curves.lr_figure(v.steps)),
+    "alpha": (lambda v: v.probes_key, lambda v: attention.alpha_history_figure(v.probe_steps, v.alphas)),
+    "alpha_now": (lambda v: v.probes_key, _alpha_now),
+    "entropy": (lambda v: v.steps_key, _entropy_panel),
+    "imb": (lambda v: (v.steps_key, v.epochs_key), _imbalance),
+    "rates": (lambda v: v.steps_key, lambda v: curves.firing_rate_figure(v.steps, v.layers)),
+    "energy": (lambda v: v.epochs_key, lambda v: curves.energy_figure(v.epochs)),
+}
+FIGURES = {name: (changes, _noted(name, build)) for name, (changes, build) in FIGURES.items()}
+# px: a chart box before its first figure arrives, the height its builder draws at (one source: studio/charts/)
+HEIGHTS = {"loss": curves.LOSS_HEIGHT, "lr": curves.LR_HEIGHT, "alpha": attention.ALPHA_HISTORY_HEIGHT,
+           "alpha_now": attention.ALPHA_BARS_HEIGHT, "entropy": entropy.ENTROPY_HEIGHT, "imb": curves.IMBALANCE_HEIGHT,
+           "rates": curves.RATES_HEIGHT, "energy": curves.ENERGY_HEIGHT, "raster": rasters.RASTER_HEIGHT,
+           "membrane": rasters.MEMBRANE_HEIGHT}
+
+ALL_LAYERS = "all layers"
+MAX_NEURONS = (50, 100, 200, 400, 1000, "all")
+
+
+def spike_layers(view: RunView, modality: str, arrays: Mapping[str, np.ndarray]) -> list[str]:
+    """The spiking layers of `modality` ('audio' / 'visual') that the probe arrays hold."""
+    layers = rasters.mod_layers(view.layers, modality[0]) or view.layers
+    return [name for name in layers if f"spikes/{name}" in arrays]
+
+
+def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, probe: int, modality: str,
+                   max_n: int | str, layer: str) -> dict[str, go.Figure]:
+    """The raster of one probe sample (one layer or all of the modality) and its membrane traces."""
+    layers = spike_layers(view, modality, arrays)
+    shown = layers if layer == ALL_LAYERS or layer not in layers else [layer]
+    if not shown:
+        return {}
+    spikes = {name: arrays[f"spikes/{name}"][probe] for name in shown}
+    out = {"raster": rasters.raster_figure(spikes, None if max_n == "all" else int(max_n))}
+    mem = arrays.get(f"membrane/{shown[0]}")
+    if mem is not None:
+        v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
+        m = mem[probe].astype(np.float32)
+        pre = arrays.get(f"membrane_pre/{shown[0]}")  # runs before it was recorded: after-reset steps only
+        out["membrane"] = rasters.membrane_figure(
+            m, spikes[shown[0]], v_th, None,
+            f"Membrane potential · {shown[0]} (step {step}), its most active recorded neurons",
+            None if pre is None else pre[probe].astype(np.float32))
+    return out

@@ -1,0 +1,158 @@
+"""What the studio keeps of one run between refreshes: read incrementally, bounded in memory.
+
+`RunData.refresh()` reads only steps and probes newer than what it holds (`since_step`), so a live
+panel costs one small query per second. Memory stays flat over a long run: step rows are thinned
+(every other old row dropped) past MAX_ROWS and the attention history past MAX_PROBES.
+No Streamlit here: the live cache (studio/live/runs.py) keeps one RunData per run for the whole process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import StoreError
+from core.store import RunReader
+
+MAX_ROWS = 6000  # step rows kept per run (older half thinned 2x when exceeded)
+MAX_EPOCH_ROWS = 2000
+MAX_PROBES = 400  # attention-history columns kept
+MAX_NEW_PROBES = 200  # probe files read per refresh: a longer backlog (opening a long run) is sampled evenly
+
+
+def thin(df: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    """Drop every other row of the older half until at most max_rows remain (recent rows stay dense)."""
+    while len(df) > max_rows:
+        half = len(df) // 2
+        df = pd.concat([df.iloc[:half:2], df.iloc[half:]], ignore_index=True)
+    return df
+
+
+@dataclass
+class RunData:
+    """Scalars and attention history of one run up to `last_step`; refreshed in place."""
+
+    path: Path
+    immutable: bool = False  # a shipped, finished run (the demo): read as a snapshot, never touch its folder
+    meta: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
+    steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    epochs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    probe_steps: list[int] = field(default_factory=list)
+    alphas: list[np.ndarray] = field(default_factory=list)  # (3, T) probe-mean alpha per probe step
+    last_step: int = -1
+    last_epoch_step: int = -1
+    version: int = 0  # bumped whenever anything new was read: figure caches key on it
+
+    def refresh(self, upto: int | None = None) -> bool:
+        """Read what is new (at most up to step `upto`, for replay); True if anything changed.
+
+        Raises StoreError for a missing, corrupt or half-written run.
+        """
+        with RunReader(self.path, immutable=self.immutable or None) as r:
+            old_status = self.status.get("status"), self.status.get("stale")
+            self.status = r.status()
+            if not self.meta or self.status.get("status") in ("running", "paused"):
+                self.meta = r.meta()  # the trainer adds meta keys at start; cheap
+            if not self.config:
+                try:
+                    self.config = r.config()
+                except StoreError:
+                    self.config = {}
+            changed = (self.status.get("status"), self.status.get("stale")) != old_status
+            changed |= self._read_scalars(r, upto)
+            changed |= self._read_probes(r, upto)
+        if changed:
+            self.version += 1
+        return changed
+
+    def _read_scalars(self, r: RunReader, upto: int | None) -> bool:
+        if upto is not None and upto <= self.last_step and upto <= self.last_epoch_step:
+            return False
+        new = r.scalars("step", since_step=self.last_step)
+        ep = r.scalars("epoch", since_step=self.last_epoch_step)
+        if upto is not None:
+            new, ep = new[new["step"] <= upto], ep[ep["step"] <= upto]
+        if new.empty and ep.empty:
+            return False
+        if not new.empty:
+            self.steps = thin(pd.concat([self.steps, new], ignore_index=True) if len(self.steps) else new, MAX_ROWS)
+            self.last_step = int(new["step"].iloc[-1])
+        if not ep.empty:
+            self.epochs = thin(pd.concat([self.epochs, ep], ignore_index=True) if len(self.epochs) else ep,
+                               MAX_EPOCH_ROWS)
+            self.last_epoch_step = int(ep["step"].iloc[-1])
+        return True
+
+    def _read_probes(self, r: RunReader, upto: int | None) -> bool:
+        last = self.probe_steps[-1] if self.probe_steps else -1
+        todo = [s for s in r.array_steps("probe") if s > last and (upto is None or s <= upto)]
+        if not todo:
+            return False
+        if len(todo) > MAX_NEW_PROBES:  # evenly over the backlog, always ending at its newest
+            todo = [todo[i] for i in np.unique(np.linspace(0, len(todo) - 1, MAX_NEW_PROBES).astype(int))]
+        for s in todo:
+            try:
+                alpha = r.arrays(s, "probe", keys=["alpha"]).get("alpha")  # one member: a long run opens fast
+            except StoreError:
+                continue  # a probe file that vanished or is corrupt is skipped, not fatal
+            if alpha is not None and alpha.ndim == 3:
+                self.probe_steps.append(int(s))
+                self.alphas.append(np.asarray(alpha, dtype=np.float32).mean(axis=0))
+        while len(self.probe_steps) > MAX_PROBES:  # thin the older half, like the step rows
+            half = len(self.probe_steps) // 2
+            self.probe_steps = self.probe_steps[:half:2] + self.probe_steps[half:]
+            self.alphas = self.alphas[:half:2] + self.alphas[half:]
+        return True
+
+    def view(self, upto: int | None = None) -> RunView:
+        """What the panels draw, cut at step `upto` (replay) or everything."""
+        steps, epochs, ps, al = self.steps, self.epochs, self.probe_steps, self.alphas
+        if upto is not None:
+            steps = steps[steps["step"] <= upto] if len(steps) else steps
+            epochs = epochs[epochs["step"] <= upto] if len(epochs) else epochs
+            n = int(np.searchsorted(np.asarray(ps, dtype=np.int64), upto, side="right"))
+            ps, al = ps[:n], al[:n]
+        return RunView(self.path, self.immutable, self.meta, self.config, self.status, steps, epochs, list(ps),
+                       np.stack(al) if al else np.zeros((0, 3, int(self.meta.get("T", 1))), np.float32),
+                       (self.version, upto), _key(steps), _key(epochs), (len(ps), ps[-1] if ps else None))
+
+
+@dataclass
+class RunView:
+    """An immutable cut of RunData for the panels; `key` changes whenever its content may have."""
+
+    path: Path
+    immutable: bool
+    meta: dict[str, Any]
+    config: dict[str, Any]
+    status: dict[str, Any]
+    steps: pd.DataFrame
+    epochs: pd.DataFrame
+    probe_steps: list[int]
+    alphas: np.ndarray
+    key: tuple  # changes whenever anything may have
+    steps_key: tuple = ()  # changes only with the step rows (figure caches rebuild only what moved)
+    epochs_key: tuple = ()
+    probes_key: tuple = ()
+
+    @property
+    def step(self) -> int:
+        return int(self.steps["step"].iloc[-1]) if len(self.steps) else -1
+
+    @property
+    def layers(self) -> list[str]:
+        layers = self.meta.get("layers")
+        if layers:
+            return list(layers)
+        return [c[5:] for c in self.steps.columns if c.startswith("rate/")]
+
+
+def _key(df: pd.DataFrame) -> tuple:
+    return (len(df), int(df["step"].iloc[-1]) if len(df) else None, int(df["step"].iloc[0]) if len(df) else None)
+
