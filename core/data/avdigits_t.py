@@ -25,6 +25,7 @@ import torch
 
 from core.data.avdigits import AVTensorDataset, resolve_path
 from core.data.common import DataBundle
+from core.data.validation import CheckReport, count_table
 from core.errors import DataError
 
 DEFAULT_PATH = "sample_data/av_digits_t.npz"
@@ -166,10 +167,25 @@ def render(a: dict[str, np.ndarray], pairs: np.ndarray, noise_stream: int = 0) -
     return np.ascontiguousarray(audio, dtype=np.float32), np.clip(visual, 0.0, 1.0).astype(np.float32)
 
 
-def build(data_cfg: dict[str, Any], seed: int) -> DataBundle:
+def check(data_cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
+    """Validate the file a config points at: the report behind `python -m core.data check` (decode and
+    trust_pickles unused: nothing to decode, no pickles)."""
+    path = data_cfg.get("path") or DEFAULT_PATH
+    try:
+        a = load_npz(resolve_path(path))
+    except DataError as e:
+        return CheckReport([str(e)], f"AV-Digits-T at {path}: invalid")
+    names = [str(c) for c in a["class_names"]]
+    counts = {split: {n: int(np.sum((a["pair_split"] == code) & (a["pair_label"] == i))) for i, n in enumerate(names)}
+              for code, split in enumerate(("train", "val", "test"))}
+    lines = [f"AV-Digits-T at {path}: valid (pairs per class and split below)", count_table(counts, names)]
+    return CheckReport([], "\n".join(lines), counts)
+
+
+def build(data_cfg: dict[str, Any], seed: int, trust_pickles: bool = False) -> DataBundle:
     """Train / validation / test datasets from the `[data]` config table (`path`; the file's own default
-    when empty). `seed` is unused: the sequences are fixed by the file."""
-    del seed
+    when empty). `seed` and `trust_pickles` are unused: the sequences are fixed by the file, no pickles."""
+    del seed, trust_pickles
     a = load_npz(resolve_path(data_cfg.get("path") or DEFAULT_PATH))
     names = [str(c) for c in a["class_names"]]
     rendered = {s: (np.flatnonzero(a["pair_split"] == s), *render(a, np.flatnonzero(a["pair_split"] == s), s))
