@@ -26,8 +26,8 @@ from core.energy import energy_estimate
 from core.errors import DiskFullError, TrainingFailed, is_disk_full
 from core.optim import grad_norm_tensor, make_optimizer, scheduled_lr
 from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probes, shapley_values, stack_items
-from core.store.paths import inside_run
 from core.step_metrics import read_scalars
+from core.store.paths import inside_run
 from core.taaf import entropy_tensors
 from core.telemetry import Telemetry
 
