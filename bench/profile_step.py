@@ -70,7 +70,7 @@ def main() -> None:
     for name in ("loss", "signals", "lr_scale", "after_backward"):
         setattr(trainer.strategy, name, scoped("loss + balance signals (fwd)", getattr(trainer.strategy, name)))
     trainer.strategy.predictions = scoped("per-step metrics", trainer.strategy.predictions)
-    for name in ("grad_norm", "entropy_scalars"):
+    for name in ("grad_norm_tensor", "entropy_tensors", "read_scalars"):
         setattr(training_loop, name, scoped("per-step metrics", getattr(training_loop, name)))
     batches = iterate_batches(trainer.bundle.train, cfg["data"]["batch_size"], torch.arange(len(trainer.bundle.train)),
                               0, False)
@@ -101,7 +101,8 @@ def main() -> None:
         if e.name.startswith("autograd::engine::evaluate_function:"):
             node = e.name.split(":")[-1].strip()
             where = ("surrogate gradient (bwd)" if "SuperSpike" in node else
-                     "other backward (elementwise: LIF decay/reset, loss, heads)")
+                     "neuron update (bwd, multi-step kernel: surrogate, reset, decay)" if "LIFBoxMultiStep" in node
+                     else "other backward (elementwise: with norse's loop mostly LIF decay/reset; loss, heads)")
         elif e.name.startswith("@"):
             where = {"@step": "other (loss, TAAF, heads, autograd engine)"}.get(e.name, e.name[1:])
             in_step = in_step or e.name == "@step"
