@@ -2,22 +2,22 @@
 `lif_box_feed_forward_step` called once per step, with a hand-written backward.
 
 Why: norse's step is ~12 small tensor operations plus as many autograd nodes per timestep, so with T = 4..16 a
-training step ran about a thousand tiny operators, most of its time on a CPU (docs/performance.md). Here the
-forward loop runs 5 in-place operations per step and the backward one fused multiply-add and one multiply per
-step; everything that does not depend on the previous step is done for all steps at once.
+training step ran about a thousand tiny operators. Here the forward runs 5 operations per step and the backward
+7, with no autograd bookkeeping per step; what does not depend on the previous step is done for all at once.
 
-The forward reproduces norse's arithmetic in the same order, so spikes and membranes are bit-identical
+Forward and backward reproduce norse's arithmetic and autograd's order of accumulation, so spikes, membranes
+and input gradients are bit-identical to norse's loop, and a run trains the same weights
 (tests/test_lif_multistep.py). norse's step, per element, with a = dt * tau_mem_inv:
 
     v_dec = v + a * ((x + v_leak) - v)
     z     = heaviside(v_dec - v_th)                  # SuperSpike: backward dz/dv_dec = 1 / (|v_dec - v_th| + 1)^2
     v'    = (1 - z) * v_dec + z * v_reset            # "reset_value"; the reset is NOT detached in the gradient
 
-(norse 1.1.0's SuperSpike ignores its alpha: the slope is fixed, matched here.) The backward is the exact
-gradient of that graph: with g' = dL/dv' coming from the next step and dL/dz from the layer's output,
+(norse 1.1.0's SuperSpike ignores its alpha: the slope is fixed, matched here.) The backward is the gradient
+of that graph: with g' = dL/dv' coming from the next step and dL/dz from the layer's output,
 
-    dL/dv_dec = g' * (1 - z) + (dL/dz + g' * (v_reset - v_dec)) * s,   s = 1 / (|v_dec - v_th| + 1)^2
-    dL/dx     = a * dL/dv_dec,     dL/dv (previous step) = (1 - a) * dL/dv_dec
+    dL/dv_dec = g' * (1 - z) + (dL/dz + g' * v_reset - g' * v_dec) * s,   s = 1 / (|v_dec - v_th| + 1)^2
+    dL/dx     = a * dL/dv_dec,     dL/dv (previous step) = dL/dv_dec - a * dL/dv_dec
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class LIFBoxMultiStep(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, a: torch.Tensor, v_leak: torch.Tensor, v_th: torch.Tensor,
-                v_reset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                v_reset: torch.Tensor, reset_nonzero: bool) -> tuple[torch.Tensor, torch.Tensor]:
         a, v_leak, v_th, v_reset = (q.to(x.device, x.dtype) for q in (a, v_leak, v_th, v_reset))
         drive = x + v_leak  # norse adds the leak before subtracting v: the same rounding
         v_dec = torch.empty_like(x)  # membrane before the threshold check, every step (the backward needs it)
@@ -59,26 +59,37 @@ class LIFBoxMultiStep(torch.autograd.Function):
             v = v_out[t]
         z = spiked.to(x.dtype)
         ctx.save_for_backward(v_dec, z, a, v_th, v_reset)
+        ctx.reset_nonzero = reset_nonzero
         ctx.mark_non_differentiable(v_out)
         return z, v_out
 
     @staticmethod
     def backward(ctx: Any, grad_z: torch.Tensor, _grad_v: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         v_dec, z, a, v_th, v_reset = ctx.saved_tensors
-        # SuperSpike's slope s for every step at once (norse divides by (|u| + 1)^2; so does this)
-        squared = (v_dec - v_th).abs_().add_(1.0).pow_(2)
-        surrogate = grad_z / squared  # dL/dz * s
-        slope = squared.reciprocal_()
-        # dL/dv_dec[t] = surrogate[t] + dL/dv_dec[t + 1] * keep[t], keep = (1 - a) ((1 - z) + (v_reset - v_dec) s)
-        keep = (v_reset - v_dec).mul_(slope).add_(1.0 - z).mul_(1.0 - a)
-        grad_dec = torch.empty_like(v_dec)
-        grad_dec[-1] = surrogate[-1]  # the last step's membrane is used by nothing
-        for t in range(v_dec.shape[0] - 2, -1, -1):
-            torch.addcmul(surrogate[t], grad_dec[t + 1], keep[t], out=grad_dec[t])
-        return grad_dec.mul_(a), None, None, None, None
+        # The operations autograd runs through norse's graph, in its order, so the gradient is bit-identical:
+        # float addition of two terms is commutative, and where three meet (dL/dz) the order is autograd's.
+        squared = (v_dec - v_th).abs_().add_(1.0).pow_(2)  # SuperSpike divides by (|v_dec - v_th| + 1)^2
+        kept = 1.0 - z  # the reset's (1 - z)
+        grad_x = torch.empty_like(v_dec)
+        g = None  # dL/dv' (membrane after the reset) from the next step; the last step's is used by nothing
+        for t in range(v_dec.shape[0] - 1, -1, -1):
+            gz = grad_z[t]
+            if g is not None:  # dL/dz = dL/dz(output) + g v_reset - g v_dec (autograd's order of arrival)
+                if ctx.reset_nonzero:
+                    gz = gz + g * v_reset
+                gz = gz - g * v_dec[t]
+            g_dec = gz / squared[t]
+            if g is not None:
+                g_dec = g * kept[t] + g_dec
+            torch.mul(g_dec, a, out=grad_x[t])  # dL/dx = a dL/dv_dec
+            g = g_dec - grad_x[t]  # dL/dv (previous step) = dL/dv_dec - a dL/dv_dec
+        return grad_x, None, None, None, None, None
 
 
 def lif_box_multistep(x: torch.Tensor, p: Any, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membranes after reset, each (T, ...), of a LIF-box layer driven by `x` (T, ...) from rest."""
     a = dt * torch.as_tensor(p.tau_mem_inv)
-    return LIFBoxMultiStep.apply(x, a, *(torch.as_tensor(q) for q in (p.v_leak, p.v_th, p.v_reset)))
+    v_reset = torch.as_tensor(p.v_reset)
+    # a reset to 0 adds g * 0 to dL/dz: exact to leave out (norse's parameters live on the CPU: no device sync)
+    return LIFBoxMultiStep.apply(x, a, torch.as_tensor(p.v_leak), torch.as_tensor(p.v_th), v_reset,
+                                 bool(v_reset.cpu() != 0))

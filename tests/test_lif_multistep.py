@@ -62,7 +62,7 @@ def test_forward_and_input_gradient_match_norse(shape, tau, v_th, v_leak, v_rese
     (z_ref * w).sum().backward()
     (z_new * w).sum().backward()
     assert x_ref.grad.abs().sum() > 0
-    torch.testing.assert_close(x_new.grad, x_ref.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x_new.grad, x_ref.grad, rtol=0, atol=0)  # asked: 1e-5; got: bit-identical
 
 
 def test_membrane_exactly_at_threshold_does_not_spike_then_does() -> None:
@@ -88,7 +88,7 @@ def test_gradient_through_static_expanded_input() -> None:
     w = torch.randn(5, 2, 6)
     (z_ref * w).sum().backward()
     (z_new * w).sum().backward()
-    torch.testing.assert_close(once_new.grad, once_ref.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(once_new.grad, once_ref.grad, rtol=0, atol=0)
 
 
 def test_layer_records_the_same_as_norse_loop(monkeypatch) -> None:
@@ -130,4 +130,4 @@ def test_cuda_matches_norse() -> None:
     w = torch.randn_like(x)
     (z_ref * w).sum().backward()
     (z_new * w).sum().backward()
-    torch.testing.assert_close(x_new.grad, x_ref.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x_new.grad, x_ref.grad, rtol=1e-5, atol=1e-5)  # other kernels: rounding may differ
