@@ -73,3 +73,12 @@ def test_cli_and_studio_start_give_the_same_run(tmp_path: Path) -> None:
         for i in sa:
             for k, t in sa[i].items():
                 assert torch.equal(torch.as_tensor(t), torch.as_tensor(sb[i][k])), (name, i, k)
+
+
+def test_thread_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = {"train": {"threads": 0}}
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert launcher.run_threads(cfg) == launcher.launched_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # torchrun's per-rank setting wins over cores - 1
+    assert launcher.run_threads(cfg) == 1
+    assert launcher.run_threads({"train": {"threads": 3}}) == 3
