@@ -46,9 +46,10 @@ def launched_threads(cores: int | None = None) -> int:
 
 def run_threads(cfg: dict[str, Any]) -> int:
     """The torch thread count a run trains with, however it is launched (CLI or the studio's Start): the config's
-    `train.threads`, or for 0 OMP_NUM_THREADS if set, else `launched_threads()`. One rule for both because the count changes the numbers
-    (a convolution's weight gradient and a linear layer's are summed in per-thread chunks: 1 and 2 threads
-    part at step 2), so a config and seed gave one result from the CLI and another from the studio."""
+    `train.threads`, or for 0 OMP_NUM_THREADS if set, else `launched_threads()`. One rule for both because the
+    count changes the numbers (a convolution's weight gradient and a linear layer's are summed in per-thread
+    chunks: 1 and 2 threads part at step 2), so a config and seed gave one result from the CLI and another
+    from the studio."""
     # OMP_NUM_THREADS first, as torch's own default does: torchrun sets it to 1 per rank so N ranks do not each
     # take every core
     omp = os.environ.get("OMP_NUM_THREADS", "")
