@@ -52,7 +52,7 @@ with st.expander("All runs", expanded=False):
 ok = table[table["status"] != "unknown"]
 rows = {str(r["path"]): r for r in ok.to_dict("records")}
 default = [p for p, r in rows.items() if r["status"] == "finished" and not r["demo"]][:6] or list(rows)[:3]
-chosen = st.multiselect("Runs", list(rows), default=default, format_func=lambda p: runlist.label(rows[p]),
+chosen = st.multiselect("Runs", list(rows), default=default, format_func=runlist.labeller(rows),
                         key="cmp_runs")
 if not chosen:
     st.info("Choose one or more runs above.")

@@ -54,7 +54,7 @@ def run_input() -> dict[str, Any] | None:
         st.info("No run yet: train one on **Train & watch**, or pick another input.")
         return None
     rows = {str(r["path"]): r for r in table.to_dict("records")}
-    path = st.selectbox("run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="lab_run")
+    path = st.selectbox("run", list(rows), format_func=runlist.labeller(rows), key="lab_run")
     try:
         steps, model_cfg = probe_steps(path, float(rows[path].get("updated") or 0))
     except (TAAFError, OSError) as e:
@@ -87,7 +87,10 @@ def run_input() -> dict[str, Any] | None:
     how = ("recorded exactly by the run" if exact else
            "recovered from the recorded membrane (this run recorded only membrane and spikes): exact where the "
            "neuron stayed silent; at a spike step only a lower bound is known (▲), and the lab uses it")
-    caption = (f"Neuron {neuron} of `{layer}` at step {step}: its input over the run's {n_p} probe samples, "
+    ids = arrays.get(f"neurons/{layer}")  # recorded neuron i is neuron ids[i] of the layer (older runs: i)
+    which = f"Recorded neuron {neuron} (neuron {int(ids[int(neuron)])} of `{layer}`)" if ids is not None else \
+        f"Neuron {neuron} of `{layer}`"
+    caption = (f"{which} at step {step}: its input over the run's {n_p} probe samples, "
                f"{n_t} steps each, one after another (the membrane starts from rest at each sample, dotted "
                f"lines, as in the network). The current is {how}. It is held fixed: changing τ or the threshold "
                "here changes this neuron only, not what the layers before it send.")
