@@ -66,9 +66,10 @@ def _write_note(fig: go.Figure, note: str) -> None:
     empty = [k for k in fig.layout.to_plotly_json() if k.startswith("xaxis") and f"x{k[5:]}" not in used]
     for j, k in enumerate(empty):  # the whole sentence once, its first words in the other empty cells
         i = k[5:]
+        xd, yd = fig.layout[k].domain or (0, 1), fig.layout[f"yaxis{i}"].domain or (0, 1)
         text = _wrap(note if j == 0 else note.split(":")[0], 24)
-        fig.add_annotation(text=text, xref=f"x{i} domain", yref=f"y{i} domain", x=0.5, y=0.5,
-                           showarrow=False, font={"size": 12})
+        fig.add_annotation(text=text, xref="paper", yref="paper", x=(xd[0] + xd[1]) / 2, y=(yd[0] + yd[1]) / 2,
+                           showarrow=False, xanchor="center", yanchor="middle", font={"size": 12})
         fig.layout[k].visible = False
         fig.layout[f"yaxis{i}"].visible = False
     if not empty:
