@@ -44,17 +44,18 @@ def set_neuron(tau_ms: float, v_th: float) -> None:
     st.session_state["lab_tau"], st.session_state["lab_vth"] = on_grid(tau_ms, *TAU_MS), on_grid(v_th, *V_TH)
 
 
-def run_input() -> dict[str, Any] | None:
+def run_input(slot: Any) -> dict[str, Any] | None:
     """The real input current of one recorded neuron over the probe samples: `current` (T, P), `bound`
     (steps where it is a lower bound), `starts` (of samples), `caption`, `own` (the run's tau_ms, v_th),
-    `recorded` (its membrane as the run recorded it) and `gain`."""
+    `recorded` (its membrane as the run recorded it) and `gain`. The run selector goes in `slot`, full width
+    above the columns: a run's label (strategy, preset, T, epochs, seed, status, test accuracy) is long."""
     table = runlist.all_runs_or_stop()
     table = table[table["status"] != "unknown"] if len(table) else table
     if table.empty:
         st.info("No run yet: train one on **Train & watch**, or pick another input.")
         return None
     rows = {str(r["path"]): r for r in table.to_dict("records")}
-    path = st.selectbox("run", list(rows), format_func=runlist.labeller(rows), key="lab_run")
+    path = slot.selectbox("run", list(rows), format_func=runlist.labeller(rows), key="lab_run")
     try:
         steps, model_cfg = probe_steps(path, float(rows[path].get("updated") or 0))
     except (TAAFError, OSError) as e:
@@ -111,6 +112,7 @@ explain("One **leaky integrate-and-fire (LIF)** neuron, exactly the one every la
 net_tau, net_vth = lab.network_tau_ms(), lab.network_v_th()
 st.session_state.setdefault("lab_tau", on_grid(net_tau, *TAU_MS))
 st.session_state.setdefault("lab_vth", on_grid(net_vth, *V_TH))
+run_slot = st.container()  # the run selector, when the input is a run's neuron
 controls, charts = st.columns([1, 2.2], gap="large")
 with controls:
     source = st.radio("input", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="lab_source")
@@ -118,7 +120,7 @@ with controls:
     level: float | None = None
     got: dict[str, Any] = {"bound": None, "caption": "", "own": (net_tau, net_vth)}
     if source == "run":
-        got = run_input() or st.stop()
+        got = run_input(run_slot) or st.stop()
         current, starts = got["current"], got["starts"]
     else:
         steps = st.slider("steps shown", 100, 500, 100, 50, key="lab_steps")
