@@ -45,8 +45,8 @@ if table.empty:
     st.stop()
 
 with st.expander("All runs", expanded=False):
-    cols = [c for c in ("name", "status", "strategy", "preset", "seed", "steps", "total_steps", "last_val_acc_f",
-                        "problem") if c in table.columns]
+    cols = [c for c in ("name", "status", "strategy", "preset", "T", "epochs", "seed", "steps", "total_steps",
+                        "last_val_acc_f", "test_acc_f", "problem") if c in table.columns]
     st.dataframe(compare.readable(table, cols), hide_index=True, width="stretch")
 
 ok = table[table["status"] != "unknown"]
