@@ -12,6 +12,7 @@ from core.errors import TAAFError
 from core.rerun import rerun_command
 from studio.live import livechart
 from studio.ui.runlist import metrics_csv, reader
+from studio.ui.text import plain
 
 
 def download_buttons(path: str | Path, key: str) -> None:
@@ -42,7 +43,7 @@ def command_line(path: str | Path, key: str) -> None:
         with reader(path) as r:
             command = rerun_command(r.config())
     except (TAAFError, OSError) as e:
-        st.caption(f"No command line for this run: {e}")
+        st.caption(f"No command line for this run: {plain(e)}")
         return
     with st.expander("Train this run again from the command line", icon=":material/terminal:", key=key):
         st.code(command, language="bash")

@@ -17,6 +17,7 @@ from core.errors import TAAFError
 from studio import settings
 from studio.live import livechart, runs, urls
 from studio.ui import landing, runlist
+from studio.ui.text import plain
 
 # (title, [(figure, width share)]): one group per screen.
 GROUPS = [
@@ -119,7 +120,7 @@ if "pres_group" not in st.session_state:
 try:
     chosen = _choose_run()
 except TAAFError as e:
-    st.error(f"Cannot list runs in {settings.runs_dir()}: {e}")
+    st.error(f"Cannot list runs in {plain(settings.runs_dir())}: {plain(e)}")
     st.stop()
 if chosen is None:
     st.info("No run and no demo to present yet: start one on the Train & watch page.")
@@ -134,7 +135,7 @@ st.query_params.update({"run": name, "group": str(group)})
 
 top = st.columns([6, 1, 1, 1, 2])
 top[0].markdown(f"## {title}")
-with top[1].popover("Run", icon=":material/list:", help=runlist.label(run_rows[name]), width="stretch"):
+with top[1].popover("Run", icon=":material/list:", help=plain(runlist.label(run_rows[name])), width="stretch"):
     st.selectbox("Run to present", list(run_rows), key="pres_run", on_change=_new_run,
                  format_func=runlist.labeller(run_rows))
 top[2].button("Back", icon=":material/arrow_back:", key="pres_prev", on_click=_go, args=(-1,), help="previous (←)",
@@ -149,7 +150,7 @@ initial: dict = {}
 try:
     snap = runs.snapshot(token, t0 if replay else None)
 except TAAFError as e:
-    st.error(f"Cannot read {name}: {e}")
+    st.error(f"Cannot read {plain(name)}: {plain(e)}")
     st.stop()
 if snap is not None:
     initial = snap.head
