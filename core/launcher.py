@@ -261,7 +261,10 @@ def continue_note(checkpoint: Any, step: int) -> str:
     again (a Stop does not checkpoint mid-epoch)."""
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("step"), int):
         return f"starts over from step 0 (no epoch has ended yet){_redo(0, step)}"
-    where = f"the checkpoint at the end of epoch {checkpoint.get('epoch')} (step {checkpoint['step']})"
+    epoch = checkpoint.get("epoch")
+    # The store numbers epochs from 0; the run bar (and this note) count them from 1, as a reader does.
+    shown = epoch + 1 if isinstance(epoch, int) and not isinstance(epoch, bool) else "?"
+    where = f"the checkpoint at the end of epoch {shown} (step {checkpoint['step']})"
     return f"starts from {where}{_redo(checkpoint['step'], step)}"
 
 

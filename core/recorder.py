@@ -40,6 +40,20 @@ def probe_forward(
     return out, recorded
 
 
+def recorded_neurons(spikes: torch.Tensor, count: int) -> torch.Tensor:
+    """Which `count` neurons of a layer's raster (S, P, N) get their membrane recorded: those that start the most
+    spike trains (a spike after a silent step: integrate, fire, reset, again), then the most spikes, over every
+    probe; ties keep the lower index. The first neurons of a layer are often silent, so the first M told little."""
+    n = spikes.shape[-1]
+    if count >= n:
+        return torch.arange(n, device=spikes.device)
+    z = spikes.to(torch.int64)
+    onsets = z[0].sum(0) + (z[1:] * (1 - z[:-1])).sum((0, 1))
+    score = onsets * (z.shape[0] * z.shape[1] + 1) + z.sum((0, 1))
+    top = torch.sort(score, descending=True, stable=True).indices[:count]
+    return top.sort().values
+
+
 def probe_arrays(
     out: ModelOutput, recorded: dict[str, tuple[torch.Tensor, torch.Tensor]], labels: torch.Tensor,
     membrane_neurons: int, currents: dict[str, torch.Tensor] | None = None,
@@ -51,11 +65,13 @@ def probe_arrays(
     arrays: dict[str, np.ndarray] = {}
     for name, (spikes, membrane) in recorded.items():
         z = spikes.flatten(2)[..., :MAX_RASTER_NEURONS]  # (S, P, N)
-        v = membrane.flatten(2)[..., :membrane_neurons]
+        idx = recorded_neurons(z, membrane_neurons)  # columns of the raster: their spikes are stored too
+        v = membrane.flatten(2)[..., idx]
         arrays[f"spikes/{name}"] = z.transpose(0, 1).to(torch.uint8).cpu().numpy()
         arrays[f"membrane/{name}"] = v.transpose(0, 1).to(torch.float16).cpu().numpy()
+        arrays[f"neurons/{name}"] = idx.cpu().numpy().astype(np.int32)
         if currents and name in currents:
-            i = currents[name].reshape(*v.shape[:2], -1)[..., :membrane_neurons]  # same neurons as membrane
+            i = currents[name].reshape(*v.shape[:2], -1)[..., idx]  # same neurons as membrane
             arrays[f"current/{name}"] = i.transpose(0, 1).to(torch.float16).cpu().numpy()
             if neurons and name in neurons:
                 pre = membrane_before_reset(i.float().cpu().numpy(), v.float().cpu().numpy(), neurons[name])

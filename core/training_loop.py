@@ -154,13 +154,19 @@ class Trainer:
         })
         from tqdm import tqdm  # the terminal progress bar
 
+        # a bar on a terminal; into a file (a log, a pipe) its \r redraws would be one giant line: one per epoch
+        report = cfg["record"]["progress"] and self.dist.is_main
         bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
-                   disable=not (cfg["record"]["progress"] and self.dist.is_main))
+                   disable=not (report and sys.stderr.isatty()))
         start = time.time()
         try:
             while self.epoch < cfg["train"]["epochs"]:
                 self.train_epoch(bar, start)
                 self.end_epoch()
+                if report and bar.disable:
+                    print(f"epoch {self.epoch + 1}/{cfg['train']['epochs']}: step {self.step}/{self.total_steps}, "
+                          f"loss {self.epoch_losses[-1] if self.epoch_losses else math.nan:.3f}, "
+                          f"best fused val acc {self.best_val:.3f}, {time.time() - start:.0f} s", flush=True)
                 self.epoch += 1
                 if cfg["train"]["patience"] and self.bad_epochs >= cfg["train"]["patience"]:
                     self.telemetry.event("early_stop", f"no better validation accuracy for {self.bad_epochs} epochs")

@@ -26,7 +26,8 @@ LABELS = {
     "acc_a": "batch acc (audio head)", "acc_v": "batch acc (visual head)", "rho_a": "score ratio ρ_a",
     "k_a": "coefficient k (audio)", "k_v": "coefficient k (visual)", "lr_a": "lr (audio)", "lr_v": "lr (visual)",
     "gnorm_a": "grad norm (audio)", "gnorm_v": "grad norm (visual)", "samples_per_s": "samples / s",
-    "last_val_acc_f": "last val acc (fused)", "total_steps": "total steps", "strategy": "strategy",
+    "last_val_acc_f": "last val acc (fused)", "test_acc_f": "test acc (fused)", "epochs": "epochs",
+    "total_steps": "total steps", "strategy": "strategy",
     "preset": "preset", "seed": "seed", "steps": "steps", "status": "status", "name": "run", "problem": "problem",
 }
 PJ_PER_UJ = 1e6

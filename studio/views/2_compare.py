@@ -46,14 +46,14 @@ if table.empty:
     st.stop()
 
 with st.expander("All runs", expanded=False):
-    cols = [c for c in ("name", "status", "strategy", "preset", "seed", "steps", "total_steps", "last_val_acc_f",
-                        "problem") if c in table.columns]
+    cols = [c for c in ("name", "status", "strategy", "preset", "T", "epochs", "seed", "steps", "total_steps",
+                        "last_val_acc_f", "test_acc_f", "problem") if c in table.columns]
     st.dataframe(compare.readable(table, cols), hide_index=True, width="stretch")
 
 ok = table[table["status"] != "unknown"]
 rows = {str(r["path"]): r for r in ok.to_dict("records")}
 default = [p for p, r in rows.items() if r["status"] == "finished" and not r["demo"]][:6] or list(rows)[:3]
-chosen = st.multiselect("Runs", list(rows), default=default, format_func=lambda p: runlist.label(rows[p]),
+chosen = st.multiselect("Runs", list(rows), default=default, format_func=runlist.labeller(rows),
                         key="cmp_runs")
 if not chosen:
     st.info("Choose one or more runs above.")
