@@ -101,7 +101,7 @@ DEFAULTS: dict[str, Any] = {
         "device": "auto",  # auto | cpu | cuda | cuda:N
         "patience": 0,  # stop after this many epochs without a better validation accuracy; 0 = never
         "amp": False,  # bf16 autocast on CUDA
-        "threads": 0,  # torch CPU threads; 0 = torch's choice
+        "threads": 0,  # torch CPU threads; 0 = cores - 1, from the CLI and the studio alike (launcher.run_threads)
     },
     "record": {
         "runs_dir": "runs",

@@ -25,10 +25,11 @@ from core.distributed import Distributed
 from core.energy import energy_estimate
 from core.errors import DiskFullError, TrainingFailed, is_disk_full
 from core.linear_probe import due_mid_epoch, run_probe, timed
-from core.optim import grad_norm, make_optimizer, scheduled_lr
+from core.optim import grad_norm_tensor, make_optimizer, scheduled_lr
 from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probes, shapley_values, stack_items
+from core.step_metrics import read_scalars
 from core.store.paths import inside_run
-from core.taaf import entropy_scalars
+from core.taaf import entropy_tensors
 from core.telemetry import Telemetry
 
 
@@ -121,16 +122,17 @@ class Trainer:
         loss.backward()
         self.strategy.after_backward(self.model, signals, self.epoch)
         gnorm = {
-            "gnorm_a": grad_norm(self.model.audio_encoder.parameters()),
-            "gnorm_v": grad_norm(self.model.visual_encoder.parameters()),
+            "gnorm_a": grad_norm_tensor(self.model.audio_encoder.parameters()),
+            "gnorm_v": grad_norm_tensor(self.model.visual_encoder.parameters()),
         }
         self.optimizer.step()
         with torch.no_grad():
             preds = self.strategy.predictions(self.model, out)
-            accs = {f"acc_{u}": float((p.argmax(-1) == y).float().mean()) for u, p in preds.items()}
-        entropy = entropy_scalars(out.alpha)  # alpha_entropy_a / _v / _f: has the attention collapsed?
-        rates = {f"rate/{layer.name}": float(layer.rate) for layer in self.model.lif_layers()}
-        return {"loss": float(loss.detach()), **scalars, **accs, **entropy, **signals, **lrs, **gnorm, **rates}
+            accs = {f"acc_{u}": (p.argmax(-1) == y).float().mean() for u, p in preds.items()}
+        entropy = entropy_tensors(out.alpha)  # alpha_entropy_a / _v / _f: has the attention collapsed?
+        rates = {f"rate/{layer.name}": layer.rate for layer in self.model.lif_layers()}
+        # tensors until here: one device read for all of them (core/step_metrics.py)
+        return read_scalars({"loss": loss.detach(), **scalars, **accs, **entropy, **signals, **lrs, **gnorm, **rates})
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self, stop_after_epoch: int | None = None) -> dict[str, Any]:

@@ -143,3 +143,11 @@ def test_bad_files_are_one_line_errors(tmp_path: Path) -> None:
     write_npz(tmp_path / "old.npz", {k: arrays[k] for k in ("audio", "visual", "label", "split", "speaker")})
     with pytest.raises(DataError, match="old.npz: missing key"):
         avdigits_t.load_npz(tmp_path / "old.npz")
+
+
+def test_check_reports_valid_and_invalid_files(tmp_path: Path) -> None:
+    report = avdigits_t.check({"path": str(small_file(tmp_path))})
+    assert report.ok and "valid" in report.summary
+    assert sum(report.counts["train"].values()) == 2 * 8 * 10  # 2 pairs per image, 8 images per class
+    bad = avdigits_t.check({"path": str(tmp_path / "missing.npz")})
+    assert not bad.ok and "missing.npz: file not found" in bad.problems[0]

@@ -62,6 +62,21 @@ def duplicate_groups(finals: pd.DataFrame) -> list[list[str]]:
     return [names for names in groups if len(names) > 1]
 
 
+def differing_copies(finals: pd.DataFrame, metrics: Sequence[str]) -> list[list[str]]:
+    """Groups of `duplicate_groups` whose finished runs do not agree on every metric: the same config and seed
+    should give the same numbers, so something outside the config differed (torch or library versions, the
+    machine, or a run from before the CLI and the studio resolved threads alike)."""
+    out = []
+    for names in duplicate_groups(finals):
+        g = finals[finals["run"].isin(names)]
+        if "status" in g.columns:
+            g = g[g["status"] == "finished"]
+        cols = [m for m in metrics if m in g.columns]
+        if len(g) > 1 and any(pd.to_numeric(g[m], errors="coerce").nunique(dropna=False) > 1 for m in cols):
+            out.append(list(g["run"]))
+    return out
+
+
 def _number(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4f}" if abs(x) < 10 else f"{x:.2f}"
 

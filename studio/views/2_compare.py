@@ -93,10 +93,15 @@ for p in chosen:
                    "seed": rows[p].get("seed"), "status": rows[p]["status"], "fingerprint": fingerprint(p, updated),
                    **{m: (last[m] if last is not None and m in last else None) for m in FINAL}})
 finals_df = pd.DataFrame(finals)
+differ = compare.differing_copies(finals_df, FINAL)
 for names in compare.duplicate_groups(finals_df):
     st.warning(f"{plain(', '.join(names))} have the same config and seed, so the same numbers (bit-identical): "
                "counted once in the table, and drawn as one line in the chart. Use another seed "
                "(train.seed) for a second sample.")
+for names in differ:
+    st.warning(f"{', '.join(names)} have the same config and seed but different final numbers: something "
+               "outside the config differed (torch version, machine, or a run older than the rule that makes "
+               "the command line and Start train alike). The table shows the first of them only.")
 if len(finals_df):
     st.dataframe(compare.summary_table(finals_df, FINAL), hide_index=True, width="stretch")
     with st.expander("Per run"):
