@@ -29,6 +29,23 @@ def stack_items(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, 
     return next(iterate_batches(dataset, len(indices), order=indices))
 
 
+EVENT_KEYS = ("audio_on", "audio_off", "visual_on", "visual_off")
+
+
+def probe_inputs(dataset: Dataset, indices: torch.Tensor, visual: torch.Tensor) -> dict[str, np.ndarray]:
+    """What the probes' data holds, for the studio to draw beside the network's response: where each probe's word
+    and visual event really are (`events` (P, 4) int16: audio_on, audio_off in audio frames, visual_on, visual_off
+    in visual frames; datasets with event positions, e.g. AV-Digits-T) and its frame sequence (`frames`
+    (P, F, H, W) float16, first channel; frame-sequence datasets). Empty for a dataset with neither."""
+    out: dict[str, np.ndarray] = {}
+    events = getattr(dataset, "events", None)
+    if isinstance(events, dict) and all(k in events for k in EVENT_KEYS):
+        out["events"] = torch.stack([events[k][indices] for k in EVENT_KEYS], dim=1).to(torch.int16).numpy()
+    if visual.dim() == 5:  # (P, F, C, H, W)
+        out["frames"] = visual[:, :, 0].to(torch.float16).numpy()
+    return out
+
+
 @torch.no_grad()
 def probe_forward(
     model: MultimodalSNN, audio: torch.Tensor, visual: torch.Tensor, generator: torch.Generator | None = None

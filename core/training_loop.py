@@ -26,7 +26,15 @@ from core.energy import energy_estimate
 from core.errors import DiskFullError, TrainingFailed, is_disk_full
 from core.linear_probe import due_mid_epoch, run_probe, timed
 from core.optim import grad_norm_tensor, make_optimizer, scheduled_lr
-from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probes, shapley_values, stack_items
+from core.recorder import (
+    evaluate,
+    evaluate_zeroed,
+    probe_indices,
+    probe_inputs,
+    record_probes,
+    shapley_values,
+    stack_items,
+)
 from core.step_metrics import read_scalars
 from core.store.paths import inside_run
 from core.taaf import entropy_tensors
@@ -62,7 +70,9 @@ class Trainer:
         self.telemetry = Telemetry.open(self.run_dir, cfg, resume, self.dist.is_main)
         if resume:
             self.load_checkpoint()
-        self.probe = stack_items(self.bundle.val, probe_indices(self.bundle.val, cfg["record"]["probes"], t["seed"]))
+        probe_idx = probe_indices(self.bundle.val, cfg["record"]["probes"], t["seed"])
+        self.probe = stack_items(self.bundle.val, probe_idx)
+        self.probe_inputs = probe_inputs(self.bundle.val, probe_idx, self.probe[1])  # events, frames: fixed
         self.layers = [layer.name for layer in self.model.lif_layers()]
         self.linear_probe = run_probe(cfg, self.bundle.train, self.device) if self.dist.is_main else None
 
@@ -143,6 +153,8 @@ class Trainer:
             "dataset": cfg["data"]["dataset"],
             "seed": cfg["train"]["seed"],
             "T": cfg["model"]["T"],
+            "input_frames": {"audio": self.bundle.audio_shape[-1],  # event positions count these (probe `events`)
+                             "visual": int(self.probe[1].shape[1]) if self.probe[1].dim() == 5 else 1},
             "class_names": self.bundle.class_names,
             "layers": self.layers,
             "v_th": self.model.v_th,
@@ -207,7 +219,8 @@ class Trainer:
     def probe_arrays(self) -> dict[str, Any]:
         """Spikes, membranes, currents, alpha and probabilities of the fixed validation probes, now."""
         audio, visual, y = (x.to(self.device) for x in self.probe)
-        return record_probes(self.model, self.strategy, audio, visual, y, self.cfg["record"]["membrane_neurons"])
+        arrays = record_probes(self.model, self.strategy, audio, visual, y, self.cfg["record"]["membrane_neurons"])
+        return {**arrays, **self.probe_inputs}
 
     def end_epoch(self) -> None:
         """Validation per head, Shapley values, energy, and the epoch's checkpoint."""

@@ -29,6 +29,7 @@ from core.data.validation import CheckReport, count_table
 from core.errors import DataError
 
 DEFAULT_PATH = "sample_data/av_digits_t.npz"
+AV_DIGITS_DEFAULT = "sample_data/av_digits.npz"  # data.path's default: the other bundled dataset's file
 SPLITS = {0: "train", 1: "validation", 2: "test"}
 EVENT_KEYS = ("audio_on", "audio_off", "visual_on", "visual_off")
 # key -> (dtype kinds accepted, ndim)
@@ -167,26 +168,32 @@ def render(a: dict[str, np.ndarray], pairs: np.ndarray, noise_stream: int = 0) -
     return np.ascontiguousarray(audio, dtype=np.float32), np.clip(visual, 0.0, 1.0).astype(np.float32)
 
 
-def check(data_cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
-    """Validate the file a config points at: the report behind `python -m core.data check` (decode and
-    trust_pickles unused: nothing to decode, no pickles)."""
+def data_path(data_cfg: dict[str, Any]) -> Path:
+    """`data.path`, or the bundled AV-Digits-T file while it is empty or left at AV-Digits' default."""
     path = data_cfg.get("path") or DEFAULT_PATH
+    return resolve_path(DEFAULT_PATH if path == AV_DIGITS_DEFAULT else path)
+
+
+def check(data_cfg: dict[str, Any], decode: bool = True, trust_pickles: bool = False) -> CheckReport:
+    """The report behind `python -m core.data check`: the file's validation and its pairs per split and class."""
+    del decode, trust_pickles  # nothing to decode, and no pickles: the file is read with allow_pickle=False
+    path = data_path(data_cfg)
     try:
-        a = load_npz(resolve_path(path))
+        a = load_npz(path)
     except DataError as e:
         return CheckReport([str(e)], f"AV-Digits-T at {path}: invalid")
     names = [str(c) for c in a["class_names"]]
-    counts = {split: {n: int(np.sum((a["pair_split"] == code) & (a["pair_label"] == i))) for i, n in enumerate(names)}
+    counts = {split: {n: int(np.sum((a["pair_split"] == code) & (a["pair_label"] == k))) for k, n in enumerate(names)}
               for code, split in enumerate(("train", "val", "test"))}
-    lines = [f"AV-Digits-T at {path}: valid (pairs per class and split below)", count_table(counts, names)]
-    return CheckReport([], "\n".join(lines), counts)
+    return CheckReport([], f"AV-Digits-T at {path}: valid (pairs per split and class)\n{count_table(counts, names)}",
+                       counts)
 
 
 def build(data_cfg: dict[str, Any], seed: int, trust_pickles: bool = False) -> DataBundle:
-    """Train / validation / test datasets from the `[data]` config table (`path`; the file's own default
-    when empty). `seed` and `trust_pickles` are unused: the sequences are fixed by the file, no pickles."""
+    """Train / validation / test datasets from the `[data]` config table (`path`, see `data_path`). `seed` is
+    unused: the sequences are fixed by the file; no pickles are ever read."""
     del seed, trust_pickles
-    a = load_npz(resolve_path(data_cfg.get("path") or DEFAULT_PATH))
+    a = load_npz(data_path(data_cfg))
     names = [str(c) for c in a["class_names"]]
     rendered = {s: (np.flatnonzero(a["pair_split"] == s), *render(a, np.flatnonzero(a["pair_split"] == s), s))
                 for s in SPLITS}
