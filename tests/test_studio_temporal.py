@@ -50,3 +50,23 @@ def test_other_pages_render_a_temporal_run(monkeypatch: pytest.MonkeyPatch, temp
     if page.endswith("inspect.py"):
         inputs = json.loads(studio_chart_data(at)["ins_inputs"]["fig"])
         assert len(inputs["layout"]["xaxis2"]["ticktext"]) == 16 and inputs["layout"]["shapes"]
+
+
+def test_live_routes_serve_the_sample_figures(monkeypatch: pytest.MonkeyPatch, temporal_run: Path) -> None:
+    from urllib.parse import urlencode
+
+    from starlette.requests import Request
+
+    from studio.live import routes
+    from studio.live import runs as live_runs
+
+    monkeypatch.setenv("TAAF_RUNS_DIR", str(temporal_run.parent))
+    monkeypatch.setenv("TAAF_DEMO_RUN", "")
+    live_runs._runs.clear()
+    query = urlencode({"run": temporal_run.name, "probe": 0, "mod": "visual", "maxn": 200, "layer": "all layers"})
+    for name, boxes in (("strip", range(1, 6)), ("probe_alpha", (2,))):
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": query.encode(),
+                 "path_params": {"name": name}}
+        res = routes.figure_route(Request(scope))
+        assert res.status_code == 200, (name, res.body)
+        assert len(json.loads(res.body)["fig"]["layout"]["shapes"]) in boxes  # the digit's frames; word and digit
