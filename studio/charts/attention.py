@@ -83,6 +83,9 @@ def probe_alpha_figure(alpha: np.ndarray, spans: Mapping[str, tuple[float, float
                                      "fillcolor": "rgba(0,0,0,0)"})
     fig.xaxis(title={"text": "timestep t"}, dtick=1, range=[0.5, T + 0.5])
     fig.yaxis(autorange="reversed")
+    if spans:  # on its own line: the panel sits in a narrow column beside the video strip
+        title += "<br><sup>dotted boxes: where the word / the digit really is</sup>"
+    out = fig.figure(PROBE_ALPHA_HEIGHT, title, legend=False, coloraxis=alpha_colors(T, float(a.max())))
     if spans:
-        title += " · dotted boxes: where the word / the digit really is"
-    return fig.figure(PROBE_ALPHA_HEIGHT, title, legend=False, coloraxis=alpha_colors(T, float(a.max())))
+        out.layout.margin.t = 64
+    return out
