@@ -123,7 +123,7 @@ def _inputs_sequence_figure(audio: np.ndarray, visual: np.ndarray, audio_range: 
     """inputs_figure for a frame sequence: the spectrogram above, the frames in a row below."""
     frames = as_frames(visual)
     n, h, w = frames.shape
-    fig = Fig(2, 1, ("audio spectrogram", f"visual: {n} frames"), row_heights=[0.6, 0.4], vertical_spacing=0.22)
+    fig = Fig(2, 1, ("audio spectrogram", f"visual: {n} frames"), row_heights=[0.6, 0.4], vertical_spacing=0.3)
     fig.add({"type": "heatmap", "z": np.asarray(audio, dtype=np.float32), "colorscale": MAGMA, "showscale": False,
              **_zrange(audio_range), "hovertemplate": "frame %{x}<br>band %{y}<br>%{z:.2f}<extra></extra>"}, 1, 1)
     trace, centres = strip_trace(frames, visual_range)
@@ -135,4 +135,4 @@ def _inputs_sequence_figure(audio: np.ndarray, visual: np.ndarray, audio_range: 
     fig.yaxis(1, 1, title={"text": "mel band"})
     fig.xaxis(2, 1, tickvals=centres, ticktext=[str(k) for k in range(n)], title={"text": "video frame"})
     fig.yaxis(2, 1, autorange="reversed", scaleanchor="x2", showticklabels=False, showgrid=False)
-    return fig.figure(360, legend=False)
+    return fig.figure(380, legend=False)
