@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -55,3 +55,37 @@ def alpha_bars_figure(alpha: np.ndarray, title: str = "Current attention α_u(t)
     fig.xaxis(title={"text": "timestep t"}, dtick=1)
     fig.yaxis(title={"text": "α"}, rangemode="tozero")
     return fig.figure(ALPHA_BARS_HEIGHT, title, barmode="group")
+
+
+PROBE_ALPHA_HEIGHT = 230  # px (studio/live/figures.py HEIGHTS)
+EVENT_COLOR = "#111111"
+
+
+def probe_alpha_figure(alpha: np.ndarray, spans: Mapping[str, tuple[float, float]] | None = None,
+                       title: str = "α_u(t) of this sample") -> go.Figure:
+    """One sample's attention (3, T) as a heatmap (rows audio, visual, fused; x = timestep 1..T); with `spans`
+    (frames.event_timesteps: {"audio": (t0, t1), "visual": ...} in timesteps from 0), the span of the audio and
+    visual rows where the word and the digit really are outlined."""
+    a = np.asarray(alpha, dtype=np.float32)
+    T = a.shape[1]
+    rows = [NAMES[u] for u in MODS]
+    fig = Fig()
+    fig.add({"type": "heatmap", "z": a, "x": np.arange(1, T + 1, dtype=np.int32), "y": rows,
+             "coloraxis": "coloraxis", "hovertemplate": "%{y}<br>t=%{x}<br>α=%{z:.3f}<extra></extra>"})
+    for i, (u, what) in enumerate((("audio", "the word"), ("visual", "the digit"))):
+        if spans is None or u not in spans:
+            continue
+        t0, t1 = spans[u]
+        # cell t (1-based) covers [t - 0.5, t + 0.5]: timestep position s (from 0) sits at x = s + 0.5
+        fig.layout["shapes"].append({"type": "rect", "xref": "x", "yref": "y", "x0": t0 + 0.5, "x1": t1 + 0.5,
+                                     "y0": i - 0.45, "y1": i + 0.45, "name": f"where {what} really is",
+                                     "line": {"color": EVENT_COLOR, "width": 2.5, "dash": "dot"},
+                                     "fillcolor": "rgba(0,0,0,0)"})
+    fig.xaxis(title={"text": "timestep t"}, dtick=1, range=[0.5, T + 0.5])
+    fig.yaxis(autorange="reversed")
+    if spans:  # on its own line: the panel sits in a narrow column beside the video strip
+        title += "<br><sup>dotted boxes: where the word / the digit really is</sup>"
+    out = fig.figure(PROBE_ALPHA_HEIGHT, title, legend=False, coloraxis=alpha_colors(T, float(a.max())))
+    if spans:
+        out.layout.margin.t = 64
+    return out

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from studio.charts.curves import COLORS, MODS, NAMES
 from studio.charts.figbuild import Fig
+from studio.charts.frames import as_frames, frame_box, strip_trace
 from studio.charts.rasters import GRID_MAX_T, MIN_ROW_PX, _raster_trace, pick_neurons
 
 # Explicit lists: figures skip plotly's validation (figbuild.py), which is what turns names into lists,
@@ -82,13 +83,18 @@ def buildup_figure(build_up: np.ndarray, class_names: Sequence[str], label: int 
 
 
 def inputs_figure(audio: np.ndarray, visual: np.ndarray, audio_range: tuple[float, float] | None = None,
-                  visual_range: tuple[float, float] | None = None) -> go.Figure:
-    """The (corrupted) inputs as images: the spectrogram (F, L) and the frame (C, H, W), first channel.
+                  visual_range: tuple[float, float] | None = None,
+                  event: tuple[int, int] | None = None) -> go.Figure:
+    """The (corrupted) inputs as images: the spectrogram (F, L) and the frame (C, H, W), first channel; a frame
+    sequence (F, C, H, W) (AV-Digits-T) as a strip of frames under the spectrogram, frames event[0]..event[1]-1
+    outlined when given.
 
     `audio_range` / `visual_range`: fixed colour ranges, from the undamaged sample. Without them plotly
     stretches the colours over whatever is drawn, so a dropped (constant) spectrogram came out as one
     bright colour; with them silence, the log-mel floor, is the dark end, and a blank frame is white.
     """
+    if as_frames(visual) is not None:
+        return _inputs_sequence_figure(audio, visual, audio_range, visual_range, event)
     fig = Fig(1, 2, ("audio spectrogram", "visual frame"), column_widths=[0.6, 0.4])
     a = np.asarray(audio, dtype=np.float32)
     v = np.asarray(visual, dtype=np.float32)
@@ -110,3 +116,23 @@ def _zrange(r: tuple[float, float] | None) -> dict:
         return {}
     lo, hi = float(r[0]), float(r[1])
     return {"zmin": lo, "zmax": hi if hi > lo else lo + 1.0}
+
+
+def _inputs_sequence_figure(audio: np.ndarray, visual: np.ndarray, audio_range: tuple[float, float] | None,
+                            visual_range: tuple[float, float] | None, event: tuple[int, int] | None) -> go.Figure:
+    """inputs_figure for a frame sequence: the spectrogram above, the frames in a row below."""
+    frames = as_frames(visual)
+    n, h, w = frames.shape
+    fig = Fig(2, 1, ("audio spectrogram", f"visual: {n} frames"), row_heights=[0.6, 0.4], vertical_spacing=0.3)
+    fig.add({"type": "heatmap", "z": np.asarray(audio, dtype=np.float32), "colorscale": MAGMA, "showscale": False,
+             **_zrange(audio_range), "hovertemplate": "frame %{x}<br>band %{y}<br>%{z:.2f}<extra></extra>"}, 1, 1)
+    trace, centres = strip_trace(frames, visual_range)
+    fig.add(trace, 2, 1)
+    if event is not None:
+        for k in range(max(0, int(event[0])), min(n, int(event[1]))):
+            fig.layout["shapes"].append(frame_box(k, w, h, "x2", "y2"))
+    fig.xaxis(1, 1, title={"text": "audio frame"})
+    fig.yaxis(1, 1, title={"text": "mel band"})
+    fig.xaxis(2, 1, tickvals=centres, ticktext=[str(k) for k in range(n)], title={"text": "video frame"})
+    fig.yaxis(2, 1, autorange="reversed", scaleanchor="x2", showticklabels=False, showgrid=False)
+    return fig.figure(380, legend=False)

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.diagnostics import imbalance_verdict
-from studio.charts import attention, curves, entropy, rasters, waiting
+from studio.charts import attention, curves, entropy, frames, rasters, waiting
 from studio.live.rundata import RunView
 
 
@@ -105,7 +105,11 @@ FIGURES = {name: (changes, _noted(name, build)) for name, (changes, build) in FI
 HEIGHTS = {"loss": curves.LOSS_HEIGHT, "lr": curves.LR_HEIGHT, "alpha": attention.ALPHA_HISTORY_HEIGHT,
            "alpha_now": attention.ALPHA_BARS_HEIGHT, "entropy": entropy.ENTROPY_HEIGHT, "imb": curves.IMBALANCE_HEIGHT,
            "rates": curves.RATES_HEIGHT, "energy": curves.ENERGY_HEIGHT, "raster": rasters.RASTER_HEIGHT,
-           "membrane": rasters.MEMBRANE_HEIGHT}
+           "membrane": rasters.MEMBRANE_HEIGHT, "strip": frames.STRIP_HEIGHT,
+           "probe_alpha": attention.PROBE_ALPHA_HEIGHT}
+# The figures of one probe sample (studio/live/routes.py): its rasters and, where the probes recorded them (frame
+# sequences, e.g. AV-Digits-T), its video strip and its attention with the events marked
+PROBE_FIGURES = ("raster", "membrane", "strip", "probe_alpha")
 
 ALL_LAYERS = "all layers"
 MAX_NEURONS = (50, 100, 200, 400, 1000, "all")
@@ -125,7 +129,8 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
     if not shown:
         return {}
     spikes = {name: arrays[f"spikes/{name}"][probe] for name in shown}
-    out = {"raster": rasters.raster_figure(spikes, None if max_n == "all" else int(max_n))}
+    out = {"raster": rasters.raster_figure(spikes, None if max_n == "all" else int(max_n)),
+           **sample_figures(view, arrays, probe)}
     mem = arrays.get(f"membrane/{shown[0]}")
     if mem is not None:
         v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
@@ -139,4 +144,21 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
             m, z, v_th, None, f"Membrane potential · {shown[0]} (step {step}), {which}",
             None if pre is None else pre[probe].astype(np.float32),
             ids=None if ids is None else [int(i) for i in ids])
+    return out
+
+
+def sample_figures(view: RunView, arrays: Mapping[str, np.ndarray], probe: int) -> dict[str, go.Figure]:
+    """A probe sample's video strip ('strip', when the probes recorded `frames`) and its attention heatmap with
+    where the word and the digit really are ('probe_alpha', when they recorded `events`); {} otherwise."""
+    out: dict[str, go.Figure] = {}
+    events = arrays.get("events")
+    event = None if events is None or probe >= len(events) else [int(x) for x in events[probe]]
+    if arrays.get("frames") is not None and probe < len(arrays["frames"]):
+        out["strip"] = frames.frame_strip_figure(arrays["frames"][probe], None if event is None else event[2:])
+    if event is not None and arrays.get("alpha") is not None and probe < len(arrays["alpha"]):
+        alpha = np.asarray(arrays["alpha"][probe], dtype=np.float32)
+        sizes = view.meta.get("input_frames") or {}
+        spans = (frames.event_timesteps(event, sizes, alpha.shape[1])
+                 if {"audio", "visual"} <= set(sizes) else None)  # a run without the frame counts: no markers
+        out["probe_alpha"] = attention.probe_alpha_figure(alpha, spans)
     return out

@@ -87,7 +87,7 @@ def _raster_key(request: Request) -> tuple[int, str, int | str, str]:
 def figure_route(request: Request) -> Response:
     name = request.path_params["name"]
     run = _live(request)
-    if run is None or (name not in figures.FIGURES and name not in ("raster", "membrane")):
+    if run is None or (name not in figures.FIGURES and name not in figures.PROBE_FIGURES):
         return JSONResponse({"error": "no such run or figure"}, status_code=404)
     try:
         with run.lock:

@@ -3,6 +3,7 @@ from the live routes and redraws in place), or once (finished runs, Replay), thr
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,10 @@ HELP = {
              "gets more than its share, blue less. Bars: the weights right now; the dotted line is "
              "uniform attention. Below: the entropy of each stream's attention (ln T = uniform, 0 = all weight "
              "on one timestep), with a warning when it has collapsed.",
+    "sample": "AV-Digits-T: this sample's 16-frame video (outlined: the frames where the digit really shows) and "
+              "its attention α_u(t) at the newest probe step (dotted boxes: the timesteps where the word and the "
+              "digit really are, from each event's frames mapped onto the T timesteps). Attention that has learned "
+              "*when* to look sits inside the boxes.",
     "raster": "Which neurons fired at which timestep for one fixed validation sample (black = spike). Neurons are "
               "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Pick one layer "
               "or all layers of the modality. Below: the membrane potential of four neurons of that layer (of the "
@@ -151,16 +156,25 @@ def rasters(view: RunView, slot: str, live: Live | None = None) -> None:
     layer = c[3].selectbox("layer", [ALL_LAYERS, *layers], key=f"{slot}_layer",
                            help="the raster shows this layer, or every layer of the modality; the membrane "
                                 "traces are of this layer (of the first one for all layers)")
+    # A frame-sequence run (AV-Digits-T): the sample's video and its attention, with where its events are, first
+    sample = [] if arrays is None else [n for n, k in (("strip", "frames"), ("probe_alpha", "events")) if k in arrays]
+    places = dict(zip(sample, st.columns([3, 2]) if len(sample) == 2 else [st.container()] * len(sample),
+                      strict=True))
+    if sample:
+        explain(HELP["sample"])
     if live is not None:
         params = {"probe": probe, "mod": mod, "maxn": max_n, "layer": layer}
-        for name in ("raster", "membrane"):
-            livechart.live_chart(live.src(name, **params), f"{slot}_{name}", live_figures.HEIGHTS[name], PANELS_S)
+        for name in (*sample, "raster", "membrane"):
+            with places.get(name, nullcontext()):
+                livechart.live_chart(live.src(name, **params), f"{slot}_{name}", live_figures.HEIGHTS[name],
+                                     PANELS_S)
         return
     if arrays is None:
         return
-    for name in ("raster", "membrane"):
+    for name in (*sample, "raster", "membrane"):
         try:
-            _draw(runs.raster_figure(view, name, (probe, mod, max_n, layer)), f"{slot}_{name}")
+            with places.get(name, nullcontext()):
+                _draw(runs.raster_figure(view, name, (probe, mod, max_n, layer)), f"{slot}_{name}")
         except ValueError:  # no membrane recorded for this modality: the raster alone, as before
             continue
 

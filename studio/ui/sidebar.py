@@ -15,7 +15,9 @@ from studio.settings import REPO_ROOT, runs_dir
 from studio.ui import runlist, session, text
 from studio.ui.text import one_line
 
-DATASETS = {"avdigits": "AV-Digits (bundled)", "cremad": "CREMA-D (folder)", "ave": "AVE (folder)"}
+DATASETS = {"avdigits": "AV-Digits (bundled)", "avdigits-t": "AV-Digits-T (temporal benchmark)",
+            "cremad": "CREMA-D (folder)", "ave": "AVE (folder)"}
+BUNDLED = ("avdigits", "avdigits-t")  # shipped in sample_data/: no folder to enter
 KNOB_UI: dict[str, tuple[float, float, float]] = {  # slider min, max, step (the config accepts wider ranges)
     "audio_snr_db": (-30.0, 30.0, 1.0),
     "audio_dropout": (0.0, 1.0, 0.05),
@@ -27,9 +29,14 @@ KNOB_UI: dict[str, tuple[float, float, float]] = {  # slider min, max, step (the
 
 def config_path(dataset: str, strategy: str) -> Path | None:
     """The shipped config of this dataset and strategy (configs/<strategy>.toml for AV-Digits,
-    configs/<dataset>-<strategy>.toml otherwise), else that dataset's TAAF config, else configs/taaf.toml."""
-    prefix = "" if dataset == "avdigits" else f"{dataset}-"
-    for name in (f"{prefix}{strategy}", f"{prefix}taaf", "taaf"):
+    configs/<strategy>-temporal.toml for AV-Digits-T, configs/<dataset>-<strategy>.toml otherwise), else that
+    dataset's TAAF config, else configs/taaf.toml."""
+    if dataset == "avdigits-t":
+        names: tuple[str, ...] = (f"{strategy}-temporal", "taaf-temporal", "taaf")
+    else:
+        prefix = "" if dataset == "avdigits" else f"{dataset}-"
+        names = (f"{prefix}{strategy}", f"{prefix}taaf", "taaf")
+    for name in names:
         p = REPO_ROOT / "configs" / f"{name}.toml"
         if p.is_file():
             return p
@@ -117,6 +124,10 @@ def sidebar() -> None:
             over["data.avdigits.degrade"] = degrade  # replaces the config file's table
             run = st.selectbox("run preset", list(RUN_PRESETS), format_func=RUN_PRESETS.get, key="cfg_run")
             over.update(_run_preset(run))
+        elif ds == "avdigits-t":  # the config file brings its data file and steps; presets are AV-Digits' own
+            st.caption("The spoken word at a random onset in a 64-frame window and a 16-frame video in which the "
+                       "digit shows for 3-5 frames, offset from the word per sample (sample_data/README.md). "
+                       "Each strategy starts from its configs/<strategy>-temporal.toml.")
         else:
             over["data.path"] = st.text_input("dataset folder", cfg["data"]["path"], key=f"cfg_path_{ds}",
                                               help="the folder holding your copy (docs/datasets.md); "
@@ -142,7 +153,7 @@ def sidebar() -> None:
 
 def _start() -> None:
     over = dict(st.session_state.get("_overrides", {}))
-    if over.get("data.dataset") != "avdigits" and not over.get("data.path"):
+    if over.get("data.dataset") not in BUNDLED and not over.get("data.path"):
         session.flash("Enter the dataset folder first (data.path).", "error")
         return
     try:

@@ -91,11 +91,15 @@ if probs is not None and probs.ndim == 3:
         col.metric(f"{u} head alone", names[int(p_final.argmax())] if names else int(p_final.argmax()))
         col.caption(f"p(true class) = {p_final[label]:.2f}")  # a probability, not a delta: no arrow
 
+events = getattr(test, "events", None)  # AV-Digits-T: where each sample's word and digit really are
+event = ((int(events["visual_on"][index]), int(events["visual_off"][index]))
+         if isinstance(events, dict) and {"visual_on", "visual_off"} <= set(events) else None)
 left, right = st.columns([3, 2])
 with left:
     widgets.plot(inspection.inputs_figure(res["audio"], res["visual"], res.get("audio_range"),
-                                           res.get("visual_range")), "ins_inputs")
-    st.caption("The inputs as the network sees them (after the damage chosen in the sidebar).")
+                                           res.get("visual_range"), event), "ins_inputs")
+    st.caption("The inputs as the network sees them (after the damage chosen in the sidebar)."
+               + (" Outlined: the frames where the digit really shows." if event is not None else ""))
 with right:
     widgets.plot(inspection.buildup_figure(res["build_up"], names, label), "ins_buildup")
 
