@@ -8,6 +8,7 @@ At the end `finish` scores the best-on-validation checkpoint on the test split.
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 import os
@@ -26,6 +27,7 @@ from core.energy import energy_estimate
 from core.errors import DiskFullError, TrainingFailed, is_disk_full
 from core.optim import grad_norm, make_optimizer, scheduled_lr
 from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probes, shapley_values, stack_items
+from core.steering_apply import Steering
 from core.store.paths import inside_run
 from core.taaf import entropy_scalars
 from core.telemetry import Telemetry
@@ -37,6 +39,7 @@ class StopRequested(Exception):
 
 class Trainer:
     def __init__(self, cfg: dict[str, Any], run_dir: Path, resume: bool = False, trust_pickles: bool = False) -> None:
+        cfg = copy.deepcopy(cfg)  # steering changes this run's copy (core/steering_apply.py)
         self.cfg, t = cfg, cfg["train"]
         if t["threads"]:
             torch.set_num_threads(t["threads"])
@@ -60,6 +63,7 @@ class Trainer:
         self.telemetry = Telemetry.open(self.run_dir, cfg, resume, self.dist.is_main)
         if resume:
             self.load_checkpoint()
+        self.steering = Steering.for_trainer(cfg, self.strategy, self.run_dir, resume, self.step, self.dist)
         self.probe = stack_items(self.bundle.val, probe_indices(self.bundle.val, cfg["record"]["probes"], t["seed"]))
         self.layers = [layer.name for layer in self.model.lif_layers()]
 
@@ -114,7 +118,7 @@ class Trainer:
                 f"non-finite loss ({float(loss.detach())}) at step {self.step} (epoch {self.epoch}); {kept}")
         # averaged over ranks: they scale lrs / gradients, which must match on every rank
         signals = self.dist.mean_scalars(self.strategy.signals(self.model, out, y, self.epoch))
-        lrs = self.set_learning_rates(self.strategy.lr_scale(signals, self.epoch))
+        lrs = self.set_learning_rates(self.steering.lr_scale(self.strategy.lr_scale(signals, self.epoch)))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.strategy.after_backward(self.model, signals, self.epoch)
@@ -177,6 +181,7 @@ class Trainer:
         self.telemetry.begin_epoch()
         bs, pin = cfg["data"]["batch_size"], self.device.type == "cuda"
         for audio, visual, y in iterate_batches(self.bundle.train, bs, order, cfg["data"]["num_workers"], pin):
+            audio, visual = self.steering.boundary(self.step, self.telemetry, self.dist, audio, visual)
             t0 = time.perf_counter()
             audio, visual, y = (x.to(self.device, non_blocking=True) for x in (audio, visual, y))
             scalars = self.dist.mean_scalars(self.train_step(audio, visual, y))
