@@ -18,7 +18,7 @@ from core.errors import TAAFError
 from core.store.paths import read_log_tail
 from studio import settings
 from studio.live import livechart, runs, urls
-from studio.ui import landing, look, panels, run_controls, runlist, session, sidebar, widgets
+from studio.ui import landing, look, panels, run_controls, runlist, session, sidebar, steering, widgets
 
 
 def _log_tail(path: str, n: int = 40) -> str:
@@ -106,6 +106,7 @@ def live(path: str) -> None:
         static(path)
         return
     run_bar(path, token, snap.head["status"], snap.head, snap.moving, snap.meta)
+    steering.steering_form(path, snap.head["status"], snap.view.config, snap.view.steer)
     panels.render(snap.view, "live", panels.Live(token, probe_step=snap.newest_probe))
 
 
