@@ -45,20 +45,7 @@ def test_cancel_skips_a_waiting_run_and_says_what_it_did(tmp_path):
 
 @pytest.mark.unit
 def test_results_group_by_strategy_over_distinct_seeds_with_the_reports_verdict(tmp_path):
-    planned = []
-    for strategy, acc in (("taaf", 0.9), ("concat", 0.6)):
-        for seed in (0, 1, 2):
-            run = make_run(tmp_path / f"s-{strategy}-s{seed}", seed=seed)
-            cfg = json.loads((run / "config.json").read_text())
-            (run / "config.json").write_text(json.dumps({**cfg, "optim": {"lr": 0.003}}))  # the report reads it
-            w = RunWriter.open(run)
-            w.set_meta("test", {"acc_f": acc + 0.01 * seed * (1 if strategy == "taaf" else 2), "acc_a": 0.5,
-                                "acc_v": 0.5})
-            w.close()
-            planned.append({"name": f"s-{strategy}-s{seed}", "overrides": {"train.seed": seed}, "dir": run})
-    ids = sweep_queue.enqueue(tmp_path, "s", planned, None)
-    for row_id, p in zip(ids, planned, strict=True):
-        sweep_queue._update(tmp_path, row_id, state="finished", run_dir=str(p["dir"]))
+    _finished_sweep(tmp_path)
     table, verdicts = sweep.results(tmp_path, "s")
     assert [(t["group"], t["seeds"]) for t in table] == [("taaf", 3), ("concat", 3)]
     assert table[0]["test_f"] == "0.910 ± 0.010"
@@ -98,3 +85,42 @@ def test_a_queue_of_two_trains_both_in_turn_and_survives_a_runner_restart(tmp_pa
     assert a["resumes"] == 0  # re-attached to the live trainer, not restarted
     table, _ = sweep.results(runs, "sw")
     assert [(t["group"], t["seeds"]) for t in table] == [("taaf", 1), ("concat", 1)]
+
+
+def _finished_sweep(folder: Path, name: str = "s") -> list[Path]:
+    """A sweep of taaf and concat over seeds 0-2 whose runs have finished (synthetic stores with test scores)."""
+    planned = []
+    for strategy, acc in (("taaf", 0.9), ("concat", 0.6)):
+        for seed in (0, 1, 2):
+            run = make_run(folder / f"{name}-{strategy}-s{seed}", seed=seed)
+            cfg = json.loads((run / "config.json").read_text())
+            (run / "config.json").write_text(json.dumps({**cfg, "optim": {"lr": 0.003}}))  # the report reads it
+            w = RunWriter.open(run)
+            w.set_meta("test", {"acc_f": acc + 0.01 * seed * (1 if strategy == "taaf" else 2), "acc_a": 0.5,
+                                "acc_v": 0.5})
+            w.close()
+            planned.append({"name": run.name, "overrides": {"train.seed": seed}, "dir": run})
+    for row_id, p in zip(sweep_queue.enqueue(folder, name, planned, None), planned, strict=True):
+        sweep_queue._update(folder, row_id, state="finished", run_dir=str(p["dir"]))
+    return [p["dir"] for p in planned]
+
+
+@pytest.mark.unit
+def test_the_sweeps_page_shows_the_queue_results_and_opens_compare_on_the_sweep(monkeypatch, tmp_path):
+    from tests.support import assert_renders, open_studio
+
+    runs = tmp_path / "runs"
+    dirs = _finished_sweep(runs)
+    make_run(runs / "someone-else", seed=5)
+    started = []
+    monkeypatch.setattr(sweep_queue, "ensure_runner", lambda folder: started.append(folder) or False)
+    at = open_studio(monkeypatch, runs, page="views/7_sweeps.py")
+    assert_renders(at)
+    queue, groups, verdicts = (d.value for d in at.dataframe[:3])
+    assert list(queue["state"]) == ["finished"] * 6 and started  # the page re-attaches a runner where one is needed
+    assert list(groups["group"]) == ["taaf", "concat"] and list(groups["distinct seeds"]) == [3, 3]
+    assert verdicts["verdict"].iloc[0] == "taaf beats concat"
+    assert any("6 runs" in c.value for c in at.sidebar.caption)  # the form: run count and time before launching
+    at.button(key="sw_compare").click().run()
+    assert_renders(at)
+    assert sorted(at.multiselect(key="cmp_runs").value) == sorted(str(d) for d in dirs)

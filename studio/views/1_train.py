@@ -18,7 +18,7 @@ from core.errors import TAAFError
 from core.store.paths import read_log_tail
 from studio import settings
 from studio.live import livechart, runs, urls
-from studio.ui import landing, look, panels, run_controls, runlist, session, sidebar, steering, widgets
+from studio.ui import landing, look, panels, run_controls, runlist, session, sidebar, steering, sweep_form, widgets
 
 
 def _log_tail(path: str, n: int = 40) -> str:
@@ -204,4 +204,5 @@ st.page_link("views/6_present.py", label="Presenter mode: one panel at a time, f
              icon=":material/slideshow:")
 session.show_flash()
 sidebar.sidebar()
+sweep_form.sweep_sidebar()
 main()

@@ -3,6 +3,8 @@ per strategy x preset; copies of a run, same config and seed, count once)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -52,8 +54,11 @@ with st.expander("All runs", expanded=False):
 ok = table[table["status"] != "unknown"]
 rows = {str(r["path"]): r for r in ok.to_dict("records")}
 default = [p for p, r in rows.items() if r["status"] == "finished" and not r["demo"]][:6] or list(rows)[:3]
-chosen = st.multiselect("Runs", list(rows), default=default, format_func=lambda p: runlist.label(rows[p]),
-                        key="cmp_runs")
+if opened := st.session_state.pop("cmp_open", None):  # a sweep's runs (the Sweeps page's button)
+    wanted = {Path(o).resolve() for o in opened}
+    st.session_state["cmp_runs"] = [p for p in rows if Path(p).resolve() in wanted]
+chosen = st.multiselect("Runs", list(rows), default=None if "cmp_runs" in st.session_state else default,
+                        format_func=lambda p: runlist.label(rows[p]), key="cmp_runs")
 if not chosen:
     st.info("Choose one or more runs above.")
     st.stop()
