@@ -5,7 +5,12 @@ interrupted."""
 from __future__ import annotations
 
 import math
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +19,13 @@ import torch
 
 from core import steering
 from core.config import load_config
+from core.config import parse_value as parse_config_value
 from core.steering import SteerError, events_frame, parse_assignment, parse_value, request
 from core.steering_apply import Steering
 from core.store import RunReader
 from core.telemetry import Telemetry
 from core.training_loop import train
-from tests.support import AVDIGITS_NPZ, TAAF_CONFIG, TINY, make_run
+from tests.support import AVDIGITS_NPZ, ROOT, TAAF_CONFIG, TINY, make_run, wait_until
 
 
 def _control_rows(run: Path) -> int:
@@ -173,3 +179,42 @@ def test_the_cli_sends_what_the_buttons_send_and_refuses_in_one_line(tmp_path, c
                    "error: optim.lr = -1.0: expected a number > 0 and <= 1000 (base learning rate of every group "
                    "(the schedule scales it))", "error: done: run is finished, not alive: nothing to stop"]
     assert _control_rows(done) == 0 and _control_rows(live) == 3
+
+
+def _control(run: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core.control", str(run), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.mark.integration
+def test_the_cli_steers_pauses_and_stops_a_real_trainer(tmp_path):
+    from core import launcher
+
+    over = {k: parse_config_value(v) for k, _, v in (item.partition("=") for item in TINY)}
+    run = launcher.start_run(tmp_path / "runs", TAAF_CONFIG, {**over, "train.epochs": 200})
+    try:
+        wait_until(lambda: launcher.run_state(run)["status"] == "running", "the trainer to run", 120, poll=0.2)
+        done = _control(run, "set", "optim.lr=0.0007")
+        assert done.returncode == 0 and "applies at its next step boundary" in done.stdout, done.stderr
+        (ev,) = wait_until(lambda: [e] if len(e := events_frame(RunReader(run).events())) else None, "the event", 60)
+        step = int(ev["step"].iloc[0])
+        (lr,) = wait_until(lambda: [s] if (s := RunReader(run).scalars("step"))["step"].max() > step + 1 else None,
+                           "steps after the event", 60)
+        assert set(lr.loc[lr["step"] > step, "lr_f"]) == {0.0007}
+        assert (lr.loc[lr["step"] <= step, "lr_f"] == 0.003).all()
+        assert _control(run, "pause").returncode == 0
+        wait_until(lambda: RunReader(run).status()["status"] == "paused", "the pause", 60, poll=0.2)
+        assert _control(run, "set", "corrupt.drop_visual=10").returncode == 0
+        time.sleep(1.0)  # paused: the setting waits for the next step boundary
+        assert len(events_frame(RunReader(run).events())) == 1
+        assert _control(run, "resume").returncode == 0
+        wait_until(lambda: len(events_frame(RunReader(run).events())) == 2, "the setting applied on resume", 60)
+        bad = _control(run, "set", "optim.lr=-3")
+        assert bad.returncode == 2 and bad.stderr.startswith("error: optim.lr = -3.0")
+        assert _control(run, "stop").returncode == 0
+        wait_until(lambda: RunReader(run).status()["status"] == "stopped", "the stop", 60, poll=0.2)
+        assert _control(run, "set", "optim.lr=0.001").returncode == 2  # not alive any more
+    finally:
+        info = launcher.launch_info(run)
+        if info and launcher.pid_alive(info["pid"]):
+            os.kill(info["pid"], signal.SIGKILL)
