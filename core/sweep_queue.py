@@ -8,8 +8,7 @@ to end, records how it ended, and takes the next; it exits when nothing waits. A
 is killed loses nothing: a new runner re-attaches to the row in state `training`, waits for its trainer, or resumes
 it when the trainer is gone too. Cancelling a waiting row skips it; cancelling the training one stops its run.
 
-One run at a time: the launcher refuses a second active run in a runs folder, and two trainers on this machine's
-two cores wait for each other (docs/performance.md).
+One run at a time: the launcher refuses a second active run in a runs folder (docs/steering.md, "Sweeps").
 """
 
 from __future__ import annotations
