@@ -52,6 +52,8 @@ def event_marks(events: pd.DataFrame | None, axes: list[str]) -> tuple[list[dict
 
 def mark_events(fig: go.Figure, events: pd.DataFrame | None) -> go.Figure:
     """`fig` with every steering event drawn on each of its training-step axes (the same figure, changed)."""
+    if events is None or len(events) == 0:  # most runs: no layout walk at all
+        return fig
     shapes, notes = event_marks(events, step_axes(fig))
     if shapes:
         fig.layout.shapes = (*fig.layout.shapes, *shapes)
