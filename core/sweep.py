@@ -71,8 +71,8 @@ def plan(strategies: list[str], seeds: list[int], preset: str | None = None, set
     return runs
 
 
-def estimate_seconds(runs_dir: str | Path, planned: list[dict[str, Any]], config: str | None = None) -> float:
-    """A rough time for the whole sweep: epochs x the seconds per epoch of the newest finished runs here."""
+def epoch_seconds(runs_dir: str | Path) -> float:
+    """Seconds per epoch of the newest finished runs here (median of up to 5), else DEFAULT_EPOCH_S."""
     per_epoch = []
     table = list_runs(runs_dir) if Path(runs_dir).is_dir() else None
     if table is not None and len(table):
@@ -85,7 +85,13 @@ def estimate_seconds(runs_dir: str | Path, planned: list[dict[str, Any]], config
                     per_epoch.append(float(steps["elapsed_s"].iloc[-1]) / epochs)
             except (TAAFError, KeyError, ValueError):
                 continue
-    epoch_s = statistics.median(per_epoch) if per_epoch else DEFAULT_EPOCH_S
+    return statistics.median(per_epoch) if per_epoch else DEFAULT_EPOCH_S
+
+
+def estimate_seconds(runs_dir: str | Path, planned: list[dict[str, Any]], config: str | None = None,
+                     epoch_s: float | None = None) -> float:
+    """A rough time for the whole sweep: epochs x the seconds per epoch of the newest finished runs here."""
+    epoch_s = epoch_seconds(runs_dir) if epoch_s is None else epoch_s
     return sum(load_config(config, p["overrides"])["train"]["epochs"] * epoch_s for p in planned)
 
 

@@ -69,7 +69,7 @@ class RunData:
             changed = (self.status.get("status"), self.status.get("stale")) != old_status
             changed |= self._read_scalars(r, upto)
             changed |= self._read_probes(r, upto)
-            if self.status.get("status") in ("running", "paused") or not self.version:  # a finished run's are final
+            if self.status.get("status") in ("running", "paused") or changed or not self.version:  # else final
                 steer = events_frame(r.events())
                 changed |= len(steer) != len(self.steer)
                 self.steer = steer

@@ -38,8 +38,8 @@ def steering_form(path: str, status: str, config: dict[str, Any], events: pd.Dat
     with st.expander("Steer this run", icon=":material/tune:"):
         with st.form(f"steer-{Path(path).name}", border=False):
             c = st.columns(3)
-            lr = c[0].number_input("learning rate (optim.lr)", min_value=1e-7, max_value=1e3, value=now["optim.lr"],
-                                   format="%.6f", help=STEERABLE["optim.lr"].help)
+            lr = c[0].number_input("learning rate (optim.lr)", min_value=1e-7, max_value=1e3,
+                                   value=max(now["optim.lr"], 1e-7), format="%.6f", help=STEERABLE["optim.lr"].help)
             scale_a = c[1].number_input("audio lr factor", 0.0, 100.0, now["lr_scale.a"], step=0.1,
                                         help=STEERABLE["lr_scale.a"].help)
             scale_v = c[2].number_input("visual lr factor", 0.0, 100.0, now["lr_scale.v"], step=0.1,

@@ -18,6 +18,12 @@ PRESETS = ENUMS["data.avdigits.preset"]
 VARIABLE = ["(none)", "optim.lr", "strategy.beta", "model.T", "train.epochs", "data.batch_size"]
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def _epoch_seconds(folder: str) -> float:
+    """The estimate's speed, read at most once a minute (the sidebar redraws with every click)."""
+    return sweep.epoch_seconds(folder)
+
+
 def _plan() -> tuple[list[dict[str, Any]], str | None]:
     """The form's runs, or [] and the one-line reason they cannot be planned."""
     s = st.session_state
@@ -63,7 +69,7 @@ def sweep_sidebar() -> None:
         if problem:
             st.caption(f":red[{problem}]")
         else:
-            minutes = sweep.estimate_seconds(runs_dir(), planned) / 60
+            minutes = sweep.estimate_seconds(runs_dir(), planned, epoch_s=_epoch_seconds(str(runs_dir()))) / 60
             st.caption(f"**{len(planned)} runs**, about {minutes:.0f} min one after another (from the speed of the "
                        "latest finished runs here). Each is an ordinary run.")
         st.button("Queue the sweep", icon=":material/playlist_add:", on_click=_launch, disabled=bool(problem),
