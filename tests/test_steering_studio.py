@@ -97,3 +97,17 @@ def test_replay_jumps_from_event_to_event(monkeypatch, runs_dir):
     at.button(key="rp_step-next-event").click().run()
     assert at.select_slider(key="rp_step").value == 30
     assert any("step 25.5" in s or '"x0":25.5' in s.replace(" ", "") for s in figure_specs(at))
+
+
+def test_compare_marks_each_runs_events_on_its_step_axis(monkeypatch, runs_dir):
+    w = RunWriter.open(runs_dir / "taaf-hard-s1")
+    w.log_event("steer", event_message(17, "optim.lr", 0.003, 0.001, "cli"))
+    w.set_status("finished")
+    w.close()
+    at = open_studio(monkeypatch, runs_dir, page="views/2_compare.py")
+    at.selectbox(key="cmp_metric").set_value("rho_a").run()
+    assert_renders(at)
+    (spec,) = [json.loads(s) for s in figure_specs(at)]
+    labels = [a["text"] for a in spec["layout"].get("annotations", [])]
+    assert labels == ["taaf-hard-s1: lr 0.001"]
+    assert [s["x0"] for s in spec["layout"]["shapes"]] == [17.5]

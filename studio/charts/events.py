@@ -43,18 +43,20 @@ def event_marks(events: pd.DataFrame | None, axes: list[str]) -> tuple[list[dict
             at = float(ev.step) + 0.5  # trained up to `step` with the old value, from step + 1 with the new
             shapes.append({"type": "line", "xref": x, "yref": f"{y} domain", "x0": at, "x1": at, "y0": 0, "y1": 1,
                            "line": {"color": EVENT_COLOR, "width": 1, "dash": "dot"}, "layer": "above"})
+            run = f"{ev.run}: " if "run" in rows.columns else ""  # Compare: several runs on one axis
             notes.append({"xref": x, "yref": f"{y} domain", "x": at, "y": 1 - 0.09 * (i % 3), "showarrow": False,
-                          "text": event_label(str(ev.key), ev.new), "xanchor": "left", "yanchor": "top",
+                          "text": run + event_label(str(ev.key), ev.new), "xanchor": "left", "yanchor": "top",
                           "font": {"size": 10, "color": EVENT_COLOR}, "bgcolor": "rgba(255,255,255,0.7)",
                           "hovertext": f"step {ev.step}: {ev.key} {ev.old} → {ev.new} ({ev.source})"})
     return shapes, notes
 
 
-def mark_events(fig: go.Figure, events: pd.DataFrame | None) -> go.Figure:
-    """`fig` with every steering event drawn on each of its training-step axes (the same figure, changed)."""
+def mark_events(fig: go.Figure, events: pd.DataFrame | None, axes: list[str] | None = None) -> go.Figure:
+    """`fig` with every steering event drawn on each of its training-step axes, or on `axes` (the same figure,
+    changed). A `run` column prefixes each label with its run (Compare)."""
     if events is None or len(events) == 0:  # most runs: no layout walk at all
         return fig
-    shapes, notes = event_marks(events, step_axes(fig))
+    shapes, notes = event_marks(events, axes if axes is not None else step_axes(fig))
     if shapes:
         fig.layout.shapes = (*fig.layout.shapes, *shapes)
         fig.layout.annotations = (*fig.layout.annotations, *notes)

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import TAAFError
-from core.steering import BALANCED, CORRUPTION_NOTE, STEERABLE, request
+from core.steering import BALANCED, CORRUPTION_NOTE, STEERABLE, events_frame, request
 from studio.ui import session
 
 
@@ -84,6 +84,27 @@ def _current(config: dict[str, Any], events: pd.DataFrame | None) -> dict[str, A
             if ev.key in now:
                 now[ev.key] = ev.new
     return now
+
+
+@st.cache_data(max_entries=64, ttl=120, show_spinner=False)
+def run_events(path: str, updated: float) -> pd.DataFrame:
+    """One run's steering events (`updated` in the key refreshes a live run's)."""
+    from studio.ui.runlist import reader
+
+    with reader(path) as r:
+        return events_frame(r.events())
+
+
+def compare_events(paths: dict[str, str], updated: dict[str, float]) -> pd.DataFrame:
+    """The chosen runs' steering events, each row with its run's name (Compare marks them on its step axis)."""
+    frames = []
+    for name, path in paths.items():
+        try:
+            frames.append(run_events(path, updated[name]).assign(run=name))
+        except TAAFError:
+            continue
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def event_jumps(events: pd.DataFrame | None, marks: list[int], state_key: str) -> None:

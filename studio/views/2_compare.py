@@ -11,8 +11,9 @@ import streamlit as st
 from core.errors import TAAFError
 from studio import settings
 from studio.charts import curves as charts
+from studio.charts.events import mark_events
 from studio.live.rundata import MAX_ROWS, thin
-from studio.ui import compare, look, runlist, widgets
+from studio.ui import compare, look, runlist, steering, widgets
 
 EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
                  "shapley_a", "shapley_v", "energy_uj", "sops", "epoch_time"]
@@ -78,7 +79,12 @@ for msg in problems:
     st.error(msg)
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
-widgets.plot(charts.compare_figure(curves, metric, x, compare.label(metric)), "cmp_fig")
+figure = charts.compare_figure(curves, metric, x, compare.label(metric))
+if x == "step":  # steering events of the chosen runs, on the step axis
+    named = {rows[p]["name"]: p for p in chosen}
+    events = steering.compare_events(named, {n: float(rows[p].get("updated") or 0) for n, p in named.items()})
+    figure = mark_events(figure, events, axes=["x"])
+widgets.plot(figure, "cmp_fig")
 if scope == "step":
     st.caption("Per-step signals are smoothed (moving average over about 20 steps).")
 
