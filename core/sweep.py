@@ -7,7 +7,7 @@
 
 Every planned run is checked like a config file before anything is queued; each queued run is an ordinary run
 (`runs/<sweep>-<strategy>-s<seed>...`). The queue and its runner: core/sweep_queue.py. The results, per strategy
-mean ± std over distinct seeds and paired verdicts, use the report's statistics (core/report_tables.py).
+mean ± std over distinct seeds and paired verdicts, use the report's statistics (core/report_stats.py).
 """
 
 from __future__ import annotations
@@ -97,10 +97,13 @@ def estimate_seconds(runs_dir: str | Path, planned: list[dict[str, Any]], config
 
 def results(runs_dir: str | Path, sweep: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The sweep's finished runs per group (strategy, and the varied value): mean ± std of the fused test accuracy
-    over distinct seeds, and paired verdicts of every group against the first (Holm-adjusted), all from the
-    report's statistics. ([{group, seeds, test_f}], [{a, b, seeds, diff, p, p_holm, verdict}])."""
-    from core.report import summarise
-    from core.report_tables import holm, mean_std, paired, verdict
+    over distinct seeds, and paired verdicts of every group against the first, with the report's statistics
+    (core/report_stats.py: the 95 % CI of the mean difference, Holm over this sweep's comparisons for both the
+    difference and the equivalence test). ([{group, seeds, test_f}], [{a, b, seeds, diff, ci, p_holm, verdict}])."""
+    from core.report_claims import diffs
+    from core.report_runs import summarise
+    from core.report_stats import fmt_ci, holm, paired_stats, verdict
+    from core.report_tables import mean_std
 
     groups: dict[str, list[tuple[int, dict]]] = {}
     for row in sweep_queue.rows(runs_dir, sweep):
@@ -111,11 +114,12 @@ def results(runs_dir: str | Path, sweep: str) -> tuple[list[dict[str, Any]], lis
         if row["overrides"]["train.seed"] not in dict(seeds):  # distinct seeds: a copy counts once
             seeds.append((row["overrides"]["train.seed"], summarise(Path(row["run_dir"]))))
     table = [{"group": g, "seeds": len(s), "test_f": mean_std([r["test_f"] for _, r in s])} for g, s in groups.items()]
+    chosen = {(sweep, g): sorted(s, key=lambda x: x[0]) for g, s in groups.items()}  # the report's shape
     names = list(groups)
-    pairs = [(names[0], b, res) for b in names[1:] if (res := paired(groups[names[0]], groups[b])) is not None]
-    adjusted = holm([p for *_, (_, _, p) in pairs])
-    verdicts = [{"a": a, "b": b, "seeds": n, "diff": diff, "p": p, "p_holm": q, "verdict": verdict(a, b, diff, q)}
-                for (a, b, (n, diff, p)), q in zip(pairs, adjusted, strict=True)]
+    rows = [(names[0], b, st) for b in names[1:] if (st := paired_stats(diffs(chosen, sweep, names[0], b)))]
+    q, q_eq = holm([st.p for *_, st in rows]), holm([st.p_equivalence for *_, st in rows])
+    verdicts = [{"a": a, "b": b, "seeds": st.n, "diff": st.mean, "ci": fmt_ci(st), "p_holm": qi,
+                 "verdict": verdict(a, b, st, qi, qe)} for (a, b, st), qi, qe in zip(rows, q, q_eq, strict=True)]
     return table, verdicts
 
 

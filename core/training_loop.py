@@ -25,6 +25,7 @@ from core.data.common import iterate_batches
 from core.distributed import Distributed
 from core.energy import energy_estimate
 from core.errors import DiskFullError, TrainingFailed, is_disk_full
+from core.linear_probe import due_mid_epoch, run_probe, timed
 from core.optim import grad_norm, make_optimizer, scheduled_lr
 from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probes, shapley_values, stack_items
 from core.steering_apply import Steering
@@ -66,6 +67,7 @@ class Trainer:
         self.steering = Steering.for_trainer(cfg, self.strategy, self.run_dir, resume, self.step, self.dist)
         self.probe = stack_items(self.bundle.val, probe_indices(self.bundle.val, cfg["record"]["probes"], t["seed"]))
         self.layers = [layer.name for layer in self.model.lif_layers()]
+        self.linear_probe = run_probe(cfg, self.bundle.train, self.device) if self.dist.is_main else None
 
     # ---- checkpoints -------------------------------------------------------------------------
     def load_checkpoint(self) -> None:
@@ -190,6 +192,10 @@ class Trainer:
             self.step += 1
             self.epoch_losses.append(scalars["loss"])
             self.telemetry.after_step(self.step, self.epoch, scalars, self.probe_arrays)
+            if self.linear_probe and due_mid_epoch(self.step, cfg["record"]["linear_probes_per_epoch"],
+                                                   self.steps_per_epoch):
+                self.telemetry.step_scalars(self.step, self.epoch, timed(self.linear_probe, self.model,
+                                                                          self.bundle.val))
             bar.update(1)
             bar.set_postfix(epoch=self.epoch + 1, loss=f"{scalars['loss']:.3f}", acc_f=f"{scalars['acc_f']:.2f}")
             if self.telemetry.follow_commands(self.dist.broadcast_command):
@@ -215,6 +221,9 @@ class Trainer:
             if cfg["record"]["energy"]:
                 audio, visual, _ = (x.to(dev) for x in self.probe)
                 scalars.update(energy_estimate(self.model, audio, visual))
+            if self.linear_probe:  # also a step scalar: the step scope then holds the whole probe curve
+                scalars.update(probed := timed(self.linear_probe, self.model, self.bundle.val))
+                self.telemetry.step_scalars(self.step, self.epoch, probed)
             scalars["epoch_time"] = time.time() - t0
             improved = val["acc_f"] > self.best_val
             if improved:
@@ -252,6 +261,8 @@ class Trainer:
                 checkpoint.load(best, self.model, None)
             summary["test"] = evaluate(self.model, self.strategy, self.bundle.test, self.cfg["data"]["batch_size"],
                                        self.device)
+            if self.linear_probe:  # per-modality test accuracy comparable across strategies
+                summary["test"].update(self.linear_probe(self.model, self.bundle.test))
             self.telemetry.set_meta("test", summary["test"])
         return summary
 

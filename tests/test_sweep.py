@@ -15,7 +15,7 @@ import pytest
 
 from core import sweep, sweep_queue
 from core.errors import TAAFError
-from core.report_tables import verdict
+from core.report_stats import paired_stats, verdict
 from core.store import RunWriter
 from tests.support import ROOT, TINY, make_run, wait_until
 
@@ -51,7 +51,8 @@ def test_results_group_by_strategy_over_distinct_seeds_with_the_reports_verdict(
     assert table[0]["test_f"] == "0.910 ± 0.010"
     (v,) = verdicts
     assert (v["a"], v["b"], v["seeds"]) == ("taaf", "concat", 3) and v["diff"] == pytest.approx(0.29)
-    assert v["verdict"] == verdict("taaf", "concat", v["diff"], v["p_holm"]) == "taaf beats concat"
+    st = paired_stats([0.3, 0.29, 0.28])  # the per-seed differences
+    assert v["verdict"] == verdict("taaf", "concat", st) == "taaf better" and v["ci"].startswith("+0.290 [")
 
 
 def _runner(runs: Path) -> subprocess.Popen:
@@ -119,7 +120,7 @@ def test_the_sweeps_page_shows_the_queue_results_and_opens_compare_on_the_sweep(
     queue, groups, verdicts = (d.value for d in at.dataframe[:3])
     assert list(queue["state"]) == ["finished"] * 6 and started  # the page re-attaches a runner where one is needed
     assert list(groups["group"]) == ["taaf", "concat"] and list(groups["distinct seeds"]) == [3, 3]
-    assert verdicts["verdict"].iloc[0] == "taaf beats concat"
+    assert verdicts["verdict"].iloc[0] == "taaf better"
     assert any("6 runs" in c.value for c in at.sidebar.caption)  # the form: run count and time before launching
     at.button(key="sw_compare").click().run()
     assert_renders(at)

@@ -17,6 +17,7 @@ from studio.live import livechart, runs, urls
 from studio.live.rundata import RunView
 from studio.live.runs import Built
 from studio.settings import PANELS_S
+from studio.ui.text import plain
 from studio.ui.widgets import explain
 
 HELP = {
@@ -114,7 +115,7 @@ def _probe_info(view: RunView, live: Live | None) -> tuple[int, np.ndarray, dict
         try:
             arrays = runs.probe_arrays(view.path, step)
         except StoreError as e:
-            st.warning(f"Probe arrays of step {step} cannot be read: {e}")
+            st.warning(f"Probe arrays of step {step} cannot be read: {plain(e)}")
             return 0, np.zeros(0, np.int64), None
         n = next((a.shape[0] for k, a in arrays.items() if k.startswith("spikes/")), 0)
         return n, arrays.get("labels", np.zeros(0, np.int64)), arrays

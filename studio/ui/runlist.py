@@ -12,6 +12,7 @@ from core import launcher
 from core.errors import TAAFError
 from core.store import RunReader, list_runs
 from studio.settings import demo_dir, is_demo, runs_dir
+from studio.ui.text import plain
 
 
 @st.cache_data(ttl=2, max_entries=8, show_spinner=False)
@@ -98,5 +99,5 @@ def all_runs_or_stop() -> pd.DataFrame:
     try:
         return all_runs()
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot list runs in {runs_dir()}: {e}")
+        st.error(f"Cannot list runs in {plain(runs_dir())}: {plain(e)}")
         st.stop()

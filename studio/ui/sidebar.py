@@ -12,7 +12,8 @@ from core import launcher
 from core.config import ENUMS, load_config
 from core.errors import TAAFError
 from studio.settings import REPO_ROOT, runs_dir
-from studio.ui import runlist, session
+from studio.ui import runlist, session, text
+from studio.ui.text import one_line
 
 DATASETS = {"avdigits": "AV-Digits (bundled)", "cremad": "CREMA-D (folder)", "ave": "AVE (folder)"}
 KNOB_UI: dict[str, tuple[float, float, float]] = {  # slider min, max, step (the config accepts wider ranges)
@@ -145,8 +146,12 @@ def _start() -> None:
     try:
         run_dir = launcher.start_run(runs_dir(), config_path(over["data.dataset"], over["strategy.name"]), over)
     except TAAFError as e:
-        session.flash(f"Not started: {e}", "error")
+        session.flash(text.plain(f"Not started: {e}"), "error")
+        return
+    except OSError as e:  # a read-only or full runs folder: one line naming it, not a traceback
+        session.flash(text.plain(f"Not started: the runs folder {runs_dir()} cannot be written "
+                                 f"({e.strerror or one_line(e)})"), "error")
         return
     runlist.run_table.clear()
     session.watch(run_dir)
-    session.flash(f"Started **{run_dir.name}** — the trainer is loading (a few seconds).", "success")
+    session.flash(f"Started **{text.plain(run_dir.name)}** — the trainer is loading (a few seconds).", "success")

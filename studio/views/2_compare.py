@@ -14,6 +14,7 @@ from studio.charts import curves as charts
 from studio.charts.events import mark_events
 from studio.live.rundata import MAX_ROWS, thin
 from studio.ui import compare, look, runlist, steering, widgets
+from studio.ui.text import plain
 
 EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
                  "shapley_a", "shapley_v", "energy_uj", "sops", "epoch_time"]
@@ -44,7 +45,7 @@ st.title("Compare runs")
 look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 table = runlist.all_runs_or_stop()
 if table.empty:
-    st.info(f"No runs in `{settings.runs_dir()}` yet. Train some on the **Train & watch** page.")
+    st.info(f"No runs in {plain(settings.runs_dir())} yet. Train some on the **Train & watch** page.")
     st.stop()
 
 with st.expander("All runs", expanded=False):
@@ -76,7 +77,7 @@ for p in chosen:
     except TAAFError as e:
         problems.append(f"{rows[p]['name']}: {e}")
 for msg in problems:
-    st.error(msg)
+    st.error(plain(msg))
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
 figure = charts.compare_figure(curves, metric, x, compare.label(metric))
@@ -104,7 +105,7 @@ for p in chosen:
                    **{m: (last[m] if last is not None and m in last else None) for m in FINAL}})
 finals_df = pd.DataFrame(finals)
 for names in compare.duplicate_groups(finals_df):
-    st.warning(f"{', '.join(names)} have the same config and seed, so the same numbers (bit-identical): "
+    st.warning(f"{plain(', '.join(names))} have the same config and seed, so the same numbers (bit-identical): "
                "counted once in the table, and drawn as one line in the chart. Use another seed "
                "(train.seed) for a second sample.")
 if len(finals_df):

@@ -13,6 +13,7 @@ import streamlit as st
 from core.errors import TAAFError
 from studio.charts import inspection, rasters
 from studio.ui import look, runlist, widgets
+from studio.ui.text import plain
 from studio.ui.widgets import explain
 
 
@@ -51,7 +52,7 @@ updated = float(rows[path].get("updated") or 0)
 try:
     tr = trained(path, updated)
 except (TAAFError, OSError, RuntimeError) as e:
-    st.error(f"Cannot load this run's network: {e}")
+    st.error(f"Cannot load this run's network: {plain(e)}")
     st.stop()
 test, names = tr.bundle.test, list(tr.bundle.class_names)
 
@@ -73,7 +74,7 @@ knobs = {"audio_snr_db": snr if noisy else math.inf, "visual_noise": vnoise, "oc
 try:
     res = what_if(path, updated, int(index), tuple(sorted(knobs.items())), int(seed))
 except (TAAFError, ValueError, IndexError, RuntimeError) as e:
-    st.error(f"What-if failed: {e}")
+    st.error(f"What-if failed: {plain(e)}")
     st.stop()
 
 label, pred = int(res["label"]), int(res["pred"])

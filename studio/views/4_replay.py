@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import TAAFError
 from studio.live import runs
 from studio.ui import look, panels, runlist, steering
+from studio.ui.text import plain
 
 PLAY_EVERY_S = 0.7
 
@@ -24,10 +25,10 @@ try:
     with st.spinner("Reading the run…"):
         snap = runs.snapshot(token)
 except TAAFError as e:
-    st.error(f"Cannot read this run: {e}")
+    st.error(f"Cannot read this run: {plain(e)}")
     st.stop()
 if snap is None:
-    st.error(f"Cannot read this run: {path} is not a run folder of this studio's runs folder")
+    st.error(f"Cannot read this run: {plain(path)} is not a run folder of this studio's runs folder")
     st.stop()
 whole = snap.view
 marks = list(whole.probe_steps) or (list(whole.steps["step"]) if len(whole.steps) else [])
@@ -52,7 +53,7 @@ def _frame() -> None:
     try:
         cut = runs.snapshot(token, upto=int(step))
     except TAAFError as e:
-        st.error(f"Cannot read this run: {e}")
+        st.error(f"Cannot read this run: {plain(e)}")
         return
     if cut is not None:
         panels.render(cut.view, "replay")

@@ -13,6 +13,7 @@ from core import neuron_lab as lab
 from core.errors import TAAFError
 from studio.charts import neuron as charts_neuron
 from studio.ui import runlist, widgets
+from studio.ui.text import plain
 from studio.ui.widgets import explain
 
 SOURCES = {"constant": "constant current", "step": "a step", "noise": "noise", "run": "a neuron of a run"}
@@ -58,7 +59,7 @@ def run_input() -> dict[str, Any] | None:
     try:
         steps, model_cfg = probe_steps(path, float(rows[path].get("updated") or 0))
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot read this run: {e}")
+        st.error(f"Cannot read this run: {plain(e)}")
         return None
     if not steps:
         st.info("This run has recorded no probe sample yet.")
@@ -67,7 +68,7 @@ def run_input() -> dict[str, Any] | None:
     try:
         arrays = probe_arrays(path, int(step))
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot read this run's probe arrays: {e}")
+        st.error(f"Cannot read this run's probe arrays: {plain(e)}")
         return None
     layers = lab.probe_neurons(arrays)
     if not layers:
@@ -80,14 +81,14 @@ def run_input() -> dict[str, Any] | None:
         own = (lab.network_tau_ms(model_cfg), lab.network_v_th(model_cfg))
         cur, bound = lab.probe_current(arrays, layer, int(neuron), lab.lif_parameters(*own))
     except (ValueError, TypeError, IndexError, ArithmeticError) as e:
-        st.error(f"Cannot replay this run's neuron (its config.json model.tau_mem_inv / v_th or arrays): {e}")
+        st.error(f"Cannot replay this run's neuron (its config.json model.tau_mem_inv / v_th or arrays): {plain(e)}")
         return None
     n_t, n_p = cur.shape
     exact = f"current/{layer}" in arrays
     how = ("recorded exactly by the run" if exact else
            "recovered from the recorded membrane (this run recorded only membrane and spikes): exact where the "
            "neuron stayed silent; at a spike step only a lower bound is known (▲), and the lab uses it")
-    caption = (f"Neuron {neuron} of `{layer}` at step {step}: its input over the run's {n_p} probe samples, "
+    caption = (f"Neuron {neuron} of {plain(layer)} at step {step}: its input over the run's {n_p} probe samples, "
                f"{n_t} steps each, one after another (the membrane starts from rest at each sample, dotted "
                f"lines, as in the network). The current is {how}. It is held fixed: changing τ or the threshold "
                "here changes this neuron only, not what the layers before it send.")

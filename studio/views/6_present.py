@@ -16,6 +16,7 @@ from core.errors import TAAFError
 from studio import settings
 from studio.live import livechart, runs, urls
 from studio.ui import landing, runlist
+from studio.ui.text import plain
 
 # (title, [(figure, width share)]): one group per screen.
 GROUPS = [
@@ -97,7 +98,7 @@ if "pres_group" not in st.session_state:
 try:
     chosen = _choose_run()
 except TAAFError as e:
-    st.error(f"Cannot list runs in {settings.runs_dir()}: {e}")
+    st.error(f"Cannot list runs in {plain(settings.runs_dir())}: {plain(e)}")
     st.stop()
 if chosen is None:
     st.info("No run and no demo to present yet: start one on the Train & watch page.")
@@ -124,7 +125,7 @@ initial: dict = {}
 try:
     snap = runs.snapshot(token, t0 if replay else None)
 except TAAFError as e:
-    st.error(f"Cannot read {name}: {e}")
+    st.error(f"Cannot read {plain(name)}: {plain(e)}")
     st.stop()
 if snap is not None:
     initial = snap.head

@@ -68,11 +68,11 @@ st.dataframe(pd.DataFrame(groups).rename(columns={"seeds": "distinct seeds", "te
 if verdicts:
     st.dataframe(pd.DataFrame(verdicts), hide_index=True, width="stretch",
                  column_config={"diff": st.column_config.NumberColumn("mean A − B", format="%.3f"),
-                                "p": st.column_config.NumberColumn(format="%.3g"),
+                                "ci": "mean A − B [95 % CI]",
                                 "p_holm": st.column_config.NumberColumn("p (Holm)", format="%.3g")})
-st.caption("Fused test accuracy of the best-on-validation checkpoint; mean ± std over distinct seeds; verdicts are "
-           "paired over the seeds both groups have, against the first group (core/report_tables.py, the report's "
-           "statistics).")
+st.caption("Fused test accuracy of the best-on-validation checkpoint; mean ± std over distinct seeds. Verdicts are "
+           "paired over the seeds both groups have, against the first group, Holm-adjusted over this sweep: better, "
+           "equivalent within ±1 point (TOST) or inconclusive (core/report_stats.py, the report's statistics).")
 finished = [r["run_dir"] for r in rows if r["state"] == "finished" and r["run_dir"]]
 
 
