@@ -59,12 +59,12 @@ def sweep_sidebar() -> None:
     with st.sidebar.expander("Sweep (many runs)", icon=":material/view_list:"):
         st.multiselect("strategies", ENUMS["strategy.name"], default=["taaf", "concat"], key="sw_strategies")
         st.text_input("seeds", "0-2", key="sw_seeds", help="a range 0-4, or seeds separated by spaces")
-        st.selectbox("imbalance preset", PRESETS, index=PRESETS.index("audio-dominant"), key="sw_preset")
-        st.number_input("epochs", 1, 1000, 12, key="sw_epochs")
+        st.selectbox("preset of every run", PRESETS, index=PRESETS.index("audio-dominant"), key="sw_preset")
+        st.number_input("epoch count per run", 1, 1000, 12, key="sw_epochs")
         st.selectbox("vary one setting", VARIABLE, key="sw_key")
         if st.session_state.get("sw_key", "(none)") != "(none)":
             st.text_input("its values (comma separated)", "0.001,0.003", key="sw_values")
-        st.text_input("name", "sweep", key="sw_name")
+        st.text_input("sweep name", "sweep", key="sw_name")
         planned, problem = _plan()
         if problem:
             st.caption(f":red[{problem}]")
