@@ -11,11 +11,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from core.data.registry import LOADERS
+
 # A `{}` default marks a free-form table whose owner validates it (e.g. the AV-Digits degrade knobs).
 DEFAULTS: dict[str, Any] = {
     "data": {
-        "dataset": "avdigits",  # avdigits | cremad | ave
-        "path": "sample_data/av_digits.npz",  # a file for avdigits, a folder for cremad / ave
+        "dataset": "avdigits",  # avdigits | avdigits-t | cremad | ave
+        # a file for avdigits (avdigits-t reads its own bundled file while this is left at the default), a folder for
+        # cremad / ave
+        "path": "sample_data/av_digits.npz",
         "batch_size": 32,
         "num_workers": 0,
         "cache_dir": ".cache/features",  # decoded features of real datasets, keyed by settings
@@ -97,7 +101,7 @@ DEFAULTS: dict[str, Any] = {
         "device": "auto",  # auto | cpu | cuda | cuda:N
         "patience": 0,  # stop after this many epochs without a better validation accuracy; 0 = never
         "amp": False,  # bf16 autocast on CUDA
-        "threads": 0,  # torch CPU threads; 0 = torch's choice
+        "threads": 0,  # torch CPU threads; 0 = cores - 1, from the CLI and the studio alike (launcher.run_threads)
     },
     "record": {
         "runs_dir": "runs",
@@ -125,7 +129,7 @@ WEIGHTINGS = ("weighted-ce", "detached", "prediction-ce")
 FREE_FORM = {"data.avdigits.degrade"}  # tables whose keys are validated by their owner (core/data/presets.py)
 
 ENUMS: dict[str, tuple[str, ...]] = {
-    "data.dataset": ("avdigits", "cremad", "ave"),
+    "data.dataset": tuple(LOADERS),  # the dataset registry is the one list
     "data.avdigits.preset": ("clean", "audio-dominant", "hard", "visual-dominant", "misaligned", "custom"),
     "data.cremad.audio": ("spec257", "resized"),
     "data.ave.audio": ("wav", "npy", "pickle"),

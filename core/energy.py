@@ -92,7 +92,8 @@ def layer_costs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> 
 def ann_layer_macs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> dict[str, float]:
     """`ann_macs` per layer, named as in the SNN (audio_encoder.stages.0.conv, head_a, ...)."""
     enc_a = count(model.audio_encoder, lambda: model.audio_encoder(audio[None, :, None]), audio.shape[0])
-    enc_v = count(model.visual_encoder, lambda: model.visual_encoder(visual[None]), visual.shape[0])
+    frames = visual.transpose(0, 1) if visual.dim() == 5 else visual[None]  # an ANN sees each frame once
+    enc_v = count(model.visual_encoder, lambda: model.visual_encoder(frames), visual.shape[0])
     out = {f"audio_encoder.{c.name}": c.macs for c in enc_a} | {f"visual_encoder.{c.name}": c.macs for c in enc_v}
     return out | {n: float(h.in_features * h.out_features) for n, h in
                   (("head_a", model.head_a), ("head_v", model.head_v), ("head_f", model.head_f))}

@@ -96,6 +96,10 @@ def sidebar() -> None:
     """Settings of a new run and the Start button (one click with defaults)."""
     sb = st.sidebar
     sb.header("New run")
+    # The button first: below the settings it was under the fold at 1440 x 900. It starts the settings below
+    # as the last rerun left them (every widget change reruns the page, which rewrites _overrides).
+    sb.button("Start training", icon=":material/play_arrow:", type="primary", on_click=_start, key="start",
+              width="stretch", help="with the settings below (each has a default: one click trains TAAF)")
     with sb:
         ds = st.selectbox("dataset", list(DATASETS), format_func=DATASETS.get, key="cfg_dataset")
         cfg = _base_config(ds)
@@ -134,8 +138,6 @@ def sidebar() -> None:
                                                 key=f"cfg_beta_{ds}")
         over["train.seed"] = c1.number_input("seed", 0, 2**31 - 1, int(cfg["train"]["seed"]), key=f"cfg_seed_{ds}")
         st.session_state["_overrides"] = over
-        st.button("Start training", icon=":material/play_arrow:", type="primary", on_click=_start, key="start",
-                  width="stretch")
 
 
 def _start() -> None:

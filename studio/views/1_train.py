@@ -82,6 +82,7 @@ def run_bar(path: str, token: str, status: str, initial: dict, moving: bool, met
     livechart.run_head("run_head", src, status, initial, settings.PULSE_S, _status_changed)
     if demo_t0 is None:
         run_controls.run_buttons(path, status, meta, int(initial.get("step") or 0))
+    widgets.command_line(path, "run_cli")
 
 
 @st.fragment(run_every=1.0)
@@ -173,7 +174,7 @@ def main() -> None:
     # The widget's key changes whenever the app itself picks the run (Start): a rerun that the browser sent
     # with the old selection still in it (a timer tick racing the click) then cannot switch back.
     path = st.selectbox("Run", paths, index=paths.index(chosen), key=session.run_select_key(),
-                        format_func=lambda p: runlist.label(rows[p], status=False) if p in rows else Path(p).name,
+                        format_func=runlist.labeller(rows, status=False),
                         help="the status of the chosen run is shown in the bar below (it updates live)")
     st.session_state[session.WATCHED] = path
     if opened := st.session_state.pop("opened_on", ""):  # once, when the page chose the run itself
@@ -198,12 +199,15 @@ def main() -> None:
 
 
 if st.query_params.get("present") == "1":  # a bookmark of the Train page in presenter mode
-    st.switch_page("views/6_present.py")
+    st.switch_page("views/6_present.py", query_params={k: v for k, v in st.query_params.items() if k != "present"})
 look.apply()
 st.title("Train & watch")
-st.page_link("views/6_present.py", label="Presenter mode: one panel at a time, full window, large text (← / →)",
-             icon=":material/slideshow:")
+presenter_link = st.empty()  # filled once main() has chosen the run: the link presents that run
 session.show_flash()
 sidebar.sidebar()
 sweep_form.sweep_sidebar()
 main()
+watched = st.session_state.get(session.WATCHED)
+with presenter_link:
+    st.page_link("views/6_present.py", label="Presenter mode: one panel at a time, full window, large text (← / →)",
+                 icon=":material/slideshow:", query_params={"run": Path(watched).name} if watched else None)

@@ -49,8 +49,8 @@ if table.empty:
     st.stop()
 
 with st.expander("All runs", expanded=False):
-    cols = [c for c in ("name", "status", "strategy", "preset", "seed", "steps", "total_steps", "last_val_acc_f",
-                        "problem") if c in table.columns]
+    cols = [c for c in ("name", "status", "strategy", "preset", "T", "epochs", "seed", "steps", "total_steps",
+                        "last_val_acc_f", "test_acc_f", "problem") if c in table.columns]
     st.dataframe(compare.readable(table, cols), hide_index=True, width="stretch")
 
 ok = table[table["status"] != "unknown"]
@@ -60,7 +60,7 @@ if opened := st.session_state.pop("cmp_open", None):  # a sweep's runs (the Swee
     wanted = {Path(o).resolve() for o in opened}
     st.session_state["cmp_runs"] = [p for p in rows if Path(p).resolve() in wanted]
 chosen = st.multiselect("Runs", list(rows), default=None if "cmp_runs" in st.session_state else default,
-                        format_func=lambda p: runlist.label(rows[p]), key="cmp_runs")
+                        format_func=runlist.labeller(rows), key="cmp_runs")
 if not chosen:
     st.info("Choose one or more runs above.")
     st.stop()
@@ -104,10 +104,15 @@ for p in chosen:
                    "seed": rows[p].get("seed"), "status": rows[p]["status"], "fingerprint": fingerprint(p, updated),
                    **{m: (last[m] if last is not None and m in last else None) for m in FINAL}})
 finals_df = pd.DataFrame(finals)
+differ = compare.differing_copies(finals_df, FINAL)
 for names in compare.duplicate_groups(finals_df):
     st.warning(f"{plain(', '.join(names))} have the same config and seed, so the same numbers (bit-identical): "
                "counted once in the table, and drawn as one line in the chart. Use another seed "
                "(train.seed) for a second sample.")
+for names in differ:
+    st.warning(f"{', '.join(names)} have the same config and seed but different final numbers: something "
+               "outside the config differed (torch version, machine, or a run older than the rule that makes "
+               "the command line and Start train alike). The table shows the first of them only.")
 if len(finals_df):
     st.dataframe(compare.summary_table(finals_df, FINAL), hide_index=True, width="stretch")
     with st.expander("Per run"):

@@ -47,7 +47,7 @@ if done.empty:
     st.info("No trained run with a checkpoint yet. Finish a run on **Train & watch** (or use the demo run).")
     st.stop()
 rows = {str(r["path"]): r for r in done.to_dict("records")}
-path = st.selectbox("Trained run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="ins_run")
+path = st.selectbox("Trained run", list(rows), format_func=runlist.labeller(rows), key="ins_run")
 updated = float(rows[path].get("updated") or 0)
 try:
     tr = trained(path, updated)
@@ -95,7 +95,7 @@ left, right = st.columns([3, 2])
 with left:
     widgets.plot(inspection.inputs_figure(res["audio"], res["visual"], res.get("audio_range"),
                                            res.get("visual_range")), "ins_inputs")
-    st.caption("The inputs as the network sees them (after the damage above).")
+    st.caption("The inputs as the network sees them (after the damage chosen in the sidebar).")
 with right:
     widgets.plot(inspection.buildup_figure(res["build_up"], names, label), "ins_buildup")
 

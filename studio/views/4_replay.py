@@ -19,7 +19,7 @@ if table.empty:
     st.info("No runs to replay yet.")
     st.stop()
 rows = {str(r["path"]): r for r in table.to_dict("records")}
-path = st.selectbox("Run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="rp_run")
+path = st.selectbox("Run", list(rows), format_func=runlist.labeller(rows), key="rp_run")
 token = runs.token_for(path)  # read through the live cache, shared with the Train page and the live routes
 try:
     with st.spinner("Reading the run…"):

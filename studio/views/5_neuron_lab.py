@@ -45,17 +45,18 @@ def set_neuron(tau_ms: float, v_th: float) -> None:
     st.session_state["lab_tau"], st.session_state["lab_vth"] = on_grid(tau_ms, *TAU_MS), on_grid(v_th, *V_TH)
 
 
-def run_input() -> dict[str, Any] | None:
+def run_input(slot: Any) -> dict[str, Any] | None:
     """The real input current of one recorded neuron over the probe samples: `current` (T, P), `bound`
     (steps where it is a lower bound), `starts` (of samples), `caption`, `own` (the run's tau_ms, v_th),
-    `recorded` (its membrane as the run recorded it) and `gain`."""
+    `recorded` (its membrane as the run recorded it) and `gain`. The run selector goes in `slot`, full width
+    above the columns: a run's label (strategy, preset, T, epochs, seed, status, test accuracy) is long."""
     table = runlist.all_runs_or_stop()
     table = table[table["status"] != "unknown"] if len(table) else table
     if table.empty:
         st.info("No run yet: train one on **Train & watch**, or pick another input.")
         return None
     rows = {str(r["path"]): r for r in table.to_dict("records")}
-    path = st.selectbox("run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="lab_run")
+    path = slot.selectbox("run", list(rows), format_func=runlist.labeller(rows), key="lab_run")
     try:
         steps, model_cfg = probe_steps(path, float(rows[path].get("updated") or 0))
     except (TAAFError, OSError) as e:
@@ -88,7 +89,10 @@ def run_input() -> dict[str, Any] | None:
     how = ("recorded exactly by the run" if exact else
            "recovered from the recorded membrane (this run recorded only membrane and spikes): exact where the "
            "neuron stayed silent; at a spike step only a lower bound is known (▲), and the lab uses it")
-    caption = (f"Neuron {neuron} of {plain(layer)} at step {step}: its input over the run's {n_p} probe samples, "
+    ids = arrays.get(f"neurons/{layer}")  # recorded neuron i is neuron ids[i] of the layer (older runs: i)
+    which = f"Recorded neuron {neuron} (neuron {int(ids[int(neuron)])} of {plain(layer)})" if ids is not None else \
+        f"Neuron {neuron} of {plain(layer)}"
+    caption = (f"{which} at step {step}: its input over the run's {n_p} probe samples, "
                f"{n_t} steps each, one after another (the membrane starts from rest at each sample, dotted "
                f"lines, as in the network). The current is {how}. It is held fixed: changing τ or the threshold "
                "here changes this neuron only, not what the layers before it send.")
@@ -109,6 +113,7 @@ explain("One **leaky integrate-and-fire (LIF)** neuron, exactly the one every la
 net_tau, net_vth = lab.network_tau_ms(), lab.network_v_th()
 st.session_state.setdefault("lab_tau", on_grid(net_tau, *TAU_MS))
 st.session_state.setdefault("lab_vth", on_grid(net_vth, *V_TH))
+run_slot = st.container()  # the run selector, when the input is a run's neuron
 controls, charts = st.columns([1, 2.2], gap="large")
 with controls:
     source = st.radio("input", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="lab_source")
@@ -116,7 +121,7 @@ with controls:
     level: float | None = None
     got: dict[str, Any] = {"bound": None, "caption": "", "own": (net_tau, net_vth)}
     if source == "run":
-        got = run_input() or st.stop()
+        got = run_input(run_slot) or st.stop()
         current, starts = got["current"], got["starts"]
     else:
         steps = st.slider("steps shown", 100, 500, 100, 50, key="lab_steps")
