@@ -144,6 +144,10 @@ class Telemetry:
     def heartbeat(self) -> None:
         self.writer.heartbeat()
 
+    def poll_settings(self) -> list[str]:
+        """Pending steering settings (core/steering_apply.py applies them at the step boundary)."""
+        return self.writer.poll_settings()
+
     def follow_commands(self, broadcast: Callable[[str | None], str | None]) -> bool:
         """Pause (blocking until resume) or stop, as asked through the store; every rank follows rank 0's
         command through `broadcast`. True when a stop was asked for."""
@@ -214,6 +218,9 @@ class NullTelemetry(Telemetry):
 
     def poll_command(self) -> str | None:
         return None
+
+    def poll_settings(self) -> list[str]:
+        return []
 
     def heartbeat(self) -> None:
         pass

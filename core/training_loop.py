@@ -8,6 +8,7 @@ At the end `finish` scores the best-on-validation checkpoint on the test split.
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 import os
@@ -35,6 +36,7 @@ from core.recorder import (
     shapley_values,
     stack_items,
 )
+from core.steering_apply import Steering
 from core.step_metrics import read_scalars
 from core.store.paths import inside_run
 from core.taaf import entropy_tensors
@@ -47,6 +49,7 @@ class StopRequested(Exception):
 
 class Trainer:
     def __init__(self, cfg: dict[str, Any], run_dir: Path, resume: bool = False, trust_pickles: bool = False) -> None:
+        cfg = copy.deepcopy(cfg)  # steering changes this run's copy (core/steering_apply.py)
         self.cfg, t = cfg, cfg["train"]
         if t["threads"]:
             torch.set_num_threads(t["threads"])
@@ -70,6 +73,7 @@ class Trainer:
         self.telemetry = Telemetry.open(self.run_dir, cfg, resume, self.dist.is_main)
         if resume:
             self.load_checkpoint()
+        self.steering = Steering.for_trainer(cfg, self.strategy, self.run_dir, resume, self.step, self.dist)
         probe_idx = probe_indices(self.bundle.val, cfg["record"]["probes"], t["seed"])
         self.probe = stack_items(self.bundle.val, probe_idx)
         self.probe_inputs = probe_inputs(self.bundle.val, probe_idx, self.probe[1])  # events, frames: fixed
@@ -127,7 +131,7 @@ class Trainer:
                 f"non-finite loss ({float(loss.detach())}) at step {self.step} (epoch {self.epoch}); {kept}")
         # averaged over ranks: they scale lrs / gradients, which must match on every rank
         signals = self.dist.mean_scalars(self.strategy.signals(self.model, out, y, self.epoch))
-        lrs = self.set_learning_rates(self.strategy.lr_scale(signals, self.epoch))
+        lrs = self.set_learning_rates(self.steering.lr_scale(self.strategy.lr_scale(signals, self.epoch)))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.strategy.after_backward(self.model, signals, self.epoch)
@@ -199,6 +203,7 @@ class Trainer:
         self.telemetry.begin_epoch()
         bs, pin = cfg["data"]["batch_size"], self.device.type == "cuda"
         for audio, visual, y in iterate_batches(self.bundle.train, bs, order, cfg["data"]["num_workers"], pin):
+            audio, visual = self.steering.boundary(self.step, self.telemetry, self.dist, audio, visual)
             t0 = time.perf_counter()
             audio, visual, y = (x.to(self.device, non_blocking=True) for x in (audio, visual, y))
             scalars = self.dist.mean_scalars(self.train_step(audio, visual, y))

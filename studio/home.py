@@ -30,6 +30,7 @@ PAGES = [
     st.Page("views/3_inspect.py", title="Inspect a sample", icon=":material/biotech:"),
     st.Page("views/4_replay.py", title="Replay", icon=":material/replay:"),
     st.Page("views/5_neuron_lab.py", title="Neuron lab", icon=":material/science:"),
+    st.Page("views/7_sweeps.py", title="Sweeps", icon=":material/view_list:"),
     st.Page("views/6_present.py", title="Presenter mode", icon=":material/slideshow:", url_path="present"),
 ]
 

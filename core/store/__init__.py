@@ -6,9 +6,9 @@ processes. Layout, tables and the rules that keep readers consistent: docs/run-s
 
 from core.store.common import COMMANDS, SCHEMA_VERSION, STATUSES, STORE_FILE, CommandError, pid_alive
 from core.store.reader import LIST_COLUMNS, RunReader, list_runs
-from core.store.writer import RunWriter, send_command
+from core.store.writer import RunWriter, send_command, send_setting
 
 __all__ = [
     "COMMANDS", "LIST_COLUMNS", "SCHEMA_VERSION", "STATUSES", "STORE_FILE", "CommandError", "RunReader", "RunWriter",
-    "list_runs", "pid_alive", "send_command",
+    "list_runs", "pid_alive", "send_command", "send_setting",
 ]

@@ -19,6 +19,7 @@ SCHEMA_VERSION = 1
 STORE_FILE = "store.sqlite"
 STATUSES = ("running", "paused", "finished", "failed", "interrupted", "stopped")
 COMMANDS = ("pause", "resume", "stop")
+SETTING_PREFIX = "set "  # a control row `set {json}` carries one steering setting (core/steering.py)
 SCOPES = ("step", "epoch")
 BUSY_MS = 10_000  # a short writer (send_command) and the trainer may briefly wait for each other
 STALE_AFTER_S = 60.0  # another host's run counts as gone after this long without a heartbeat

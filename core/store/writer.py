@@ -23,6 +23,7 @@ from core.store.common import (
     SCHEMA_SQL,
     SCHEMA_VERSION,
     SCOPES,
+    SETTING_PREFIX,
     STALE_AFTER_S,
     STATUSES,
     STORE_FILE,
@@ -291,12 +292,24 @@ class RunWriter:
             self._exec("PRAGMA wal_checkpoint(PASSIVE)")
 
     def poll_command(self) -> str | None:
-        """The oldest unconsumed control command, marked consumed; None if there is none."""
-        row = self._exec("SELECT id, command FROM control WHERE consumed_at IS NULL ORDER BY id LIMIT 1").fetchone()
+        """The oldest unconsumed control command, marked consumed; None if there is none. Settings
+        (`set ...` rows, core/steering.py) wait for `poll_settings`: a paused trainer takes them on resume."""
+        row = self._exec(f"SELECT id, command FROM control WHERE consumed_at IS NULL AND command NOT LIKE "
+                         f"'{SETTING_PREFIX}%' ORDER BY id LIMIT 1").fetchone()
         if row is None:
             return None
         self._exec("UPDATE control SET consumed_at = ? WHERE id = ?", (time.time(), row[0]))
         return row[1] if row[1] in COMMANDS else None
+
+    def poll_settings(self) -> list[str]:
+        """Every unconsumed setting (the text after `set `), oldest first, marked consumed in one transaction."""
+        def take() -> list[tuple[int, str]]:
+            rows = self._conn.execute(f"SELECT id, command FROM control WHERE consumed_at IS NULL AND command LIKE "
+                                      f"'{SETTING_PREFIX}%' ORDER BY id").fetchall()
+            self._conn.executemany("UPDATE control SET consumed_at = ? WHERE id = ?",
+                                   [(time.time(), i) for i, _ in rows])
+            return rows
+        return [text[len(SETTING_PREFIX):] for _, text in self._transaction(take)]
 
     def close(self) -> None:
         with self._lock:
@@ -316,11 +329,20 @@ class RunWriter:
         self.close()
 
 
+def send_setting(run_dir: str | Path, payload: str) -> int:
+    """Queue one steering setting (`payload`: a JSON object core/steering.py checked) for the run's trainer, which
+    applies it at its next step boundary. Returns the command id."""
+    return _insert_command(Path(run_dir), SETTING_PREFIX + payload)
+
+
 def send_command(run_dir: str | Path, command: str) -> int:
     """Queue 'pause' | 'resume' | 'stop' for the run's trainer (it polls between steps). Returns the command id."""
     if command not in COMMANDS:
         raise CommandError(f"unknown run command {command!r}; expected one of {', '.join(COMMANDS)}")
-    run_dir = Path(run_dir)
+    return _insert_command(Path(run_dir), command)
+
+
+def _insert_command(run_dir: Path, command: str) -> int:
     conn = connect(str(store_path(run_dir)))  # short-lived; busy_timeout waits out the trainer's step commit
     try:
         check_schema(conn, run_dir)

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from core.diagnostics import imbalance_verdict
 from studio.charts import attention, curves, entropy, frames, rasters, waiting
+from studio.charts.events import mark_events
 from studio.live.rundata import RunView
 
 
@@ -101,6 +102,14 @@ FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure
     "energy": (lambda v: v.epochs_key, lambda v: curves.energy_figure(v.epochs)),
 }
 FIGURES = {name: (changes, _noted(name, build)) for name, (changes, build) in FIGURES.items()}
+STEP_AXIS_FIGURES = ("loss", "lr", "alpha", "entropy", "imb", "rates")  # steering events marked on their step axes
+
+
+def _marked(changes: Callable[[RunView], Any], build: Callable[[RunView], go.Figure]) -> tuple[Callable, Callable]:
+    return (lambda v: (changes(v), v.steer_key)), (lambda v: mark_events(build(v), v.steer))
+
+
+FIGURES = {name: _marked(*entry) if name in STEP_AXIS_FIGURES else entry for name, entry in FIGURES.items()}
 # px: a chart box before its first figure arrives, the height its builder draws at (one source: studio/charts/)
 HEIGHTS = {"loss": curves.LOSS_HEIGHT, "lr": curves.LR_HEIGHT, "alpha": attention.ALPHA_HISTORY_HEIGHT,
            "alpha_now": attention.ALPHA_BARS_HEIGHT, "entropy": entropy.ENTROPY_HEIGHT, "imb": curves.IMBALANCE_HEIGHT,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import StoreError
+from core.steering import EVENT_COLUMNS, events_frame
 from core.store import RunReader
 
 MAX_ROWS = 6000  # step rows kept per run (older half thinned 2x when exceeded)
@@ -45,6 +46,7 @@ class RunData:
     epochs: pd.DataFrame = field(default_factory=pd.DataFrame)
     probe_steps: list[int] = field(default_factory=list)
     alphas: list[np.ndarray] = field(default_factory=list)  # (3, T) probe-mean alpha per probe step
+    steer: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVENT_COLUMNS))  # steering events
     last_step: int = -1
     last_epoch_step: int = -1
     version: int = 0  # bumped whenever anything new was read: figure caches key on it
@@ -67,6 +69,10 @@ class RunData:
             changed = (self.status.get("status"), self.status.get("stale")) != old_status
             changed |= self._read_scalars(r, upto)
             changed |= self._read_probes(r, upto)
+            if self.status.get("status") in ("running", "paused") or changed or not self.version:  # else final
+                steer = events_frame(r.events())
+                changed |= len(steer) != len(self.steer)
+                self.steer = steer
         if changed:
             self.version += 1
         return changed
@@ -118,9 +124,11 @@ class RunData:
             epochs = epochs[epochs["step"] <= upto] if len(epochs) else epochs
             n = int(np.searchsorted(np.asarray(ps, dtype=np.int64), upto, side="right"))
             ps, al = ps[:n], al[:n]
+        steer = self.steer if upto is None else self.steer[self.steer["step"] < upto]
         return RunView(self.path, self.immutable, self.meta, self.config, self.status, steps, epochs, list(ps),
                        np.stack(al) if al else np.zeros((0, 3, int(self.meta.get("T", 1))), np.float32),
-                       (self.version, upto), _key(steps), _key(epochs), (len(ps), ps[-1] if ps else None))
+                       (self.version, upto), _key(steps), _key(epochs), (len(ps), ps[-1] if ps else None),
+                       steer, len(steer))
 
 
 @dataclass
@@ -140,6 +148,8 @@ class RunView:
     steps_key: tuple = ()  # changes only with the step rows (figure caches rebuild only what moved)
     epochs_key: tuple = ()
     probes_key: tuple = ()
+    steer: pd.DataFrame | None = None  # steering events (core.steering.events_frame), cut like the steps
+    steer_key: int = 0  # their number: a chart with event marks redraws when it changes
 
     @property
     def step(self) -> int:

@@ -18,7 +18,7 @@ from core.errors import TAAFError
 from core.store.paths import read_log_tail
 from studio import settings
 from studio.live import livechart, runs, urls
-from studio.ui import landing, look, panels, run_controls, runlist, session, sidebar, widgets
+from studio.ui import landing, look, panels, run_controls, runlist, session, sidebar, steering, sweep_form, widgets
 from studio.ui.text import plain
 
 
@@ -108,6 +108,7 @@ def live(path: str) -> None:
         static(path)
         return
     run_bar(path, token, snap.head["status"], snap.head, snap.moving, snap.meta)
+    steering.steering_form(path, snap.head["status"], snap.view.config, snap.view.steer)
     panels.render(snap.view, "live", panels.Live(token, probe_step=snap.newest_probe))
 
 
@@ -204,6 +205,7 @@ st.title("Train & watch")
 presenter_link = st.empty()  # filled once main() has chosen the run: the link presents that run
 session.show_flash()
 sidebar.sidebar()
+sweep_form.sweep_sidebar()
 main()
 watched = st.session_state.get(session.WATCHED)
 with presenter_link:

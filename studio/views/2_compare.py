@@ -3,14 +3,17 @@ per strategy x preset; copies of a run, same config and seed, count once)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from core.errors import TAAFError
 from studio import settings
 from studio.charts import curves as charts
+from studio.charts.events import mark_events
 from studio.live.rundata import MAX_ROWS, thin
-from studio.ui import compare, look, runlist, widgets
+from studio.ui import compare, look, runlist, steering, widgets
 from studio.ui.text import plain
 
 EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
@@ -53,8 +56,11 @@ with st.expander("All runs", expanded=False):
 ok = table[table["status"] != "unknown"]
 rows = {str(r["path"]): r for r in ok.to_dict("records")}
 default = [p for p, r in rows.items() if r["status"] == "finished" and not r["demo"]][:6] or list(rows)[:3]
-chosen = st.multiselect("Runs", list(rows), default=default, format_func=runlist.labeller(rows),
-                        key="cmp_runs")
+if opened := st.session_state.pop("cmp_open", None):  # a sweep's runs (the Sweeps page's button)
+    wanted = {Path(o).resolve() for o in opened}
+    st.session_state["cmp_runs"] = [p for p in rows if Path(p).resolve() in wanted]
+chosen = st.multiselect("Runs", list(rows), default=None if "cmp_runs" in st.session_state else default,
+                        format_func=runlist.labeller(rows), key="cmp_runs")
 if not chosen:
     st.info("Choose one or more runs above.")
     st.stop()
@@ -74,7 +80,12 @@ for msg in problems:
     st.error(plain(msg))
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
-widgets.plot(charts.compare_figure(curves, metric, x, compare.label(metric)), "cmp_fig")
+figure = charts.compare_figure(curves, metric, x, compare.label(metric))
+if x == "step":  # steering events of the chosen runs, on the step axis
+    named = {rows[p]["name"]: p for p in chosen}
+    events = steering.compare_events(named, {n: float(rows[p].get("updated") or 0) for n, p in named.items()})
+    figure = mark_events(figure, events, axes=["x"])
+widgets.plot(figure, "cmp_fig")
 if scope == "step":
     st.caption("Per-step signals are smoothed (moving average over about 20 steps).")
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.errors import TAAFError
 from studio.live import runs
-from studio.ui import look, panels, runlist
+from studio.ui import look, panels, runlist, steering
 from studio.ui.text import plain
 
 PLAY_EVERY_S = 0.7
@@ -74,6 +74,7 @@ def still() -> None:
     _frame()
 
 
+steering.event_jumps(whole.steer, marks, "rp_step")
 # The Play button lives outside the fragments: a press reruns the page, which then picks playing() or still().
 c1, c2 = st.columns([1, 6])
 playing_now = st.session_state.get("rp_playing")
