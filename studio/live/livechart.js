@@ -11,6 +11,16 @@ const BUDGET = 0.05;
 const MAX_WAIT_MS = 2500;
 const CONFIG = {displaylogo: false, responsive: true};
 
+// `?cadence=N` in the page's URL (1 to 100) polls and redraws N times as often: the long-run memory bench and
+// test (bench/bench_live_memory.py) live through an hour of updates in minutes. Read once, at the first mount.
+function cadence() {
+  if (window.__taafCadence === undefined) {
+    const n = Number(new URLSearchParams(location.search).get("cadence"));
+    window.__taafCadence = Number.isFinite(n) && n >= 1 ? Math.min(n, 100) : 1;
+  }
+  return window.__taafCadence;
+}
+
 function loadPlotly(url) {
   if (!window.__taafPlotly) {
     window.__taafPlotly = new Promise((resolve, reject) => {
@@ -54,7 +64,7 @@ async function drawNow(chart, fig) {
 
 function schedule(chart, delayMs) {
   clearTimeout(chart.timer);
-  chart.timer = setTimeout(() => poll(chart), delayMs);
+  chart.timer = setTimeout(() => poll(chart), delayMs / cadence());
 }
 
 async function poll(chart) {
