@@ -19,6 +19,9 @@ MODS = ("a", "v", "f")
 NAMES = {"a": "audio", "v": "visual", "f": "fused"}
 COLORS = {"a": "#1f77b4", "v": "#ff7f0e", "f": "#2ca02c"}
 MAX_POINTS = 500  # per trace: a point for every one or two pixels of a half-width chart (each redraw costs per point)
+# Per-epoch traces: a point (an SVG node) per epoch grew a live page by ~90 nodes a minute all night (issue 27).
+MAX_EPOCH_POINTS = 200  # per epoch trace, like MAX_POINTS for steps: every k-th epoch past it (the last kept)
+MAX_MARKERS = 60  # points per trace drawn with markers; past it, the line alone (one SVG path)
 MIN_STEPS = 2  # a curve needs two points: with one, plotly draws an invisible dot on a made-up range
 # px: each panel's figure height, also its chart box's height before the first figure arrives (studio/live/figures.py)
 LOSS_HEIGHT, LR_HEIGHT, IMBALANCE_HEIGHT, RATES_HEIGHT, ENERGY_HEIGHT = 380, 340, 300, 340, 340
@@ -47,6 +50,11 @@ def decimate(df: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
         return df
     idx = np.unique(np.r_[np.linspace(0, n - 1, max_points).astype(int), n - 1])
     return df.iloc[idx]
+
+
+def _marked(n: int) -> str:
+    """Scatter mode of a per-epoch trace of `n` points: markers while they can be told apart."""
+    return "lines+markers" if n <= MAX_MARKERS else "lines"
 
 
 def smooth(values: pd.Series, window: int) -> pd.Series:
@@ -111,12 +119,12 @@ def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, win
         if _has(steps, f"acc_{u}"):
             _curve(fig, steps, f"acc_{u}", NAMES[u], COLORS[u], window, 1, 2, legend=False)
         if _has(epochs, f"val_acc_{u}"):
-            e = epochs[["step", f"val_acc_{u}"]].dropna()
-            fig.add(_line(e["step"], e[f"val_acc_{u}"], f"{NAMES[u]} val", COLORS[u], mode="lines+markers",
+            e = decimate(epochs[["step", f"val_acc_{u}"]].dropna(), MAX_EPOCH_POINTS)
+            fig.add(_line(e["step"], e[f"val_acc_{u}"], f"{NAMES[u]} val", COLORS[u], mode=_marked(len(e)),
                           marker={"symbol": "diamond", "size": 8}, line={"color": COLORS[u], "dash": "dot"}), 1, 2)
     if _has(epochs, "val_loss"):
-        e = epochs[["step", "val_loss"]].dropna()
-        fig.add(_line(e["step"], e["val_loss"], "val loss (total)", mode="lines+markers",
+        e = decimate(epochs[["step", "val_loss"]].dropna(), MAX_EPOCH_POINTS)
+        fig.add(_line(e["step"], e["val_loss"], "val loss (total)", mode=_marked(len(e)),
                       line={"color": "#555", "dash": "dot"}), 1, 1)
     fig.all_axes("x", title={"text": "training step"})
     fig.yaxis(1, 2, range=[0, 1.02])
@@ -171,10 +179,11 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
         a["font"] = {"size": TITLE_SIZE}
     if _has(epochs, "val_acc_a") and _has(epochs, "val_acc_v"):
         e = epochs[["epoch", "val_acc_a", "val_acc_v"]].dropna()
+        n_epochs, e = len(e), decimate(e, MAX_EPOCH_POINTS)  # a bar (an SVG node) per epoch shown
         gap = _a(e["val_acc_a"] - e["val_acc_v"])
         fig.add({"type": "bar", "x": _a(e["epoch"] + 1), "y": gap, "name": "val gap",
                  "marker": {"color": np.where(gap >= 0, COLORS["a"], COLORS["v"]).tolist()}}, 1, 1)
-        fig.xaxis(1, 1, title={"text": "epoch"}, **_epoch_ticks(len(e)))
+        fig.xaxis(1, 1, title={"text": "epoch"}, **_epoch_ticks(n_epochs))
     if _has(steps, "gnorm_a") and _has(steps, "gnorm_v"):
         d = steps[["step", "gnorm_a", "gnorm_v"]].dropna()
         d = d.assign(ratio=d["gnorm_a"] / d["gnorm_v"].where(d["gnorm_v"] > 0))
@@ -230,14 +239,15 @@ def energy_figure(epochs: pd.DataFrame | None) -> go.Figure:
     title = "Energy per sample"
     if _has(epochs, "energy_pj"):
         e = epochs.dropna(subset=["energy_pj"])
-        fig.add(_line(e["epoch"] + 1, e["energy_pj"] / 1e6, "SNN (µJ)", "#2ca02c", mode="lines+markers"))
+        n_epochs, e = len(e), decimate(e, MAX_EPOCH_POINTS)
+        fig.add(_line(e["epoch"] + 1, e["energy_pj"] / 1e6, "SNN (µJ)", "#2ca02c", mode=_marked(len(e))))
         if _has(epochs, "energy_ann_pj"):
-            fig.add(_line(e["epoch"] + 1, e["energy_ann_pj"] / 1e6, "same ANN (µJ)", mode="lines+markers",
+            fig.add(_line(e["epoch"] + 1, e["energy_ann_pj"] / 1e6, "same ANN (µJ)", mode=_marked(len(e)),
                           line={"color": "#7f7f7f", "dash": "dash"}))
             ann = float(e["energy_ann_pj"].iloc[-1])
             if ann > 0:
                 title += f" — SNN uses {100 * float(e['energy_pj'].iloc[-1]) / ann:.0f} % of the ANN's"
-        fig.xaxis(title={"text": "epoch"}, **_epoch_ticks(len(e)))
+        fig.xaxis(title={"text": "epoch"}, **_epoch_ticks(n_epochs))
         fig.yaxis(title={"text": "µJ per sample"}, rangemode="tozero")
     else:
         fig.waiting("energy is estimated at the end of each epoch")

@@ -1,6 +1,15 @@
 // The live run bar: progress, status, step, epoch, fused validation accuracy and speed, polled every
 // `every` seconds from data.src. When the run's status changes (paused, finished, failed...), it asks
 // Streamlit for a rerun (trigger "status"), so the page swaps its buttons or shows the finished run.
+// `?cadence=N` in the page's URL polls N times as often (as livechart.js: the long-run memory bench and test).
+function cadence() {
+  if (window.__taafCadence === undefined) {
+    const n = Number(new URLSearchParams(location.search).get("cadence"));
+    window.__taafCadence = Number.isFinite(n) && n >= 1 ? Math.min(n, 100) : 1;
+  }
+  return window.__taafCadence;
+}
+
 function pct(x) { return (100 * x).toFixed(1) + "%"; }
 
 function render(bar, h) {
@@ -73,7 +82,7 @@ async function poll(bar) {
     next = 2000;
   }
   clearTimeout(bar.timer);
-  bar.timer = setTimeout(() => poll(bar), next);
+  bar.timer = setTimeout(() => poll(bar), next / cadence());
 }
 
 export default function (component) {
