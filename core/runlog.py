@@ -60,7 +60,7 @@ class Run:
     manager, or call `finish` yourself."""
 
     def __init__(self, writer: RunWriter, modalities: Sequence[str], T: int | None, probe_every: int,
-                 probes: int, membrane_neurons: int, nonfinite: str = "refuse") -> None:
+                 probes: int, membrane_neurons: int, nonfinite: str = "refuse", heartbeat: bool = True) -> None:
         self.writer, self.run_dir = writer, writer.run_dir
         self.modalities = tuple(modalities)
         self.short = short_names(self.modalities)
@@ -79,21 +79,23 @@ class Run:
         self._last_beat = time.monotonic()
         self._stop_beat = threading.Event()
         self._beat_thread = threading.Thread(target=self._beat, name="runlog-heartbeat", daemon=True)
-        self._beat_thread.start()
+        if heartbeat:  # (our trainer keeps its own: core/telemetry.py)
+            self._beat_thread.start()
 
     @classmethod
     def create(cls, run_dir: str | Path, config: Mapping[str, Any] | None = None,
                modalities: Sequence[str] = ("audio", "visual"), *, T: int | None = None,
                class_names: Sequence[str] | None = None, probe_every: int = 20, probes: int = 8,
                membrane_neurons: int = 16, meta: Mapping[str, Any] | None = None,
-               nonfinite: str = "refuse") -> Run:
+               nonfinite: str = "refuse", heartbeat: bool = True) -> Run:
         """A new run in `run_dir` (RunExistsError if one is there). `config` is saved as config.json (any JSON);
         T: timesteps of the attention (fixed by the first log_attention when None); meta: more run facts
         (steps_per_epoch, total_steps, v_th, strategy ... as docs/architecture.md names them)."""
         short_names(modalities)  # refused before anything is created
         cfg = dict(config or {})
         cfg.setdefault("record", {}).setdefault("every_steps", probe_every)  # the studio's "fills at" sentences
-        run = cls(RunWriter.create(run_dir, cfg), modalities, T, probe_every, probes, membrane_neurons, nonfinite)
+        run = cls(RunWriter.create(run_dir, cfg), modalities, T, probe_every, probes, membrane_neurons, nonfinite,
+                  heartbeat)
         facts = {"strategy": "own loop", "modalities": list(modalities), "pid": _pid(), **(meta or {})}
         if T is not None:
             facts["T"] = int(T)
@@ -106,12 +108,13 @@ class Run:
 
     @classmethod
     def open(cls, run_dir: str | Path, modalities: Sequence[str] = ("audio", "visual"), *,
-             probe_every: int = 20, probes: int = 8, membrane_neurons: int = 16, nonfinite: str = "refuse") -> Run:
+             probe_every: int = 20, probes: int = 8, membrane_neurons: int = 16, nonfinite: str = "refuse",
+             heartbeat: bool = True) -> Run:
         """An existing run, to go on recording into it (a resumed training)."""
         writer = RunWriter.open(run_dir)
         with RunReader(writer.run_dir) as r:
             meta = r.meta()
-        run = cls(writer, modalities, meta.get("T"), probe_every, probes, membrane_neurons, nonfinite)
+        run = cls(writer, modalities, meta.get("T"), probe_every, probes, membrane_neurons, nonfinite, heartbeat)
         run.layers = list(meta.get("layers") or [])
         writer.set_meta("pid", _pid())
         writer.set_status("running")
@@ -150,10 +153,11 @@ class Run:
         (alpha_entropy_<x>, batch mean) every call; the arrays themselves at probe steps (is_probe_step)."""
         self._step(step)
         checked: dict[str, np.ndarray] = {}
+        T = self.T
         for stream, a in attention.items():
             suffix = self._stream(stream)
             arr = as_numpy(a).astype(np.float32, copy=False)
-            T = self.T or (arr.shape[1] if arr.ndim == 2 else None)
+            T = T or (arr.shape[1] if arr.ndim == 2 else None)  # a new run's first call fixes T for all streams
             if arr.ndim != 2 or arr.shape[1] != T or arr.shape[0] == 0:
                 raise RecordError(f"attention {stream!r}: shape {arr.shape}, expected (batch, T={T})")
             if not np.isfinite(arr).all() or (arr < 0).any():
@@ -191,8 +195,10 @@ class Run:
         self._step(step)
         arrays: dict[str, np.ndarray] = {}
         rates: dict[str, float] = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         for layer, z in spikes.items():
             arr = as_numpy(z)
+            shapes[layer] = arr.shape
             if arr.ndim < 3:
                 raise RecordError(f"spikes {layer!r}: shape {arr.shape}, expected (T, batch, neurons...)")
             flat = arr.reshape(arr.shape[0], arr.shape[1], -1)[:, : self.probes, :MAX_RASTER_NEURONS]
@@ -202,7 +208,7 @@ class Run:
             rates[f"rate/{layer}"] = float(arr.mean())
         for layer, v in (membrane or {}).items():
             arr = as_numpy(v).astype(np.float32, copy=False)
-            if f"spikes/{layer}" not in arrays or arr.ndim < 3 or arr.shape[:2] != as_numpy(spikes[layer]).shape[:2]:
+            if layer not in shapes or arr.ndim < 3 or arr.shape[:2] != shapes[layer][:2]:
                 raise RecordError(f"membrane {layer!r}: shape {arr.shape} does not match its spikes")
             flat = arr.reshape(arr.shape[0], arr.shape[1], -1)[:, : self.probes, : self.membrane_neurons]
             arrays[f"membrane/{layer}"] = np.ascontiguousarray(flat.transpose(1, 0, 2), dtype=np.float16)
@@ -257,7 +263,8 @@ class Run:
                 return
             self.finished = True
         self._stop_beat.set()
-        self._beat_thread.join()
+        if self._beat_thread.is_alive():
+            self._beat_thread.join()
         try:
             self.flush()
         finally:
@@ -279,7 +286,7 @@ class Run:
     def _number(self, key: Any, value: Any) -> float:
         try:
             f = float(value.item() if hasattr(value, "item") else value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RuntimeError):  # (RuntimeError: a tensor of several elements)
             raise RecordError(f"scalar {key!r} = {value!r:.60}: not a number") from None
         if key in ("step", "epoch", "time"):
             raise RecordError(f"scalar {key!r}: the name is reserved")

@@ -69,6 +69,8 @@ def test_a_run_holds_what_was_logged_under_the_studios_names(tmp_path: Path) -> 
     (lambda run: run.log_spikes(3, {"a.x": np.ones((5, 2, 3))}, membrane={"a.x": np.ones((4, 2, 3))}),
      "membrane 'a.x'"),
     (lambda run: run.log_scalars(-1, {"loss": 1.0}), "step -1"),
+    (lambda run: run.log_scalars(3, {"loss": torch.ones(2)}), "'loss'"),
+    (lambda run: run.log_scalars(3, {"step": 1.0}), "'step': the name is reserved"),
 ])
 def test_bad_input_is_refused_in_one_line_and_nothing_logged_is_lost(tmp_path: Path, call, words: str) -> None:
     run = Run.create(tmp_path / "r", {}, T=5)
