@@ -27,32 +27,18 @@ from typing import Any, Self
 
 import numpy as np
 
-from core.errors import TAAFError
+from core.runlog_checks import (
+    FUSED,
+    RecordError,
+    attention_entropy,
+    checked_attention,
+    short_names,
+    spike_arrays,
+)
 from core.store import RunReader, RunWriter
 
 HEARTBEAT_S = 2.0  # seconds between liveness marks (the studio takes a silent writer for a dead one)
-MAX_RASTER_NEURONS = 2048  # per layer, as core/recorder.py: a fixed prefix of the flattened neurons
-FUSED = "fused"
 KEEP_PROBE_STEPS = 4  # recent probe steps held in memory, so a late call for one of them adds to its npz
-
-
-class RecordError(TAAFError, ValueError):
-    """Input the recorder refuses (one line naming it); nothing of the refused call was written."""
-
-
-def as_numpy(x: Any) -> np.ndarray:
-    """A numpy array from a numpy array, a torch tensor (any device, detached) or a nested list."""
-    if hasattr(x, "detach"):  # torch without importing it: the API works for numpy-only loops too
-        x = x.detach().float().cpu().numpy() if x.dtype.is_floating_point else x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def short_names(modalities: Sequence[str]) -> dict[str, str]:
-    """Each modality's short name (its first letter: lr_a, k_v ...); the full name where first letters clash."""
-    if not modalities or len(set(modalities)) != len(modalities) or FUSED in modalities:
-        raise RecordError(f"modalities {tuple(modalities)!r}: need distinct names, none called {FUSED!r}")
-    firsts = [m[:1] for m in modalities]
-    return {m: (m[:1] if firsts.count(m[:1]) == 1 and m[:1] != "f" else m) for m in modalities}
 
 
 class Run:
@@ -152,23 +138,10 @@ class Run:
         """Attention over time of each stream, {stream: (batch, T)} (a modality or "fused"): the entropy of each
         (alpha_entropy_<x>, batch mean) every call; the arrays themselves at probe steps (is_probe_step)."""
         self._step(step)
-        checked: dict[str, np.ndarray] = {}
-        T = self.T
-        for stream, a in attention.items():
-            suffix = self._stream(stream)
-            arr = as_numpy(a).astype(np.float32, copy=False)
-            T = T or (arr.shape[1] if arr.ndim == 2 else None)  # a new run's first call fixes T for all streams
-            if arr.ndim != 2 or arr.shape[1] != T or arr.shape[0] == 0:
-                raise RecordError(f"attention {stream!r}: shape {arr.shape}, expected (batch, T={T})")
-            if not np.isfinite(arr).all() or (arr < 0).any():
-                raise RecordError(f"attention {stream!r}: values must be finite and >= 0")
-            checked[suffix] = arr
+        checked = checked_attention(attention, self.T, self._stream)
         if not checked:
             return
-        entropy = {}
-        for suffix, arr in checked.items():
-            p = arr / np.maximum(arr.sum(axis=1, keepdims=True), 1e-12)
-            entropy[f"alpha_entropy_{suffix}"] = float(-(p * np.log(np.maximum(p, 1e-12))).sum(axis=1).mean())
+        entropy = attention_entropy(checked)
         with self._lock:
             if self.T is None:
                 self.T = next(iter(checked.values())).shape[1]
@@ -193,27 +166,7 @@ class Run:
         as probe arrays of `step` (the first `probes` samples); each layer's firing rate as rate/<layer>.
         Name layers "<modality letter>.<name>" (a.conv1, v.fc) so the studio splits rasters by modality."""
         self._step(step)
-        arrays: dict[str, np.ndarray] = {}
-        rates: dict[str, float] = {}
-        shapes: dict[str, tuple[int, ...]] = {}
-        for layer, z in spikes.items():
-            arr = as_numpy(z)
-            shapes[layer] = arr.shape
-            if arr.ndim < 3:
-                raise RecordError(f"spikes {layer!r}: shape {arr.shape}, expected (T, batch, neurons...)")
-            flat = arr.reshape(arr.shape[0], arr.shape[1], -1)[:, : self.probes, :MAX_RASTER_NEURONS]
-            if not ((flat == 0) | (flat == 1)).all():
-                raise RecordError(f"spikes {layer!r}: values must be 0 or 1")
-            arrays[f"spikes/{layer}"] = np.ascontiguousarray(flat.transpose(1, 0, 2), dtype=np.uint8)
-            rates[f"rate/{layer}"] = float(arr.mean())
-        for layer, v in (membrane or {}).items():
-            arr = as_numpy(v).astype(np.float32, copy=False)
-            if layer not in shapes or arr.ndim < 3 or arr.shape[:2] != shapes[layer][:2]:
-                raise RecordError(f"membrane {layer!r}: shape {arr.shape} does not match its spikes")
-            flat = arr.reshape(arr.shape[0], arr.shape[1], -1)[:, : self.probes, : self.membrane_neurons]
-            arrays[f"membrane/{layer}"] = np.ascontiguousarray(flat.transpose(1, 0, 2), dtype=np.float16)
-        if labels is not None:
-            arrays["labels"] = as_numpy(labels).astype(np.int64).reshape(-1)[: self.probes]
+        arrays, rates = spike_arrays(spikes, membrane, labels, self.probes, self.membrane_neurons)
         with self._lock:
             new = [name for name in spikes if name not in self.layers]
             if new:
