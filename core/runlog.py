@@ -30,6 +30,7 @@ import numpy as np
 from core.runlog_checks import (
     FUSED,
     RecordError,
+    as_numpy,
     attention_entropy,
     checked_attention,
     short_names,
@@ -174,6 +175,18 @@ class Run:
                 self.writer.set_meta("layers", self.layers)
             self.log_scalars(step, rates)
             self._add_probe(step, arrays)
+
+    def log_arrays(self, step: int, arrays: Mapping[str, Any]) -> None:
+        """Arrays of your own (probabilities, features ...) into the step's probe npz, as given: numbers only."""
+        self._step(step)
+        out = {}
+        for key, a in arrays.items():
+            arr = as_numpy(a)
+            if not isinstance(key, str) or not key or arr.dtype.kind not in "biuf":
+                raise RecordError(f"array {key!r}: needs a name and numbers (got dtype {arr.dtype})")
+            out[key] = arr
+        with self._lock:
+            self._add_probe(step, out)
 
     def _add_probe(self, step: int, arrays: dict[str, np.ndarray]) -> None:
         """Merge into the step's npz and (re)write it on the array thread: one file per step holds all its arrays."""

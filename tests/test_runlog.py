@@ -30,6 +30,7 @@ def test_a_run_holds_what_was_logged_under_the_studios_names(tmp_path: Path) -> 
         run.log_attention(1, {"audio": att, "fused": torch.full((6, 5), 0.2)})
         run.log_spikes(1, {"a.conv": spikes(5, 6, 3, 4, 4)}, membrane={"a.conv": torch.randn(5, 6, 3, 4, 4)},
                        labels=torch.arange(6))
+        run.log_arrays(1, {"probs": np.full((4, 10), 0.1, np.float32)})
         run.log_scalars(2, {"loss": 1.5})
         run.log_attention(2, {"audio": att})  # not a probe step: entropy only
         run.log_epoch(2, {"val_acc_f": 0.5})
@@ -51,7 +52,7 @@ def test_a_run_holds_what_was_logged_under_the_studios_names(tmp_path: Path) -> 
     assert meta["warnings"] == ["lr too high"]
     assert arrays["spikes/a.conv"].shape == (4, 5, 48) and arrays["spikes/a.conv"].dtype == np.uint8
     assert arrays["membrane/a.conv"].shape == (4, 5, 16) and arrays["labels"].tolist() == [0, 1, 2, 3]
-    assert arrays["alpha"].shape == (4, 3, 5)
+    assert arrays["alpha"].shape == (4, 3, 5) and arrays["probs"].shape == (4, 10)
     np.testing.assert_allclose(arrays["alpha"][:, 0], att[:4].numpy(), rtol=1e-6)
     assert np.isnan(arrays["alpha"][:, 1]).all()  # visual attention was never logged
     np.testing.assert_allclose(arrays["alpha"][:, 2], 0.2)
@@ -71,6 +72,7 @@ def test_a_run_holds_what_was_logged_under_the_studios_names(tmp_path: Path) -> 
     (lambda run: run.log_scalars(-1, {"loss": 1.0}), "step -1"),
     (lambda run: run.log_scalars(3, {"loss": torch.ones(2)}), "'loss'"),
     (lambda run: run.log_scalars(3, {"step": 1.0}), "'step': the name is reserved"),
+    (lambda run: run.log_arrays(1, {"probs": np.array(["a"])}), "array 'probs'"),
 ])
 def test_bad_input_is_refused_in_one_line_and_nothing_logged_is_lost(tmp_path: Path, call, words: str) -> None:
     run = Run.create(tmp_path / "r", {}, T=5)
