@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> Path:
         for epoch in range(args.epochs):
             for idx in torch.randperm(len(y)).split(batch):
                 step += 1
+                t0 = time.perf_counter()
                 logits, attention = net(xa[idx], xv[idx])
                 losses = {u: F.cross_entropy(lg, y[idx]) for u, lg in logits.items()}
                 opt.zero_grad()
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> Path:
                 acc = {f"acc_{u[0]}": (lg.argmax(-1) == y[idx]).float().mean().item() for u, lg in logits.items()}
                 run.log_scalars(step, {"loss": sum(losses.values()).item(), **acc, "rho_a": rho, "rho_v": 1 / rho,
                                        **{f"loss_{u[0]}": loss.item() for u, loss in losses.items()},
+                                       "samples_per_s": len(idx) / (time.perf_counter() - t0),
                                        "elapsed_s": time.perf_counter() - start}, epoch=epoch)
                 run.log_lr(step, {g["name"]: g["lr"] * k.get(g["name"], 1.0) for g in opt.param_groups})
                 run.log_balance(step, k)
