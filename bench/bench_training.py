@@ -1,6 +1,12 @@
 """Training speed of the default TAAF config, and what recording costs.
 
     python bench/bench_training.py [--epochs 12] [--threads 2]
+    python bench/bench_training.py --lif-pairs 2 [--epochs 12] [--threads 2]
+
+With --lif-pairs N it only times the multi-step LIF kernel against norse's per-step loop (TAAF_LIF=norse):
+N alternated pairs (norse, kernel) of the same run of configs/taaf.toml and of configs/taaf-t16.toml, each
+reporting its training time (the step gaps inside epochs, as below) new / old per pair, and the fused test
+accuracy of both, which must be equal (the kernel computes the same numbers).
 
 Prints, all measured in this run:
   1. wall time and fused test accuracy of the default TAAF config on the audio-dominant preset
@@ -13,6 +19,7 @@ Prints, all measured in this run:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -29,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.config import load_config  # noqa: E402
 from core.data import build_datasets  # noqa: E402
+from core.lif import LIF_IMPL_ENV  # noqa: E402
 from core.store import RunReader, RunWriter  # noqa: E402
 from core.training_loop import Trainer, train  # noqa: E402
 
@@ -52,8 +60,9 @@ Trainer.probe_arrays = timed("probe", Trainer.probe_arrays)
 RunWriter.log_scalars = timed("scalars", RunWriter.log_scalars)
 
 
-def run(overrides: list[str], tmp: Path, name: str) -> tuple[float, dict, list[float]]:
-    cfg = load_config(ROOT / "configs/taaf.toml", ["record.progress=false", *overrides])
+def run(overrides: list[str], tmp: Path, name: str,
+        config: str = "configs/taaf.toml") -> tuple[float, dict, list[float]]:
+    cfg = load_config(ROOT / config, ["record.progress=false", *overrides])
     start = time.perf_counter()
     summary = train(cfg, tmp / name)
     wall = time.perf_counter() - start
@@ -100,15 +109,44 @@ def reference_samples_per_s(cfg_widths: list[int], batch: int, steps: int = 60) 
     return batch / statistics.mean(times)
 
 
+def compare_lif(common: list[str], pairs: int, tmp: Path) -> None:
+    """Alternated (norse loop, kernel) runs of the default and the T = 16 config: training time and test accuracy."""
+    for config in ("configs/taaf.toml", "configs/taaf-t16.toml"):
+        ratios, accs = [], set()
+        for i in range(pairs):
+            loop_s = {}
+            for impl in ("norse", "kernel"):
+                os.environ[LIF_IMPL_ENV] = impl
+                _, summary, gaps = run(common, tmp, f"{Path(config).stem}-{impl}-{i}", config)
+                loop_s[impl] = sum(gaps)
+                accs.add((impl, summary["test"]["acc_f"]))
+                print(f"{config} {impl:6s}: training {loop_s[impl]:6.1f} s, fused test {summary['test']['acc_f']:.4f}",
+                      flush=True)
+            ratios.append(loop_s["kernel"] / loop_s["norse"])
+        os.environ.pop(LIF_IMPL_ENV, None)
+        same = len({a for _, a in accs}) == 1
+        print(f"{config}: training time new / old per pair {', '.join(f'{r:.3f}' for r in ratios)} "
+              f"(median {statistics.median(ratios):.3f}); fused test accuracy "
+              f"{'identical' if same else 'DIFFERS: ' + str(sorted(accs))}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=0, help="0 = the config's")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--lif-pairs", type=int, default=0, help="time the LIF kernel vs norse's loop only")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     common = [f"train.threads={args.threads}"] + ([f"train.epochs={args.epochs}"] if args.epochs else [])
     tmp = Path(tempfile.mkdtemp(prefix="bench-training-"))
+    if args.lif_pairs:
+        try:
+            run(common + ["train.epochs=1"], tmp, "warm-up")
+            compare_lif(common, args.lif_pairs, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     try:
         run(common + ["train.epochs=1"], tmp, "warm-up")  # first-use costs (TorchScript, allocator) land here
         RECORDING_S.update(probe=0.0, scalars=0.0)

@@ -11,7 +11,12 @@ store's own timestamps. Per condition it also records:
 - CPU seconds of the trainer, the studio server and Chromium over the window.
 Prints one line per condition and run, then the medians and the ratios against "no tab" of the same pairs.
 
-    .venv/bin/python bench/bench_watch.py [--pairs 2] [--steps 150] [--tabs 0 1 3] [--niceness N] [--set key=value]
+The condition `cli` is the reference a watched run is held to: the same config trained from the command line
+(`python -m core.train`, no niceness) with torch's default thread count and no studio running (the server is
+stopped for it and started again after). With `cli` among the conditions the summary also gives each tab
+count's step time / CLI-alone, per pair and as the median.
+
+    .venv/bin/python bench/bench_watch.py [--pairs 2] [--steps 150] [--tabs cli 0 1 3] [--niceness N] [--set key=value]
 
 Needs Debian's chromium and playwright (never `playwright install`).
 """
@@ -19,8 +24,10 @@ Needs Debian's chromium and playwright (never `playwright install`).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -160,8 +167,40 @@ def measure(browser, url: str, runs: Path, server_pid: int, tabs: int, steps: in
             time.sleep(0.2)
 
 
+def measure_cli(runs: Path, steps: int, over: dict, threads: int, index: int) -> dict:
+    """The same config trained from the command line with torch's thread count, nothing else running."""
+    run = runs / f"cli-{index}"
+    sets = [a for k, v in {**over, "record.progress": "false", "train.threads": threads}.items()
+            for a in ("--set", f"{k}={v}")]
+    with open(runs / f"cli-{index}.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "core.train", "--config", str(ROOT / "configs" / "taaf.toml"),
+                                 "--run-dir", str(run), *sets], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while not ((run / "store.sqlite").exists() and RunReader(run).last_step() >= 5):
+            if proc.poll() is not None:
+                raise SystemExit(f"the CLI run ended early (see {runs / f'cli-{index}.log'})")
+            time.sleep(0.2)
+        with RunReader(run) as r:
+            s0 = r.last_step()
+        t0, cpu0 = time.time(), cpu_s([proc.pid])
+        while RunReader(run).last_step() < s0 + steps:
+            time.sleep(0.5)
+        t1, cpu1 = time.time(), cpu_s([proc.pid])
+        times = step_times(run)
+        window = [s for s in range(s0, s0 + steps + 1) if s in times]
+        return {"tabs": "cli", "step_ms": 1000 * (times[window[-1]] - times[window[0]]) / (len(window) - 1),
+                "cpu": ((cpu1 - cpu0) / (t1 - t0), 0.0, 0.0)}
+    finally:
+        launcher.stop(run)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _fmt(r: dict) -> str:
-    s = f"tabs {r['tabs']}  step {r['step_ms']:6.1f} ms"
+    s = f"{'CLI alone' if r['tabs'] == 'cli' else 'tabs ' + str(r['tabs'])}  step {r['step_ms']:6.1f} ms"
     if "busy" in r:
         s += (f"  run-bar lag med {r['lag_med']:.2f} max {r['lag_max']:.2f} s  newest point age med "
               f"{r['age_med']:.1f} max {r['age_max']:.1f} s  browser busy {r['busy']:.0%} (long tasks {r['long']:.0%})")
@@ -173,13 +212,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=2, help="rounds of the alternated conditions")
     ap.add_argument("--steps", type=int, default=150, help="training steps timed per condition")
-    ap.add_argument("--tabs", type=int, nargs="+", default=[0, 1, 3], help="tab counts to alternate (0 = no tab)")
+    ap.add_argument("--tabs", nargs="+", default=["0", "1", "3"],
+                    help="conditions to alternate: tab counts (0 = no tab) and `cli` (the command line alone)")
     ap.add_argument("--settle-s", type=float, default=3.0,
                     help="seconds after every chart of every tab has drawn once before the timing starts")
     ap.add_argument("--niceness", type=int, default=None,
                     help="launch the trainers this much nicer than the studio (default: launcher.TRAINER_NICENESS)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override of the runs")
     args = ap.parse_args()
+    args.tabs = [t if t == "cli" else int(t) for t in args.tabs]
     if shutil.which("chromium") is None:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -190,33 +231,54 @@ def main() -> None:
     for kv in args.set:
         k, v = kv.split("=", 1)
         over[k] = float(v) if v.replace(".", "", 1).isdigit() and "." in v else int(v) if v.isdigit() else v
+    import torch  # only for its default thread count (the CLI-alone reference's)
+
+    torch_threads = torch.get_num_threads()
     results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        proc, url = devserver.start(ROOT / "studio" / "app.py", ["--runs-dir", str(Path(tmp) / "runs")],
-                                    open(Path(tmp) / "server.log", "w"))
+        def studio() -> tuple[subprocess.Popen, str]:
+            return devserver.start(ROOT / "studio" / "app.py", ["--runs-dir", str(Path(tmp) / "runs")],
+                                   open(Path(tmp) / "server.log", "a"))
+
+        proc, url = studio()
         try:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=devserver.CHROMIUM_ARGS)
-            for _ in range(args.pairs):
+            for i in range(args.pairs):
                 for tabs in args.tabs:
-                    results.append(measure(browser, url, Path(tmp) / "runs", proc.pid, tabs, args.steps, over,
-                                           args.settle_s if tabs else 0.0))
+                    if tabs == "cli":  # no studio running: stopped for the reference, started again after
+                        proc.terminate()
+                        proc.wait(10)
+                        (Path(tmp) / "runs").mkdir(exist_ok=True)
+                        results.append(measure_cli(Path(tmp) / "runs", args.steps, over, torch_threads, i))
+                        proc, url = studio()
+                    else:
+                        results.append(measure(browser, url, Path(tmp) / "runs", proc.pid, tabs, args.steps, over,
+                                               args.settle_s if tabs else 0.0))
+                    results[-1]["pair"] = i
                     print(_fmt(results[-1]), flush=True)
             browser.close()
         finally:
             proc.terminate()
             proc.wait(10)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (1 min); CLI reference: {torch_threads} threads")
     base = statistics.median(r["step_ms"] for r in results if r["tabs"] == 0) if 0 in args.tabs else None
     print("\nmedians:")
     for tabs in args.tabs:
         rs = [r for r in results if r["tabs"] == tabs]
         med = statistics.median(r["step_ms"] for r in rs)
         line = f"tabs {tabs}: step {med:.1f} ms" + (f" = {med / base:.2f} x no tab" if base else "")
-        if tabs:
+        if tabs and tabs != "cli":
             line += (f"; run-bar lag med {statistics.median(r['lag_med'] for r in rs):.2f} s, max "
                      f"{max(r['lag_max'] for r in rs):.2f} s; newest point age max "
                      f"{max(r['age_max'] for r in rs):.1f} s; "
                      f"browser busy {statistics.median(r['busy'] for r in rs):.0%}")
         print(line)
+    if "cli" in args.tabs:
+        cli = {r["pair"]: r["step_ms"] for r in results if r["tabs"] == "cli"}
+        for tabs in (t for t in args.tabs if t != "cli"):
+            per = [r["step_ms"] / cli[r["pair"]] for r in results if r["tabs"] == tabs]
+            print(f"launched, tabs {tabs} / CLI alone: median {statistics.median(per):.2f} "
+                  f"(pairs {', '.join(f'{x:.2f}' for x in per)})")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import math
 import sys
 import tomllib
@@ -31,7 +32,7 @@ from core.errors import ConfigError
 
 __all__ = [  # the schema's names stay importable from here, where the rest of the code looks for them
     "CHECKS", "DEFAULTS", "ENUMS", "FREE_FORM", "REMOVED", "SAVED_RUN_FALLBACKS", "STRATEGY_NAMES", "WEIGHTINGS",
-    "config_from_dict", "load_config", "parse_value", "saved_run_config", "to_toml", "validate",
+    "config_from_dict", "load_config", "parse_value", "saved_run_config", "to_toml", "toml_value", "validate",
 ]
 
 
@@ -50,7 +51,9 @@ def _merge(base: dict, user: dict, where: str, source: str) -> None:
             raise ConfigError(f"{source}: '{dotted}' {REMOVED[dotted]}")
         if key not in base:
             known = ", ".join(sorted(base)) or "(none)"
-            raise ConfigError(f"{source}: unknown key '{dotted}' (known keys here: {known})")
+            hint = closest_key(dotted)
+            raise ConfigError(f"{source}: unknown key '{dotted}' (known keys here: {known})"
+                              + (f"; did you mean '{hint}'?" if hint else ""))
         default = base[key]
         if dotted in FREE_FORM:  # knobs merge key by key; their owner validates names and values
             if not isinstance(value, dict):
@@ -63,6 +66,26 @@ def _merge(base: dict, user: dict, where: str, source: str) -> None:
             _merge(default, value, dotted, source)
         else:
             base[key] = _coerce(default, value, dotted, source)
+
+
+def _dotted_keys(table: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in table.items():
+        dotted = f"{prefix}.{k}" if prefix else k
+        out += _dotted_keys(v, dotted) if isinstance(v, dict) and v and dotted not in FREE_FORM else [dotted]
+    return out
+
+
+def closest_key(dotted: str) -> str | None:
+    """The known setting a mistyped one most likely meant, in any section: `train.lr` -> `optim.lr`
+    (the same last part elsewhere first, then the closest spelling), or None."""
+    known = _dotted_keys(DEFAULTS)
+    leaf = dotted.rsplit(".", 1)[-1]
+    same_leaf = [k for k in known if k.rsplit(".", 1)[-1] == leaf]
+    if same_leaf:
+        return min(same_leaf, key=lambda k: -difflib.SequenceMatcher(None, k, dotted).ratio())
+    close = difflib.get_close_matches(dotted, known, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _coerce(default: Any, value: Any, dotted: str, source: str) -> Any:
@@ -207,7 +230,7 @@ def to_toml(cfg: dict[str, Any]) -> str:
         if prefix and (scalars or not tables):
             lines.append(f"\n[{prefix}]")
         for k, v in scalars.items():
-            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+            lines.append(f"{_toml_key(k)} = {toml_value(v)}")
         for k, v in tables.items():
             emit(v, f"{prefix}.{_toml_key(k)}" if prefix else _toml_key(k))
 
@@ -219,7 +242,8 @@ def _toml_key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else f'"{key}"'
 
 
-def _toml_value(v: Any) -> str:
+def toml_value(v: Any) -> str:
+    """One value as a TOML literal (a `--set` value, a line of to_toml)."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -231,7 +255,7 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {v!r} as TOML")
 
 

@@ -11,11 +11,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from core.data.registry import LOADERS
+
 # A `{}` default marks a free-form table whose owner validates it (e.g. the AV-Digits degrade knobs).
 DEFAULTS: dict[str, Any] = {
     "data": {
-        "dataset": "avdigits",  # avdigits | cremad | ave
-        "path": "sample_data/av_digits.npz",  # a file for avdigits, a folder for cremad / ave
+        "dataset": "avdigits",  # avdigits | avdigits-t | cremad | ave
+        # a file for avdigits (avdigits-t reads its own bundled file while this is left at the default), a folder for
+        # cremad / ave
+        "path": "sample_data/av_digits.npz",
         "batch_size": 32,
         "num_workers": 0,
         "cache_dir": ".cache/features",  # decoded features of real datasets, keyed by settings
@@ -62,7 +66,9 @@ DEFAULTS: dict[str, Any] = {
         "v_th": 0.5,
     },
     "strategy": {
-        "name": "taaf",  # taaf | taaf-no-balance | taaf-uniform | concat | ogm-ge | unimodal-audio | unimodal-visual
+        # taaf | taaf-no-balance | taaf-uniform | concat | ogm-ge | unimodal-audio | unimodal-visual, and the
+        # attribution baselines concat-aux | late-fusion | concat-balance (docs/method.md)
+        "name": "taaf",
         # how TAAF's attention alpha enters each stream's loss (docs/method.md): detached = sum_t sg(alpha) CE_t
         # + CE of the alpha-weighted prediction (alpha learns there); weighted-ce = sum_t alpha CE_t with alpha's
         # gradient (the literal reading); prediction-ce = CE of the alpha-weighted prediction alone
@@ -95,7 +101,7 @@ DEFAULTS: dict[str, Any] = {
         "device": "auto",  # auto | cpu | cuda | cuda:N
         "patience": 0,  # stop after this many epochs without a better validation accuracy; 0 = never
         "amp": False,  # bf16 autocast on CUDA
-        "threads": 0,  # torch CPU threads; 0 = torch's choice
+        "threads": 0,  # torch CPU threads; 0 = cores - 1, from the CLI and the studio alike (launcher.run_threads)
     },
     "record": {
         "runs_dir": "runs",
@@ -106,19 +112,24 @@ DEFAULTS: dict[str, Any] = {
         "energy": True,
         "progress": True,  # terminal progress bar
         "checkpoint": True,
+        # linear probes of each frozen encoder (core/linear_probe.py) per epoch, evenly spaced, the last at the
+        # epoch's end (0 = none); fitted on `linear_probe_samples` fixed training samples, scored on validation
+        "linear_probes_per_epoch": 0,  # off by default (+18 % of a step each); the report asks for 2
+        "linear_probe_samples": 256,
     },
 }
 
 # The one list of each: core/strategies registers a class per name (tests/test_config_files.py holds the two
 # equal) and core/balance reads WEIGHTINGS; kept here because those modules import torch and this one must not.
-STRATEGY_NAMES = ("taaf", "taaf-no-balance", "taaf-uniform", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual")
+STRATEGY_NAMES = ("taaf", "taaf-no-balance", "taaf-uniform", "concat", "ogm-ge", "unimodal-audio", "unimodal-visual",
+                  "concat-aux", "late-fusion", "concat-balance")
 # How TAAF's attention alpha enters each stream's loss (docs/method.md, "Which reading of the loss").
 WEIGHTINGS = ("weighted-ce", "detached", "prediction-ce")
 
 FREE_FORM = {"data.avdigits.degrade"}  # tables whose keys are validated by their owner (core/data/presets.py)
 
 ENUMS: dict[str, tuple[str, ...]] = {
-    "data.dataset": ("avdigits", "cremad", "ave"),
+    "data.dataset": tuple(LOADERS),  # the dataset registry is the one list
     "data.avdigits.preset": ("clean", "audio-dominant", "hard", "visual-dominant", "misaligned", "custom"),
     "data.cremad.audio": ("spec257", "resized"),
     "data.ave.audio": ("wav", "npy", "pickle"),
@@ -180,6 +191,8 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "record.every_steps": _in(1, 1_000_000_000),
     "record.probes": _in(1, 1024),
     "record.membrane_neurons": _in(0, 4096),
+    "record.linear_probes_per_epoch": _in(0, 1000),
+    "record.linear_probe_samples": _in(20, 1_000_000),
     "data.cremad.val_fraction": (lambda v: 0 < v < 1, "a fraction in (0, 1)"),
     **{f"data.{d}.{k}": _in(1, 4096) for d in ("cremad", "ave") for k in ("audio_size", "frame_size")},
     **{f"data.{d}.sample_rate": _in(1, 384_000) for d in ("cremad", "ave")},
@@ -203,4 +216,5 @@ SAVED_RUN_FALLBACKS: dict[str, Any] = {
     "strategy.weighting": "weighted-ce",  # the literal reading, before issue 12
     "strategy.entropy_floor": 0.0,
     "model.attn_temperature": 0.0,
+    "record.linear_probes_per_epoch": 0,  # no linear probes before issue 22
 }

@@ -21,8 +21,12 @@ from core.align import TimeAlign
 from core.model import PooledConv2d
 from core.taaf import TemporalAttention
 
+# pJ per operation, 45 nm (Horowitz, "Computing's energy problem", ISSCC 2014): fp32 mult 3.7 + add 0.9 = 4.6 per
+# MAC, an accumulate (a spike's synaptic operation) 0.9; int8 mult 0.2 + add 0.03 = 0.23 per MAC, accumulate 0.03.
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9
+E_INT8_MAC_PJ = 0.23
+E_INT8_AC_PJ = 0.03
 
 
 @dataclass
@@ -85,20 +89,27 @@ def layer_costs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> 
     return count(model, lambda: model(audio, visual), audio.shape[0])
 
 
+def ann_layer_macs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> dict[str, float]:
+    """`ann_macs` per layer, named as in the SNN (audio_encoder.stages.0.conv, head_a, ...)."""
+    enc_a = count(model.audio_encoder, lambda: model.audio_encoder(audio[None, :, None]), audio.shape[0])
+    frames = visual.transpose(0, 1) if visual.dim() == 5 else visual[None]  # an ANN sees each frame once
+    enc_v = count(model.visual_encoder, lambda: model.visual_encoder(frames), visual.shape[0])
+    out = {f"audio_encoder.{c.name}": c.macs for c in enc_a} | {f"visual_encoder.{c.name}": c.macs for c in enc_v}
+    return out | {n: float(h.in_features * h.out_features) for n, h in
+                  (("head_a", model.head_a), ("head_v", model.head_v), ("head_f", model.head_f))}
+
+
 def ann_macs(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> float:
     """MACs per sample of the same network as an ANN: each encoder once on its whole input, each head once.
 
     The SNN's overlapping audio windows (`audio_context`) are not an ANN's way to see a spectrogram: an
     ANN convolves it once, so each input frame is counted once. Spikes or not, the count is the same.
     """
-    enc_a = count(model.audio_encoder, lambda: model.audio_encoder(audio[None, :, None]), audio.shape[0])
-    enc_v = count(model.visual_encoder, lambda: model.visual_encoder(visual[None]), visual.shape[0])
-    heads = sum(h.in_features * h.out_features for h in (model.head_a, model.head_v, model.head_f))
-    return sum(c.macs for c in enc_a + enc_v) + heads
+    return sum(ann_layer_macs(model, audio, visual).values())
 
 
 def energy_estimate(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor) -> dict[str, float]:
-    """pJ per sample for the SNN and for the same network as an ANN, plus SOPs and analog MACs."""
+    """pJ per sample for the SNN and for the same network as an ANN (fp32 and int8 for both), SOPs, analog MACs."""
     costs = layer_costs(model, audio, visual)
     sops = sum(c.active_macs for c in costs if c.spiking_input)
     macs = sum(c.macs for c in costs if not c.spiking_input)
@@ -106,6 +117,8 @@ def energy_estimate(model: nn.Module, audio: torch.Tensor, visual: torch.Tensor)
     return {
         "energy_pj": E_MAC_PJ * macs + E_AC_PJ * sops,
         "energy_ann_pj": E_MAC_PJ * ann,
+        "energy_int8_pj": E_INT8_MAC_PJ * macs + E_INT8_AC_PJ * sops,
+        "energy_ann_int8_pj": E_INT8_MAC_PJ * ann,
         "sops": sops,
         "macs": macs,
         "ann_macs": ann,

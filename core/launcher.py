@@ -45,6 +45,34 @@ def launched_threads(cores: int | None = None) -> int:
     return max(1, (cores or os.cpu_count() or 1) - 1)
 
 
+def run_threads(cfg: dict[str, Any]) -> int:
+    """The torch thread count a run trains with, however it is launched (CLI or the studio's Start): the config's
+    `train.threads`, or for 0 OMP_NUM_THREADS if set, else `launched_threads()`. One rule for both because the
+    count changes the numbers (a convolution's weight gradient and a linear layer's are summed in per-thread
+    chunks: 1 and 2 threads part at step 2), so a config and seed gave one result from the CLI and another
+    from the studio."""
+    # OMP_NUM_THREADS first, as torch's own default does: torchrun sets it to 1 per rank so N ranks do not each
+    # take every core
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    return int(cfg["train"]["threads"]) or (int(omp) if omp.isdigit() and int(omp) > 0 else launched_threads())
+
+
+def resolve_launch(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The config a fresh run is written with, the same from the CLI and from the studio: the thread count
+    resolved (`run_threads`) and, for AV-Digits, every degradation knob the data is built with written out
+    (the studio sends only the knobs that differ from the preset, a config file may list the preset's own:
+    the same data, and now the same config.json). Returns a new dict."""
+    cfg = json.loads(json.dumps(cfg))  # a deep copy (configs are plain JSON-able data)
+    cfg["train"]["threads"] = run_threads(cfg)
+    if cfg["data"]["dataset"] == "avdigits":
+        from core.data import presets  # (lazy: core.data imports torch, slow for the studio's first paint)
+
+        av = cfg["data"]["avdigits"]
+        knobs = presets.resolve(av["preset"], av["degrade"])
+        av["degrade"] = {k: "off" if isinstance(v, float) and v == float("inf") else v for k, v in knobs.items()}
+    return cfg
+
+
 @contextmanager
 def _launch_lock(runs_dir: Path) -> Iterator[None]:
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -164,9 +192,7 @@ def start_run(runs_dir: str | Path, config_path: str | Path | None, overrides: d
     runs_dir = Path(runs_dir).resolve()
     config_path = Path(config_path) if config_path is not None else None
     overrides = {"record.progress": False, **(overrides or {})}  # no terminal progress bar in train.log
-    cfg = _resolve(config_path, overrides)
-    if not cfg["train"]["threads"]:
-        cfg["train"]["threads"] = launched_threads()
+    cfg = resolve_launch(_resolve(config_path, overrides))
     data_path = Path(cfg["data"]["path"])
     if not (data_path if data_path.is_absolute() else REPO_ROOT / data_path).exists():
         raise DataError(f"data.path = {cfg['data']['path']!r}: no such file or folder")
@@ -235,7 +261,10 @@ def continue_note(checkpoint: Any, step: int) -> str:
     again (a Stop does not checkpoint mid-epoch)."""
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("step"), int):
         return f"starts over from step 0 (no epoch has ended yet){_redo(0, step)}"
-    where = f"the checkpoint at the end of epoch {checkpoint.get('epoch')} (step {checkpoint['step']})"
+    epoch = checkpoint.get("epoch")
+    # The store numbers epochs from 0; the run bar (and this note) count them from 1, as a reader does.
+    shown = epoch + 1 if isinstance(epoch, int) and not isinstance(epoch, bool) else "?"
+    where = f"the checkpoint at the end of epoch {shown} (step {checkpoint['step']})"
     return f"starts from {where}{_redo(checkpoint['step'], step)}"
 
 

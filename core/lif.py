@@ -4,6 +4,7 @@ studio read, and the membrane before each step's reset (what the probes store as
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -14,7 +15,11 @@ from norse.torch import LIFBoxParameters
 from norse.torch.functional.lif_box import LIFBoxFeedForwardState, lif_box_feed_forward_step
 from torch import nn
 
+from core.lif_multistep import lif_box_multistep, lif_box_parameters_fixed
+
 DT = 1e-3  # seconds per simulation step
+# "norse" runs norse's step once per timestep (the reference the multi-step kernel is tested and timed against)
+LIF_IMPL_ENV = "TAAF_LIF"
 
 # Where LIF layers put their spikes and membrane while `recording()` is open. A context variable, not a
 # flag on the layers: a model shared by several threads (the studio's cached network) records for each
@@ -35,8 +40,8 @@ def recording() -> Iterator[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
 
 
 class LIFLayer(nn.Module):
-    """Thin module around norse's pure LIF step: loops over time; inside `recording()` it hands
-    its spikes and membrane to the caller.
+    """A layer of LIF-box neurons over all timesteps (core/lif_multistep.py: norse's step, fused over time);
+    inside `recording()` it hands its spikes and membrane to the caller.
 
     LIFBox (no synaptic current) so input reaches the membrane in the same step: with T of 4 a
     current-based LIF would lose a step of latency per layer.
@@ -50,6 +55,17 @@ class LIFLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float()  # membranes integrate in fp32 even under bf16 autocast: thresholds need the precision
+        if os.environ.get(LIF_IMPL_ENV) == "norse" or not lif_box_parameters_fixed(self.p):
+            return self.forward_norse(x)
+        out, v = lif_box_multistep(x, self.p, DT)  # all steps in one autograd node, the same numbers
+        self.rate = out.detach().mean()
+        sink = _RECORDING.get()
+        if sink is not None:
+            sink[self.name] = (out.detach(), v)  # membrane after reset: spikes overlay as markers
+        return out
+
+    def forward_norse(self, x: torch.Tensor) -> torch.Tensor:
+        """norse's step once per timestep: the reference, and the path for parameters the kernel does not cover."""
         state = LIFBoxFeedForwardState(v=torch.zeros_like(x[0]))
         sink = _RECORDING.get()
         spikes, volts = [], []

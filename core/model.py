@@ -202,7 +202,13 @@ class MultimodalSNN(nn.Module):
         return windows.permute(2, 0, 1, 3).unsqueeze(2)
 
     def visual_steps_input(self, visual: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, bool]:
-        """Frame presented for S_v steps: direct current (static), or Poisson spikes of its intensity."""
+        """Frame presented for S_v steps: direct current (static), or Poisson spikes of its intensity.
+        A frame sequence (B, F, C, H, W) (AV-Digits-T) is spread over the S_v steps instead (`frames_to_steps`)."""
+        if visual.dim() == 5:
+            frames = frames_to_steps(visual.transpose(0, 1), self.visual_steps)
+            if self.encoding == "poisson":
+                return torch.bernoulli(frames.clamp(0, 1), generator=generator), False
+            return frames, False
         if self.encoding == "poisson":
             rates = visual.clamp(0, 1)
             spikes = poisson_encode(rates, self.visual_steps, f_max=1.0 / DT, dt=DT, generator=generator)
@@ -214,7 +220,7 @@ class MultimodalSNN(nn.Module):
         return self.align_a(self.audio_encoder(self.audio_slices(audio)))
 
     def encode_visual(self, visual: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(B, C, H, W) frame -> aligned features (T, B, D_v)."""
+        """(B, C, H, W) frame, or (B, F, C, H, W) frames -> aligned features (T, B, D_v)."""
         xv, static = self.visual_steps_input(visual, generator)
         return self.align_v(self.visual_encoder(xv, static=static))
 
@@ -236,6 +242,20 @@ class MultimodalSNN(nn.Module):
             alpha = {u: uniform_alpha(logits[u]) for u in MODALITIES}
             pred = {u: logits[u].mean(dim=0) for u in MODALITIES}
         return ModelOutput(logits=logits, alpha=alpha, pred=pred, feats={"a": h_a, "v": h_v})
+
+
+def frames_to_steps(frames: torch.Tensor, steps: int) -> torch.Tensor:
+    """(F, B, ...) frames -> (steps, B, ...): each step the mean of its own frames (F a multiple of steps), each
+    frame repeated (steps a multiple of F), else the frame under each step's centre. Time stays monotone."""
+    f = frames.shape[0]
+    if f == steps:
+        return frames
+    if f % steps == 0:
+        return frames.unflatten(0, (steps, f // steps)).mean(dim=1)
+    if steps % f == 0:
+        return frames.repeat_interleave(steps // f, dim=0)
+    index = ((torch.arange(steps, device=frames.device) + 0.5) * f / steps).long().clamp(max=f - 1)
+    return frames[index]
 
 
 def neuron_parameters(model: MultimodalSNN) -> dict[str, dict[str, float]]:

@@ -116,7 +116,9 @@ def probe_current(arrays: dict[str, np.ndarray], layer: str, neuron: int,
         cur = np.asarray(arrays[f"current/{layer}"], dtype=np.float32)[:, :, neuron].T
         return cur, np.zeros(cur.shape, dtype=bool)
     v = np.asarray(arrays[f"membrane/{layer}"], dtype=np.float32)[:, :, neuron].T  # (T, P)
-    fired = np.asarray(arrays[f"spikes/{layer}"])[:, :, neuron].T.astype(bool)
+    ids = arrays.get(f"neurons/{layer}")  # the raster column of each recorded neuron (older runs: the first M)
+    col = neuron if ids is None else int(ids[neuron])
+    fired = np.asarray(arrays[f"spikes/{layer}"])[:, :, col].T.astype(bool)
     a = DT * float(p.tau_mem_inv)
     v_prev = np.concatenate([np.zeros_like(v[:1]), v[:-1]])
     leak = float(p.v_leak)

@@ -24,7 +24,12 @@ def scheduled_lr(optim: dict[str, Any], epoch: int, step: int, total_steps: int)
     return optim["lr"]
 
 
+def grad_norm_tensor(params: Any) -> torch.Tensor:
+    """The total gradient norm of `params` as a 0-d tensor (read with the step's other scalars: no sync here)."""
+    grads = [p.grad.detach() for p in params if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+
+
 def grad_norm(params: Any) -> float:
     # one device sync for the whole encoder (a float() per parameter stalls a GPU ~100 times a step)
-    grads = [p.grad.detach() for p in params if p.grad is not None]
-    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+    return float(grad_norm_tensor(params))

@@ -29,6 +29,23 @@ def stack_items(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, 
     return next(iterate_batches(dataset, len(indices), order=indices))
 
 
+EVENT_KEYS = ("audio_on", "audio_off", "visual_on", "visual_off")
+
+
+def probe_inputs(dataset: Dataset, indices: torch.Tensor, visual: torch.Tensor) -> dict[str, np.ndarray]:
+    """What the probes' data holds, for the studio to draw beside the network's response: where each probe's word
+    and visual event really are (`events` (P, 4) int16: audio_on, audio_off in audio frames, visual_on, visual_off
+    in visual frames; datasets with event positions, e.g. AV-Digits-T) and its frame sequence (`frames`
+    (P, F, H, W) float16, first channel; frame-sequence datasets). Empty for a dataset with neither."""
+    out: dict[str, np.ndarray] = {}
+    events = getattr(dataset, "events", None)
+    if isinstance(events, dict) and all(k in events for k in EVENT_KEYS):
+        out["events"] = torch.stack([events[k][indices] for k in EVENT_KEYS], dim=1).to(torch.int16).numpy()
+    if visual.dim() == 5:  # (P, F, C, H, W)
+        out["frames"] = visual[:, :, 0].to(torch.float16).numpy()
+    return out
+
+
 @torch.no_grad()
 def probe_forward(
     model: MultimodalSNN, audio: torch.Tensor, visual: torch.Tensor, generator: torch.Generator | None = None
@@ -38,6 +55,20 @@ def probe_forward(
     with recording() as recorded:
         out = model(audio, visual, generator)
     return out, recorded
+
+
+def recorded_neurons(spikes: torch.Tensor, count: int) -> torch.Tensor:
+    """Which `count` neurons of a layer's raster (S, P, N) get their membrane recorded: those that start the most
+    spike trains (a spike after a silent step: integrate, fire, reset, again), then the most spikes, over every
+    probe; ties keep the lower index. The first neurons of a layer are often silent, so the first M told little."""
+    n = spikes.shape[-1]
+    if count >= n:
+        return torch.arange(n, device=spikes.device)
+    z = spikes.to(torch.int64)
+    onsets = z[0].sum(0) + (z[1:] * (1 - z[:-1])).sum((0, 1))
+    score = onsets * (z.shape[0] * z.shape[1] + 1) + z.sum((0, 1))
+    top = torch.sort(score, descending=True, stable=True).indices[:count]
+    return top.sort().values
 
 
 def probe_arrays(
@@ -51,11 +82,13 @@ def probe_arrays(
     arrays: dict[str, np.ndarray] = {}
     for name, (spikes, membrane) in recorded.items():
         z = spikes.flatten(2)[..., :MAX_RASTER_NEURONS]  # (S, P, N)
-        v = membrane.flatten(2)[..., :membrane_neurons]
+        idx = recorded_neurons(z, membrane_neurons)  # columns of the raster: their spikes are stored too
+        v = membrane.flatten(2)[..., idx]
         arrays[f"spikes/{name}"] = z.transpose(0, 1).to(torch.uint8).cpu().numpy()
         arrays[f"membrane/{name}"] = v.transpose(0, 1).to(torch.float16).cpu().numpy()
+        arrays[f"neurons/{name}"] = idx.cpu().numpy().astype(np.int32)
         if currents and name in currents:
-            i = currents[name].reshape(*v.shape[:2], -1)[..., :membrane_neurons]  # same neurons as membrane
+            i = currents[name].reshape(*v.shape[:2], -1)[..., idx]  # same neurons as membrane
             arrays[f"current/{name}"] = i.transpose(0, 1).to(torch.float16).cpu().numpy()
             if neurons and name in neurons:
                 pre = membrane_before_reset(i.float().cpu().numpy(), v.float().cpu().numpy(), neurons[name])

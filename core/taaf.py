@@ -79,6 +79,11 @@ def alpha_entropy(alpha: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def entropy_tensors(alpha: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """alpha_entropy_a / _v / _f: batch-mean attention entropy of each stream (0-d tensors), logged every step."""
+    return {f"alpha_entropy_{u}": alpha_entropy(alpha[u]).mean() for u in MODALITIES}
+
+
 def entropy_scalars(alpha: dict[str, torch.Tensor]) -> dict[str, float]:
-    """alpha_entropy_a / _v / _f: batch-mean attention entropy of each stream, logged every step."""
-    return {f"alpha_entropy_{u}": float(alpha_entropy(alpha[u]).mean()) for u in MODALITIES}
+    """entropy_tensors as Python floats."""
+    return {k: float(v) for k, v in entropy_tensors(alpha).items()}

@@ -132,6 +132,10 @@ class Telemetry:
     def epoch_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
         self.run.log_epoch(step, scalars, epoch=epoch)
 
+    def step_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
+        """More scalars of a step already logged (the linear probes)."""
+        self.writer.log_scalars(step, epoch, scalars, scope="step")
+
     def flush_arrays(self) -> None:
         """Wait for the probe being written (and raise its error, if any)."""
         if self.pending_arrays is not None:
@@ -208,6 +212,9 @@ class NullTelemetry(Telemetry):
         pass  # the probe's forward pass too: only rank 0 records probes
 
     def epoch_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
+        pass
+
+    def step_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
         pass
 
     def poll_command(self) -> str | None:

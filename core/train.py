@@ -57,7 +57,11 @@ def run_config(ap: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[d
         return saved_run_config(RunReader(run_dir).config(), str(run_dir / "config.json"), args.set), run_dir, True
     if not args.config:
         ap.error("--config is required (or --resume RUN_DIR)")
-    return load_config(args.config, args.set), Path(args.run_dir) if args.run_dir else None, False
+    cfg = load_config(args.config, args.set)
+    from core.launcher import resolve_launch  # the studio's Start writes the same config (threads, knobs)
+
+    cfg = resolve_launch(cfg)
+    return cfg, Path(args.run_dir) if args.run_dir else None, False
 
 
 def main(argv: list[str] | None = None) -> int:

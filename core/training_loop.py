@@ -24,10 +24,20 @@ from core.data.common import iterate_batches
 from core.distributed import Distributed
 from core.energy import energy_estimate
 from core.errors import DiskFullError, TrainingFailed, is_disk_full
-from core.optim import grad_norm, make_optimizer, scheduled_lr
-from core.recorder import evaluate, evaluate_zeroed, probe_indices, record_probes, shapley_values, stack_items
+from core.linear_probe import due_mid_epoch, run_probe, timed
+from core.optim import grad_norm_tensor, make_optimizer, scheduled_lr
+from core.recorder import (
+    evaluate,
+    evaluate_zeroed,
+    probe_indices,
+    probe_inputs,
+    record_probes,
+    shapley_values,
+    stack_items,
+)
+from core.step_metrics import read_scalars
 from core.store.paths import inside_run
-from core.taaf import entropy_scalars
+from core.taaf import entropy_tensors
 from core.telemetry import Telemetry
 
 
@@ -60,8 +70,11 @@ class Trainer:
         self.telemetry = Telemetry.open(self.run_dir, cfg, resume, self.dist.is_main)
         if resume:
             self.load_checkpoint()
-        self.probe = stack_items(self.bundle.val, probe_indices(self.bundle.val, cfg["record"]["probes"], t["seed"]))
+        probe_idx = probe_indices(self.bundle.val, cfg["record"]["probes"], t["seed"])
+        self.probe = stack_items(self.bundle.val, probe_idx)
+        self.probe_inputs = probe_inputs(self.bundle.val, probe_idx, self.probe[1])  # events, frames: fixed
         self.layers = [layer.name for layer in self.model.lif_layers()]
+        self.linear_probe = run_probe(cfg, self.bundle.train, self.device) if self.dist.is_main else None
 
     # ---- checkpoints -------------------------------------------------------------------------
     def load_checkpoint(self) -> None:
@@ -119,16 +132,17 @@ class Trainer:
         loss.backward()
         self.strategy.after_backward(self.model, signals, self.epoch)
         gnorm = {
-            "gnorm_a": grad_norm(self.model.audio_encoder.parameters()),
-            "gnorm_v": grad_norm(self.model.visual_encoder.parameters()),
+            "gnorm_a": grad_norm_tensor(self.model.audio_encoder.parameters()),
+            "gnorm_v": grad_norm_tensor(self.model.visual_encoder.parameters()),
         }
         self.optimizer.step()
         with torch.no_grad():
             preds = self.strategy.predictions(self.model, out)
-            accs = {f"acc_{u}": float((p.argmax(-1) == y).float().mean()) for u, p in preds.items()}
-        entropy = entropy_scalars(out.alpha)  # alpha_entropy_a / _v / _f: has the attention collapsed?
-        rates = {f"rate/{layer.name}": float(layer.rate) for layer in self.model.lif_layers()}
-        return {"loss": float(loss.detach()), **scalars, **accs, **entropy, **signals, **lrs, **gnorm, **rates}
+            accs = {f"acc_{u}": (p.argmax(-1) == y).float().mean() for u, p in preds.items()}
+        entropy = entropy_tensors(out.alpha)  # alpha_entropy_a / _v / _f: has the attention collapsed?
+        rates = {f"rate/{layer.name}": layer.rate for layer in self.model.lif_layers()}
+        # tensors until here: one device read for all of them (core/step_metrics.py)
+        return read_scalars({"loss": loss.detach(), **scalars, **accs, **entropy, **signals, **lrs, **gnorm, **rates})
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self, stop_after_epoch: int | None = None) -> dict[str, Any]:
@@ -139,6 +153,8 @@ class Trainer:
             "dataset": cfg["data"]["dataset"],
             "seed": cfg["train"]["seed"],
             "T": cfg["model"]["T"],
+            "input_frames": {"audio": self.bundle.audio_shape[-1],  # event positions count these (probe `events`)
+                             "visual": int(self.probe[1].shape[1]) if self.probe[1].dim() == 5 else 1},
             "class_names": self.bundle.class_names,
             "layers": self.layers,
             "v_th": self.model.v_th,
@@ -150,13 +166,19 @@ class Trainer:
         })
         from tqdm import tqdm  # the terminal progress bar
 
+        # a bar on a terminal; into a file (a log, a pipe) its \r redraws would be one giant line: one per epoch
+        report = cfg["record"]["progress"] and self.dist.is_main
         bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
-                   disable=not (cfg["record"]["progress"] and self.dist.is_main))
+                   disable=not (report and sys.stderr.isatty()))
         start = time.time()
         try:
             while self.epoch < cfg["train"]["epochs"]:
                 self.train_epoch(bar, start)
                 self.end_epoch()
+                if report and bar.disable:
+                    print(f"epoch {self.epoch + 1}/{cfg['train']['epochs']}: step {self.step}/{self.total_steps}, "
+                          f"loss {self.epoch_losses[-1] if self.epoch_losses else math.nan:.3f}, "
+                          f"best fused val acc {self.best_val:.3f}, {time.time() - start:.0f} s", flush=True)
                 self.epoch += 1
                 if cfg["train"]["patience"] and self.bad_epochs >= cfg["train"]["patience"]:
                     self.telemetry.event("early_stop", f"no better validation accuracy for {self.bad_epochs} epochs")
@@ -185,6 +207,10 @@ class Trainer:
             self.step += 1
             self.epoch_losses.append(scalars["loss"])
             self.telemetry.after_step(self.step, self.epoch, scalars, self.probe_arrays)
+            if self.linear_probe and due_mid_epoch(self.step, cfg["record"]["linear_probes_per_epoch"],
+                                                   self.steps_per_epoch):
+                self.telemetry.step_scalars(self.step, self.epoch, timed(self.linear_probe, self.model,
+                                                                          self.bundle.val))
             bar.update(1)
             bar.set_postfix(epoch=self.epoch + 1, loss=f"{scalars['loss']:.3f}", acc_f=f"{scalars['acc_f']:.2f}")
             if self.telemetry.follow_commands(self.dist.broadcast_command):
@@ -193,7 +219,8 @@ class Trainer:
     def probe_arrays(self) -> dict[str, Any]:
         """Spikes, membranes, currents, alpha and probabilities of the fixed validation probes, now."""
         audio, visual, y = (x.to(self.device) for x in self.probe)
-        return record_probes(self.model, self.strategy, audio, visual, y, self.cfg["record"]["membrane_neurons"])
+        arrays = record_probes(self.model, self.strategy, audio, visual, y, self.cfg["record"]["membrane_neurons"])
+        return {**arrays, **self.probe_inputs}
 
     def end_epoch(self) -> None:
         """Validation per head, Shapley values, energy, and the epoch's checkpoint."""
@@ -210,6 +237,9 @@ class Trainer:
             if cfg["record"]["energy"]:
                 audio, visual, _ = (x.to(dev) for x in self.probe)
                 scalars.update(energy_estimate(self.model, audio, visual))
+            if self.linear_probe:  # also a step scalar: the step scope then holds the whole probe curve
+                scalars.update(probed := timed(self.linear_probe, self.model, self.bundle.val))
+                self.telemetry.step_scalars(self.step, self.epoch, probed)
             scalars["epoch_time"] = time.time() - t0
             improved = val["acc_f"] > self.best_val
             if improved:
@@ -247,6 +277,8 @@ class Trainer:
                 checkpoint.load(best, self.model, None)
             summary["test"] = evaluate(self.model, self.strategy, self.bundle.test, self.cfg["data"]["batch_size"],
                                        self.device)
+            if self.linear_probe:  # per-modality test accuracy comparable across strategies
+                summary["test"].update(self.linear_probe(self.model, self.bundle.test))
             self.telemetry.set_meta("test", summary["test"])
         return summary
 

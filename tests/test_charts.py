@@ -60,7 +60,7 @@ def test_imbalance_figure_contents() -> None:
     assert list(shap.y) == [0.5, 0.2]
     ratio = next(t for t in fig.data if t.name == "‖g_a‖/‖g_v‖")
     assert np.allclose(ratio.y, 2.0)
-    reach = next(t for t in fig.data if t.name == "epochs to 90 %")
+    reach = next(t for t in fig.data if t.name == "to 90 % of own latest")
     assert list(reach.x) == ["audio", "visual", "fused"] and list(reach.y) == [2, 3, 2]
 
 

@@ -47,8 +47,10 @@ def test_start_writes_resolved_config_log_and_launch_marker(tmp_path: Path, fake
     assert run.parent == (tmp_path / "runs").resolve() and run.name.startswith("concat-clean-s0-")
     cfg = load_config(run / "launch.toml")  # what the trainer gets parses and validates
     assert cfg["model"]["T"] == 6 and cfg["strategy"]["name"] == "concat" and cfg["record"]["progress"] is False
-    # the table replaces the config file's degrade knobs (visual_noise = 6 there) instead of merging into them
-    assert cfg["data"]["avdigits"]["degrade"] == {"occlusion": 2, "audio_snr_db": "off"}
+    # the table replaces the config file's degrade knobs (visual_noise = 6 there) instead of merging into them;
+    # every knob is written out (launcher.resolve_launch), so the CLI and Start write the same config
+    assert cfg["data"]["avdigits"]["degrade"] == {"audio_window": 0, "audio_snr_db": "off", "audio_dropout": 0.0,
+                                                  "visual_noise": 0.0, "occlusion": 2, "visual_dropout": 0.0}
     args, proc = fake_spawn[0]
     assert args == ["--config", str(run / "launch.toml"), "--run-dir", str(run)]
     assert "python -m core.train --config" in (run / "train.log").read_text()

@@ -67,6 +67,7 @@ def test_a_stopped_trainer_is_not_stale_and_cannot_be_resumed_over(stopped_train
         RunWriter.open(run)
 
 
+@pytest.mark.integration  # starts a process whose pid is then reused
 def test_a_reused_pid_is_not_the_writer(tmp_path: Path) -> None:
     run = make_run(tmp_path / "runs" / "r", status="running")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

@@ -104,13 +104,13 @@ def test_stop_mid_epoch_says_what_continue_redoes(tmp_path: Path, monkeypatch) -
     meta = r.meta()
     assert meta["checkpoint"] == {"epoch": 0, "step": spe}
     stop = r.events().query("kind == 'stop'")["message"].tolist()
-    assert len(stop) == 1 and "end of epoch 0" in stop[0] and f"steps {spe + 1}–{spe + 3} are trained again" in stop[0]
+    assert len(stop) == 1 and "end of epoch 1" in stop[0] and f"steps {spe + 1}–{spe + 3} are trained again" in stop[0]
     assert not r.events().query("kind == 'warning'").shape[0]  # a run that learns gets no loss warning
 
     from core.launcher import continue_note
 
     text = continue_note(meta.get("checkpoint"), spe + 3)
-    assert f"end of epoch 0 (step {spe})" in text and f"steps {spe + 1}–{spe + 3} are trained again" in text
+    assert f"end of epoch 1 (step {spe})" in text and f"steps {spe + 1}–{spe + 3} are trained again" in text
     assert "starts over from step 0" in continue_note(None, 4)
 
 

@@ -27,6 +27,7 @@ ALLOW_PICKLE_HELP = ("read pickled audio (data.ave.audio = 'pickle'; numpy array
 
 LOADERS: dict[str, str] = {
     "avdigits": "core.data.avdigits",
+    "avdigits-t": "core.data.avdigits_t",
     "cremad": "core.data.cremad",
     "ave": "core.data.ave",
 }

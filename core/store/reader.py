@@ -189,8 +189,8 @@ def _from_config(cfg: dict, *path: str) -> Any:
     return cfg
 
 
-_ROW_TYPES = {"strategy": (str,), "preset": (str,), "seed": (int,), "total_steps": (int,),
-              "last_val_acc_f": (int, float), "created": (int, float)}
+_ROW_TYPES = {"strategy": (str,), "preset": (str,), "seed": (int,), "total_steps": (int,), "T": (int,),
+              "epochs": (int,), "last_val_acc_f": (int, float), "test_acc_f": (int, float), "created": (int, float)}
 
 
 def _check_row_types(row: dict[str, Any], db: Path) -> None:
@@ -204,8 +204,8 @@ def _check_row_types(row: dict[str, Any], db: Path) -> None:
             raise StoreError(f"{db}: {key} = {str(v)[:60]!r} is not {'text' if types == (str,) else 'a number'}")
 
 
-LIST_COLUMNS = ["name", "path", "status", "strategy", "preset", "seed", "steps", "total_steps",
-                "last_val_acc_f", "created", "updated", "problem"]
+LIST_COLUMNS = ["name", "path", "status", "strategy", "preset", "seed", "T", "epochs", "steps", "total_steps",
+                "last_val_acc_f", "test_acc_f", "created", "updated", "problem"]
 
 
 def list_runs(runs_dir: str | Path, stale_after: float = 60.0) -> pd.DataFrame:
@@ -231,8 +231,12 @@ def list_runs(runs_dir: str | Path, stale_after: float = 60.0) -> pd.DataFrame:
                     strategy=meta.get("strategy", _from_config(cfg, "strategy", "name")),
                     preset=meta.get("preset", _from_config(cfg, "data", "avdigits", "preset")),
                     seed=meta.get("seed", _from_config(cfg, "train", "seed")),
+                    T=meta.get("T", _from_config(cfg, "model", "T")),
+                    epochs=meta.get("epochs", _from_config(cfg, "train", "epochs")),
                     steps=max(r.last_step(), 0), total_steps=meta.get("total_steps"),
                     last_val_acc_f=last[0][0] if last else None,
+                    # the fused head's test accuracy, written once the run has finished (Trainer.finish)
+                    test_acc_f=_from_config(meta, "test", "acc_f"),
                     created=meta.get("created", st["started"]), updated=st["updated"])
                 _check_row_types(row, d / STORE_FILE)
         except (TAAFError, sqlite3.Error, OSError, ValueError) as e:

@@ -6,6 +6,9 @@ from typing import Any
 
 from core.strategies.base import Strategy
 from core.strategies.concat import ConcatStrategy
+from core.strategies.concat_aux import ConcatAuxStrategy
+from core.strategies.concat_balance import ConcatBalanceStrategy
+from core.strategies.late_fusion import LateFusionStrategy
 from core.strategies.ogm_ge import OGMGEStrategy
 from core.strategies.taaf import TAAFStrategy
 from core.strategies.taaf_no_balance import TAAFNoBalanceStrategy
@@ -22,6 +25,9 @@ STRATEGIES: dict[str, type[Strategy]] = {
         OGMGEStrategy,
         UnimodalAudioStrategy,
         UnimodalVisualStrategy,
+        ConcatAuxStrategy,
+        LateFusionStrategy,
+        ConcatBalanceStrategy,
     )
 }
 

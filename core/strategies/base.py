@@ -31,7 +31,9 @@ class Strategy:
         self.cfg = cfg
         self.s = cfg["strategy"]
 
-    def loss(self, model: nn.Module, out: ModelOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, model: nn.Module, out: ModelOutput,
+             y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float | torch.Tensor]]:
+        """The loss to minimise and the scalars to log (floats or 0-d tensors; the trainer reads them at once)."""
         raise NotImplementedError
 
     def predictions(self, model: nn.Module, out: ModelOutput) -> dict[str, torch.Tensor]:

@@ -16,11 +16,13 @@ class TAAFStrategy(Strategy):
     balance = True
     loss_uses_every_parameter = True  # every head has its own loss term; the attention weights all three
 
-    def loss(self, model: nn.Module, out: ModelOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, model: nn.Module, out: ModelOutput,
+             y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float | torch.Tensor]]:
         weighting, floor = self.s["weighting"], self.s["entropy_floor"]
         parts = {u: stream_loss(out.logits[u], out.alpha[u], y, weighting, floor) for u in ("a", "v", "f")}
         total = self.s["lambda_a"] * parts["a"] + self.s["lambda_v"] * parts["v"] + self.s["lambda_f"] * parts["f"]
-        return total, {f"loss_{u}": float(v.detach()) for u, v in parts.items()}
+        # 0-d tensors: the trainer reads every step scalar in one transfer (core/step_metrics.py)
+        return total, {f"loss_{u}": v.detach() for u, v in parts.items()}
 
     def signals(self, model: nn.Module, out: ModelOutput, y: torch.Tensor, epoch: int) -> dict[str, float]:
         s_a = confidence_score(out.logits["a"], out.alpha["a"], y)

@@ -28,6 +28,8 @@ def alpha_history_figure(steps: Sequence[int], alphas: np.ndarray) -> go.Figure:
         fig.add({"type": "heatmap", "z": a[:, i, :].T, "x": _a(steps), "y": t, "coloraxis": "coloraxis",
                  "hovertemplate": "step %{x}<br>t=%{y}<br>α=%{z:.3f}<extra></extra>"}, 1, i + 1)
     fig.all_axes("x", title={"text": "training step"})
+    if len(steps) == 1:  # one column: a numeric axis would span 0.5-1.5 around it; name the step instead
+        fig.all_axes("x", type="category")
     fig.yaxis(1, 1, title={"text": "timestep t"}, dtick=1)
     return fig.figure(ALPHA_HISTORY_HEIGHT, legend=False, coloraxis=alpha_colors(a.shape[2], float(a.max())))
 

@@ -160,7 +160,8 @@ def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int
 
 
 # Short, because four sit in one row; the panel's "What am I looking at?" box says the rest.
-IMBALANCE_TITLES = ("val acc gap (a − v)", "grad-norm ratio a / v", "Shapley (last epoch)", "epochs to 90 %")
+IMBALANCE_TITLES = ("val acc gap (a − v)", "grad-norm ratio a / v", "Shapley (last epoch)",
+                    "to 90 % of own latest")  # epochs until the head's own latest accuracy, not 90 % accuracy
 TITLE_SIZE = 13
 
 
@@ -193,8 +194,10 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
     reach = {NAMES[u]: epochs_to_fraction(epochs, f"val_acc_{u}") for u in MODS} if epochs is not None else {}
     reach = {k: v for k, v in reach.items() if v is not None}
     if reach:
-        fig.add({"type": "bar", "x": list(reach), "y": list(reach.values()), "name": "epochs to 90 %",
-                 "marker": {"color": [COLORS[u] for u in MODS if NAMES[u] in reach]}}, 1, 4)
+        fig.add({"type": "bar", "x": list(reach), "y": list(reach.values()), "name": IMBALANCE_TITLES[3],
+                 "marker": {"color": [COLORS[u] for u in MODS if NAMES[u] in reach]},
+                 "hovertemplate": "%{x}: %{y} epochs to 90 % of its own latest val acc<extra></extra>"}, 1, 4)
+        fig.yaxis(1, 4, title={"text": "epochs"})
     if not fig.data:
         fig.waiting("diagnostics appear after the first epoch")
     return fig.figure(IMBALANCE_HEIGHT, legend=False)

@@ -12,6 +12,7 @@ tests/test_charts.py re-validates every builder's output, so a wrong property na
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +29,32 @@ STUDIO_TEMPLATE = {"layout": {
     "hoverlabel": {"bgcolor": "#ffffff", "bordercolor": _GRID, "font": {"color": _TEXT}},
     "hovermode": "closest",
 }}
+
+
+# plotly draws a subset of HTML in every text it shows (titles, legend names, tick labels, annotations, hover):
+# `<a href>` is a link and `<span style>` styles it. Names, class names and layer names come from run folders,
+# which may be someone else's, so a figure keeps only the bare tags the studio's own texts use; any other '<'
+# shows as '<' (plotly reads entities only in text between tags, so '&lt;a' can never become a tag).
+_OWN_TAG = re.compile(r"<(?!(?:br|/?b|/?i|/?em|/?sup|/?sub|/?extra)>|br ?/>)", re.IGNORECASE)
+
+
+def plotly_text(text: str) -> str:
+    """`text` as plotly shows it literally, but for the bare formatting tags <br> <b> <i> <em> <sup> <sub>."""
+    return _OWN_TAG.sub("&lt;", text.replace("&", "&amp;"))
+
+
+def _literal(value: Any) -> Any:
+    """Every string of a figure's layout or traces (however deep, arrays of labels included) through plotly_text."""
+    if isinstance(value, str):
+        return plotly_text(value) if ("<" in value or "&" in value) else value
+    if isinstance(value, dict):
+        return {k: _literal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        first = next((v for v in value if v is not None), None)  # a column holds one type: numbers are skipped fast
+        return [_literal(v) for v in value] if isinstance(first, (str, dict, list, tuple)) else value
+    if getattr(getattr(value, "dtype", None), "kind", "") in ("U", "O"):  # numpy / pandas labels
+        return [_literal(v) for v in value.tolist()]
+    return value
 
 
 @lru_cache(maxsize=64)
@@ -104,4 +131,4 @@ class Fig:
         )
         if title:
             self.layout["title"] = {"text": title}
-        return go.Figure(data=self.data, layout=self.layout, _validate=False)
+        return go.Figure(data=_literal(self.data), layout=_literal(self.layout), _validate=False)

@@ -108,12 +108,13 @@ def _membrane_line(v: np.ndarray, z: np.ndarray, v_before: np.ndarray | None) ->
 
 def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float,
                     neurons: Sequence[int] | None = None, title: str = "Membrane potential",
-                    v_before: np.ndarray | None = None) -> go.Figure:
+                    v_before: np.ndarray | None = None, ids: Sequence[int] | None = None) -> go.Figure:
     """One small plot per neuron (2 x 2): its membrane (T, M) with the threshold line and its spikes marked.
 
     neurons: columns to show; default the MEMBRANE_SHOWN most active (`active_neurons`). v_before: (T, M),
     the membrane before each step's reset (core.neuron_lab.membrane_before_reset): the line then rises
     above the threshold on every spike step and drops to the reset, so integrate, leak, fire and reset all show.
+    ids: each column's neuron number in its layer (the recorder's `neurons/<layer>`); default the column.
     """
     v = np.asarray(membrane, dtype=np.float32)
     T, M = v.shape
@@ -125,8 +126,9 @@ def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float
     cols = 2 if len(neurons) > 1 else 1
     rows = max(1, -(-len(neurons) // cols))
     counts = [int(z[:, n].sum()) for n in neurons]
-    fig = Fig(rows, cols, [f"neuron {n} · {c} spike{'s' if c != 1 else ''}" for n, c in zip(neurons, counts,
-                                                                                         strict=True)],
+    name = (lambda n: int(ids[n])) if ids is not None and len(ids) == M else (lambda n: n)
+    fig = Fig(rows, cols, [f"neuron {name(n)} · {c} spike{'s' if c != 1 else ''}" for n, c in zip(neurons, counts,
+                                                                                               strict=True)],
               shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.06, vertical_spacing=0.2 if rows > 1 else 0.1)
     lines = [_membrane_line(v[:, n], z[:, n], None if vb is None else vb[:, n]) for n in neurons]
     finite = [y[np.isfinite(y)] for _, y, _ in lines]  # a diverged run's float16 membrane holds inf
@@ -146,12 +148,12 @@ def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float
                      "name": f"spikes {n}", "marker": {"symbol": "line-ns-open", "size": 12, "color": SPIKE,
                                                        "line": {"width": 3}},
                      "hovertemplate": "spike at t=%{x}<extra>neuron " + str(n) + "</extra>"}, r, c)
-        fig.hline(v_th, r, c, text=f"v_th = {v_th:g}" if j == 0 else None, dash="dash", color="black")
+        fig.hline(v_th, r, c, dash="dash", color="black")  # named on the y axis: a label here sat on the lines
         # ticks clear of the corner: the first step's tick (0 = rest, or 1) sits half a step in
         fig.xaxis(r, c, dtick=1 if T <= 16 else None, range=[-0.5 if vb is not None else 0.5, T + 0.5],
                   title={"text": "timestep"} if r == rows else None)
         fig.yaxis(r, c, range=[lo - 0.12 * (top - lo), mark_y + 0.1 * (top - lo)],
-                  title={"text": "membrane v"} if c == 1 else None)
+                  title={"text": f"membrane v (dashed: v_th = {v_th:g})"} if c == 1 else None)
     if not neurons:
         fig.waiting("no membrane recorded for this layer")
     return fig.figure(330 if rows == 1 else MEMBRANE_HEIGHT, title, legend=False)

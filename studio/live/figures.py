@@ -54,14 +54,36 @@ def _entropy_panel(view: RunView) -> go.Figure:
     return fig
 
 
+def _write_note(fig: go.Figure, note: str) -> None:
+    """The waiting sentence where it covers nothing: over an empty figure, in the empty cells of a grid that
+    already draws something (the imbalance row's gradient-norm ratio starts at step 1, its other cells after the
+    first epoch), else above the plot."""
+    used = {t.xaxis or "x" for t in fig.data}
+    if not used:
+        fig.add_annotation(text=_wrap(note, 60), xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                           bgcolor="rgba(255,255,255,0.9)", font={"size": 14})
+        return
+    empty = [k for k in fig.layout.to_plotly_json() if k.startswith("xaxis") and f"x{k[5:]}" not in used]
+    for j, k in enumerate(empty):  # the whole sentence once, its first words in the other empty cells
+        i = k[5:]
+        xd, yd = fig.layout[k].domain or (0, 1), fig.layout[f"yaxis{i}"].domain or (0, 1)
+        text = _wrap(note if j == 0 else note.split(":")[0], 24)
+        fig.add_annotation(text=text, xref="paper", yref="paper", x=(xd[0] + xd[1]) / 2, y=(yd[0] + yd[1]) / 2,
+                           showarrow=False, xanchor="center", yanchor="middle", font={"size": 12})
+        fig.layout[k].visible = False
+        fig.layout[f"yaxis{i}"].visible = False
+    if not empty:
+        fig.add_annotation(text=_wrap(note, 110), xref="paper", yref="paper", x=0, y=1, xanchor="left",
+                           yanchor="bottom", showarrow=False, font={"size": 12})
+
+
 def _noted(name: str, build: Callable[[RunView], go.Figure]) -> Callable[[RunView], go.Figure]:
     """`build`, with the sentence saying when the panel fills written over it while it is still empty."""
     def noted(view: RunView) -> go.Figure:
         fig = build(view)
         note = waiting.note_for(name, view.steps, view.epochs, view.meta, view.config)
         if note:
-            fig.add_annotation(text=_wrap(note, 60), xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
-                               bgcolor="rgba(255,255,255,0.9)", font={"size": 14})
+            _write_note(fig, note)
         return fig
 
     return noted
@@ -109,8 +131,12 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
         v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
         m = mem[probe].astype(np.float32)
         pre = arrays.get(f"membrane_pre/{shown[0]}")  # runs before it was recorded: after-reset steps only
+        ids = arrays.get(f"neurons/{shown[0]}")  # which raster columns were recorded (older runs: the first M)
+        z = spikes[shown[0]] if ids is None else spikes[shown[0]][:, np.asarray(ids, dtype=np.int64)]
+        which = ("its most active recorded neurons" if z.any()  # early in training a layer may not fire at all
+                 else "none of its recorded neurons has spiked on this sample yet")
         out["membrane"] = rasters.membrane_figure(
-            m, spikes[shown[0]], v_th, None,
-            f"Membrane potential · {shown[0]} (step {step}), its most active recorded neurons",
-            None if pre is None else pre[probe].astype(np.float32))
+            m, z, v_th, None, f"Membrane potential · {shown[0]} (step {step}), {which}",
+            None if pre is None else pre[probe].astype(np.float32),
+            ids=None if ids is None else [int(i) for i in ids])
     return out

@@ -24,8 +24,10 @@ function render(bar, h) {
   };
   for (const k in values) bar.values[k].textContent = values[k];
   const d = bar.delta;
-  d.textContent = h.val_delta === null ? "" : (h.val_delta >= 0 ? "▲ +" : "▼ ") + pct(h.val_delta);
-  d.className = "taaf-delta " + (h.val_delta === null ? "" : h.val_delta >= 0 ? "up" : "down");
+  // a change that rounds to 0.0 % is no change: no arrow, no colour
+  const dir = h.val_delta === null ? "" : Math.abs(h.val_delta) < 0.0005 ? "same" : h.val_delta > 0 ? "up" : "down";
+  d.textContent = {"": "", same: "= no change", up: "▲ +" + pct(h.val_delta), down: "▼ " + pct(h.val_delta)}[dir];
+  d.className = "taaf-delta " + dir;
   bar.root.dataset.step = String(h.step);
   bar.root.dataset.status = h.status;
 }

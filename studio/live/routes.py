@@ -10,6 +10,9 @@ Figures come from the process-wide cache (studio/live/runs.py). Paths: studio/li
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -37,11 +40,20 @@ def _view(run: LiveRun, request: Request) -> tuple[RunView, bool]:
             t0 = float(request.query_params.get("t0", "0"))
         except ValueError:
             t0 = 0.0
+        if not math.isfinite(t0):  # nan, inf, 1e309: no replay time (the demo's step would be nan)
+            raise ValueError(f"t0 must be a finite number of seconds, not {request.query_params.get('t0')!r}")
     return cut(run, t0)
 
 
-def _error(e: Exception) -> JSONResponse:
-    return JSONResponse({"error": str(e).splitlines()[0][:300]}, status_code=503, headers={"Cache-Control": "no-store"})
+def _error(e: Exception, run: LiveRun) -> JSONResponse:
+    """503 for a run that cannot be read, in one line naming files by their place in the runs folder: the
+    browser learns no absolute path of this machine."""
+    line = str(e).splitlines()[0] if str(e) else type(e).__name__
+    folder = run.rd.path.parent
+    for prefix in {str(folder), str(folder.resolve())}:
+        line = line.replace(prefix + os.sep, "")
+    line = re.sub(r"(?<![\w.~])/(?:[^/\s'\"]+/)+", "", line)  # any other absolute path: its last part only
+    return JSONResponse({"error": line[:300]}, status_code=503, headers={"Cache-Control": "no-store"})
 
 
 def head_route(request: Request) -> Response:
@@ -54,8 +66,10 @@ def head_route(request: Request) -> Response:
             body = header(view, run.rd.status, demo=request.query_params.get("run") == DEMO)
             if "t0" in request.query_params and request.query_params.get("run") != DEMO:
                 body["status"] = "replay"  # the presenter replaying a finished run
+    except ValueError as e:
+        return JSONResponse({"error": str(e).splitlines()[0][:300]}, status_code=400)
     except TAAFError as e:
-        return _error(e)
+        return _error(e, run)
     return JSONResponse({**body, "live": moving}, headers={"Cache-Control": "no-store"})
 
 
@@ -83,9 +97,9 @@ def figure_route(request: Request) -> Response:
             else:
                 built = probe_figure(run, view, name, _raster_key(request)) if view.probe_steps else None
     except ValueError as e:
-        return JSONResponse({"error": str(e)}, status_code=400)
+        return JSONResponse({"error": str(e).splitlines()[0][:300]}, status_code=400)
     except TAAFError as e:
-        return _error(e)
+        return _error(e, run)
     if built is None:  # nothing to draw yet (no probe step)
         return Response(status_code=204)
     version, fig = built.version, built.json

@@ -9,14 +9,13 @@ calls here: the routes run on the server's thread pool, outside any session.
 Runs are named by their folder name inside the studio's runs folder (or `@demo`); anything else,
 including a name that resolves (through a link) outside that folder, is refused (None).
 
-Public: snapshot, panel_figure, raster_figure, probe_arrays, token_for, resolve_run, demo_upto, DEMO.
+Public: snapshot, panel_figure, raster_figure, probe_arrays, token_for, resolve_run, is_folder_name, demo_upto, DEMO.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -35,9 +34,9 @@ from studio.live.urls import DEMO
 REFRESH_S = 0.25  # a live run is re-read at most this often, whatever the number of tabs and charts
 DEMO_SPEED_S = 45.0  # the demo replays its whole run in about this many seconds, then loops
 MAX_RUNS = 4  # runs held in memory at once (least recently asked dropped first)
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
-__all__ = ["DEMO", "Built", "Snapshot", "demo_upto", "panel_figure", "probe_arrays", "raster_figure", "resolve_run",
-           "snapshot", "token_for"]
+
+__all__ = ["DEMO", "Built", "Snapshot", "demo_upto", "is_folder_name", "panel_figure", "probe_arrays", "raster_figure",
+           "resolve_run", "snapshot", "token_for"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,12 @@ _runs: OrderedDict[Path, LiveRun] = OrderedDict()
 _runs_lock = threading.Lock()
 
 
+def is_folder_name(token: str) -> bool:
+    """Whether `token` can be the name of a folder directly inside another: any letters and spaces ('my run',
+    'exp-ü'), but no separator, no NUL, not empty and not starting with '.' (no '..', no hidden folder)."""
+    return 0 < len(token) <= 255 and not token.startswith(".") and not any(c in token for c in "/\\\0")
+
+
 def resolve_run(token: str, runs_dir: Path | None = None, demo: Path | None = None) -> Path | None:
     """The run folder a route may read for `token` (a folder name in the runs folder, or '@demo'), else None.
 
@@ -103,7 +108,7 @@ def resolve_run(token: str, runs_dir: Path | None = None, demo: Path | None = No
     if token == DEMO:
         return demo if demo is not None else settings.demo_dir()
     base = (runs_dir or settings.runs_dir()).resolve()
-    if not _NAME.fullmatch(token) or token in (".", ".."):
+    if not is_folder_name(token):
         return None
     if (base / "store.sqlite").is_file():  # the studio was pointed at one run's folder
         return base if token == base.name else None

@@ -26,7 +26,8 @@ LABELS = {
     "acc_a": "batch acc (audio head)", "acc_v": "batch acc (visual head)", "rho_a": "score ratio ρ_a",
     "k_a": "coefficient k (audio)", "k_v": "coefficient k (visual)", "lr_a": "lr (audio)", "lr_v": "lr (visual)",
     "gnorm_a": "grad norm (audio)", "gnorm_v": "grad norm (visual)", "samples_per_s": "samples / s",
-    "last_val_acc_f": "last val acc (fused)", "total_steps": "total steps", "strategy": "strategy",
+    "last_val_acc_f": "last val acc (fused)", "test_acc_f": "test acc (fused)", "epochs": "epochs",
+    "total_steps": "total steps", "strategy": "strategy",
     "preset": "preset", "seed": "seed", "steps": "steps", "status": "status", "name": "run", "problem": "problem",
 }
 PJ_PER_UJ = 1e6
@@ -60,6 +61,21 @@ def duplicate_groups(finals: pd.DataFrame) -> list[list[str]]:
         return []
     groups = finals.dropna(subset=["fingerprint"]).groupby("fingerprint", sort=False)["run"].apply(list)
     return [names for names in groups if len(names) > 1]
+
+
+def differing_copies(finals: pd.DataFrame, metrics: Sequence[str]) -> list[list[str]]:
+    """Groups of `duplicate_groups` whose finished runs do not agree on every metric: the same config and seed
+    should give the same numbers, so something outside the config differed (torch or library versions, the
+    machine, or a run from before the CLI and the studio resolved threads alike)."""
+    out = []
+    for names in duplicate_groups(finals):
+        g = finals[finals["run"].isin(names)]
+        if "status" in g.columns:
+            g = g[g["status"] == "finished"]
+        cols = [m for m in metrics if m in g.columns]
+        if len(g) > 1 and any(pd.to_numeric(g[m], errors="coerce").nunique(dropna=False) > 1 for m in cols):
+            out.append(list(g["run"]))
+    return out
 
 
 def _number(x: float) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from studio.ui.text import plain
+
 LIVE = ("running", "paused", "starting")  # a trainer is (about to be) there
 
 
@@ -40,5 +42,5 @@ def opened_on(table: pd.DataFrame, path: str) -> str:
     if bool(row.get("demo")):
         return ("Showing the **demo replay** (a recorded run, looping): nothing is training right now." + rest)
     if row.get("status") in LIVE:
-        return f"Showing **{row['name']}**, training now ({row['status']})." + rest
-    return f"Showing **{row['name']}** ({row['status']})." + rest
+        return f"Showing **{plain(row['name'])}**, training now ({plain(row['status'])})." + rest
+    return f"Showing **{plain(row['name'])}** ({plain(row['status'])})." + rest

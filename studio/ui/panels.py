@@ -17,6 +17,7 @@ from studio.live import livechart, runs, urls
 from studio.live.rundata import RunView
 from studio.live.runs import Built
 from studio.settings import PANELS_S
+from studio.ui.text import plain
 from studio.ui.widgets import explain
 
 HELP = {
@@ -37,13 +38,16 @@ HELP = {
     "raster": "Which neurons fired at which timestep for one fixed validation sample (black = spike). Neurons are "
               "sorted by firing rate, busiest at the top; large layers show an evenly spaced subset. Pick one layer "
               "or all layers of the modality. Below: the membrane potential of four neurons of that layer (of the "
-              "first one for all layers), the recorded ones that fire most often after a silent step: the potential "
+              "first one for all layers). The run records the membranes of the neurons anywhere in the layer that "
+              "start the most spike trains on the probe samples; of those, the four that fire most often after a "
+              "silent step are shown (the number is the neuron's place in the layer): the potential "
               "integrates its input and leaks back toward rest; when it crosses the threshold v_th (dashed) the "
               "neuron spikes (red tick) and the potential resets to 0.",
     "imbalance": "Is one modality monopolising training? **Val acc gap**: audio minus visual accuracy per epoch. "
                  "**Grad-norm ratio**: size of the audio encoder's gradient over the visual one's (1 = balanced). "
                  "**Shapley**: how much each modality adds to the fused accuracy (blank one input, re-evaluate). "
-                 "**Epochs to 90 %**: how fast each head reached 90 % of its latest validation accuracy.",
+                 "**To 90 % of own latest**: epochs until each head reached 90 % of *its own* latest validation "
+                 "accuracy (not 90 % accuracy: a head stuck at 60 % gets there early).",
     "rates": "Average spikes per neuron per timestep in each spiking layer. Near 0: silent layers (no signal "
              "passes); near 1: saturated layers. Healthy SNNs sit in between.",
     "energy": "Estimated energy for one inference: operations on spikes cost 0.9 pJ per synaptic operation (only "
@@ -125,7 +129,7 @@ def _probe_info(view: RunView, live: Live | None) -> tuple[int, np.ndarray, dict
         try:
             arrays = runs.probe_arrays(view.path, step)
         except StoreError as e:
-            st.warning(f"Probe arrays of step {step} cannot be read: {e}")
+            st.warning(f"Probe arrays of step {step} cannot be read: {plain(e)}")
             return 0, np.zeros(0, np.int64), None
         n = next((a.shape[0] for k, a in arrays.items() if k.startswith("spikes/")), 0)
         return n, arrays.get("labels", np.zeros(0, np.int64)), arrays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 from core import launcher
 from core.errors import TAAFError
-from studio.ui import runlist, session
+from studio.ui import runlist, session, text
 
 
 def _send(cmd: str, path: str) -> None:
@@ -19,16 +20,25 @@ def _send(cmd: str, path: str) -> None:
             runlist.run_table.clear()
         else:
             getattr(launcher, cmd)(path)
-        session.flash(f"{cmd.replace('_', ' ')} sent to {Path(path).name}", "info")
-    except TAAFError as e:
-        session.flash(f"{cmd} failed: {e}", "error")
+        session.flash(text.plain(f"{cmd.replace('_', ' ')} sent to {Path(path).name}"), "info")
+    except (TAAFError, OSError) as e:
+        name = Path(path).name
+        if not _writable(Path(path)):  # the store then reads as "corrupt": say what is wrong instead
+            session.flash(text.plain(f"{cmd.replace('_', ' ')} failed: the run folder {name} is read-only "
+                                     "(the studio sends commands by writing to its store)"), "error")
+        else:
+            session.flash(text.plain(f"{cmd.replace('_', ' ')} failed: {e}"), "error")
+
+
+def _writable(run: Path) -> bool:
+    return all(os.access(p, os.W_OK) for p in (run, run / "store.sqlite") if p.exists())
 
 
 def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None:
     """Pause / Resume / Stop / Continue for the watched run, as its status allows (one Stop, always ours), and the
     trainer's run-level warnings (loss not falling, ...)."""
     for warning in meta.get("warnings") or []:
-        st.warning(str(warning), icon=":material/warning:")
+        st.warning(text.plain(warning), icon=":material/warning:")  # written by the run: text, not markdown
     cols = st.columns([1, 1, 1, 4])
     if status == "running":
         cols[0].button("Pause", icon=":material/pause:", on_click=_send, args=("pause", path), key="pause",
@@ -44,5 +54,5 @@ def run_buttons(path: str, status: str, meta: dict[str, Any], step: int) -> None
         note = launcher.continue_note(meta.get("checkpoint"), step)
         cols[0].button(word, icon=":material/restart_alt:", on_click=_send, args=("resume_interrupted", path),
                        key="resume_int", width="stretch",
-                       help=f"python -m core.train --resume; it {note}")
-        cols[3].caption(f"**{word}** {note}.")
+                       help=text.plain(f"python -m core.train --resume; it {note}"))
+        cols[3].caption(f"**{word}** {text.plain(note)}.")

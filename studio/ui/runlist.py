@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,7 @@ from core import launcher
 from core.errors import TAAFError
 from core.store import RunReader, list_runs
 from studio.settings import demo_dir, is_demo, runs_dir
+from studio.ui.text import plain
 
 
 @st.cache_data(ttl=2, max_entries=8, show_spinner=False)
@@ -61,8 +66,11 @@ def _demo_row(demo: Path) -> dict[str, Any]:
     try:
         with RunReader(demo, immutable=True) as r:
             meta, st_ = r.meta(), r.status()
+            test = meta.get("test")
             row.update(status=st_["status"], strategy=meta.get("strategy"), preset=meta.get("preset"),
-                       seed=meta.get("seed"), steps=r.last_step() + 1, total_steps=meta.get("total_steps"),
+                       seed=meta.get("seed"), T=meta.get("T"), epochs=meta.get("epochs"),
+                       test_acc_f=test.get("acc_f") if isinstance(test, dict) else None,
+                       steps=r.last_step() + 1, total_steps=meta.get("total_steps"),
                        created=st_["started"], updated=st_["updated"])
     except TAAFError as e:
         row["problem"] = str(e)
@@ -80,10 +88,40 @@ def metrics_csv(path: str | Path, scope: str) -> bytes:
         return r.scalars(scope).to_csv(index=False).encode()
 
 
+def _known(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
 def label(row: Any, status: bool = True) -> str:
-    """A run's one-line name in selectors: name · status (· demo)."""
+    """A run's one-line name in selectors, what tells runs apart first (two runs of one strategy differ in T,
+    epochs or seed): `taaf · audio-dominant · T 16 · 12 epochs · seed 0 · finished · test 93.8 % · 12-07 21:46`.
+    A row without a strategy (unreadable, still loading) is its folder name."""
     tag = " · demo (read-only)" if row.get("demo") else ""
-    return f"{row['name']}" + (f" · {row['status']}" if status else "") + tag
+    if not _known(row.get("strategy")):
+        return f"{row['name']}" + (f" · {row['status']}" if status else "") + tag
+    parts = [str(row["strategy"]), str(row.get("preset") or "?")]
+    if _known(row.get("T")):
+        parts.append(f"T {int(row['T'])}")
+    if _known(row.get("epochs")):
+        parts.append(f"{int(row['epochs'])} epoch" + ("" if int(row["epochs"]) == 1 else "s"))
+    if _known(row.get("seed")):
+        parts.append(f"seed {int(row['seed'])}")
+    if status:
+        parts.append(str(row["status"]))
+    if _known(row.get("test_acc_f")):
+        parts.append(f"test {100 * float(row['test_acc_f']):.1f} %")
+    if _known(row.get("created")) and not row.get("demo"):  # two otherwise equal runs: when each was started
+        parts.append(time.strftime("%m-%d %H:%M", time.localtime(float(row["created"]))))
+    return " · ".join(parts) + tag
+
+
+def labeller(rows: Mapping[str, Any], status: bool = True) -> Callable[[str], str]:
+    """format_func for a selector over `rows` (key -> run row): each run's `label`, with its folder name added
+    where two labels would read the same (Streamlit's selectors also match choices by their label)."""
+    labels = {k: label(r, status) for k, r in rows.items()}
+    seen = Counter(labels.values())
+    unique = {k: f"{v} · {rows[k]['name']}" if seen[v] > 1 else v for k, v in labels.items()}
+    return lambda k: unique.get(k, Path(str(k)).name)
 
 
 def all_runs() -> pd.DataFrame:
@@ -98,5 +136,5 @@ def all_runs_or_stop() -> pd.DataFrame:
     try:
         return all_runs()
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot list runs in {runs_dir()}: {e}")
+        st.error(f"Cannot list runs in {plain(runs_dir())}: {plain(e)}")
         st.stop()

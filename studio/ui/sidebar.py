@@ -12,7 +12,8 @@ from core import launcher
 from core.config import ENUMS, load_config
 from core.errors import TAAFError
 from studio.settings import REPO_ROOT, runs_dir
-from studio.ui import runlist, session
+from studio.ui import runlist, session, text
+from studio.ui.text import one_line
 
 DATASETS = {"avdigits": "AV-Digits (bundled)", "cremad": "CREMA-D (folder)", "ave": "AVE (folder)"}
 KNOB_UI: dict[str, tuple[float, float, float]] = {  # slider min, max, step (the config accepts wider ranges)
@@ -95,6 +96,10 @@ def sidebar() -> None:
     """Settings of a new run and the Start button (one click with defaults)."""
     sb = st.sidebar
     sb.header("New run")
+    # The button first: below the settings it was under the fold at 1440 x 900. It starts the settings below
+    # as the last rerun left them (every widget change reruns the page, which rewrites _overrides).
+    sb.button("Start training", icon=":material/play_arrow:", type="primary", on_click=_start, key="start",
+              width="stretch", help="with the settings below (each has a default: one click trains TAAF)")
     with sb:
         ds = st.selectbox("dataset", list(DATASETS), format_func=DATASETS.get, key="cfg_dataset")
         cfg = _base_config(ds)
@@ -133,8 +138,6 @@ def sidebar() -> None:
                                                 key=f"cfg_beta_{ds}")
         over["train.seed"] = c1.number_input("seed", 0, 2**31 - 1, int(cfg["train"]["seed"]), key=f"cfg_seed_{ds}")
         st.session_state["_overrides"] = over
-        st.button("Start training", icon=":material/play_arrow:", type="primary", on_click=_start, key="start",
-                  width="stretch")
 
 
 def _start() -> None:
@@ -145,8 +148,12 @@ def _start() -> None:
     try:
         run_dir = launcher.start_run(runs_dir(), config_path(over["data.dataset"], over["strategy.name"]), over)
     except TAAFError as e:
-        session.flash(f"Not started: {e}", "error")
+        session.flash(text.plain(f"Not started: {e}"), "error")
+        return
+    except OSError as e:  # a read-only or full runs folder: one line naming it, not a traceback
+        session.flash(text.plain(f"Not started: the runs folder {runs_dir()} cannot be written "
+                                 f"({e.strerror or one_line(e)})"), "error")
         return
     runlist.run_table.clear()
     session.watch(run_dir)
-    session.flash(f"Started **{run_dir.name}** — the trainer is loading (a few seconds).", "success")
+    session.flash(f"Started **{text.plain(run_dir.name)}** — the trainer is loading (a few seconds).", "success")

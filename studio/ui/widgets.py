@@ -8,8 +8,11 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.errors import TAAFError
+from core.rerun import rerun_command
 from studio.live import livechart
-from studio.ui.runlist import metrics_csv
+from studio.ui.runlist import metrics_csv, reader
+from studio.ui.text import plain
 
 
 def download_buttons(path: str | Path, key: str) -> None:
@@ -32,3 +35,17 @@ def explain(text: str) -> None:
     """The 'what am I looking at' box under a panel title."""
     with st.expander("What am I looking at?"):
         st.markdown(text)
+
+
+def command_line(path: str | Path, key: str) -> None:
+    """The command that trains this run again (core/rerun.py), with the code block's copy button."""
+    try:
+        with reader(path) as r:
+            command = rerun_command(r.config())
+    except (TAAFError, OSError) as e:
+        st.caption(f"No command line for this run: {plain(e)}")
+        return
+    with st.expander("Train this run again from the command line", icon=":material/terminal:", key=key):
+        st.code(command, language="bash")
+        st.caption("From the repository root: the run's settings and seed (its config.json), as `--set`s over the "
+                   "shipped config closest to it; the new run gets a new folder under `runs/`.")

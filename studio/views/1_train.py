@@ -19,6 +19,7 @@ from core.store.paths import read_log_tail
 from studio import settings
 from studio.live import livechart, runs, urls
 from studio.ui import landing, look, panels, run_controls, runlist, session, sidebar, widgets
+from studio.ui.text import plain
 
 
 def _log_tail(path: str, n: int = 40) -> str:
@@ -30,7 +31,7 @@ def _faults(path: str, status: dict) -> None:
     """Failed and interrupted runs: the error and the end of train.log."""
     s = status.get("status")
     if s == "failed":
-        st.error(f"This run failed: {status.get('error') or 'see the log below'}")
+        st.error(f"This run failed: {plain(status.get('error') or 'see the log below')}")
         st.code(_log_tail(path) or "(train.log is empty)", language="text")
     elif status.get("stale") or s == "interrupted":
         st.warning("This run was **interrupted** (its trainer process is gone). Press **Resume** to continue "
@@ -46,12 +47,12 @@ def _before_store(path: str) -> None:
     try:
         stt = launcher.run_state(path)
     except TAAFError as e:
-        st.error(str(e))
+        st.error(plain(e))
         return
     if stt["status"] == "failed":
         _faults(path, stt)
     else:
-        st.info(f"Starting **{Path(path).name}** — loading data and building the network…")
+        st.info(f"Starting **{plain(Path(path).name)}** — loading data and building the network…")
         st.code(_log_tail(path, 8) or "…", language="text")
 
 
@@ -81,6 +82,7 @@ def run_bar(path: str, token: str, status: str, initial: dict, moving: bool, met
     livechart.run_head("run_head", src, status, initial, settings.PULSE_S, _status_changed)
     if demo_t0 is None:
         run_controls.run_buttons(path, status, meta, int(initial.get("step") or 0))
+    widgets.command_line(path, "run_cli")
 
 
 @st.fragment(run_every=1.0)
@@ -97,10 +99,10 @@ def live(path: str) -> None:
     try:
         snap = runs.snapshot(token, force=True)  # a script run sees the status of now
     except TAAFError as e:
-        st.error(f"Cannot read this run: {e}")
+        st.error(f"Cannot read this run: {plain(e)}")
         return
     if snap is None:
-        st.error(f"{path} is not a run folder of this studio's runs folder")
+        st.error(f"{plain(path)} is not a run folder of this studio's runs folder")
         return
     if not snap.moving:  # it ended between the status check and now
         static(path)
@@ -118,10 +120,10 @@ def static(path: str) -> None:
     try:
         snap = runs.snapshot(runs.token_for(path), force=True)
     except TAAFError as e:
-        st.error(f"Cannot read this run: {e}")
+        st.error(f"Cannot read this run: {plain(e)}")
         return
     if snap is None:
-        st.error(f"{path} is not a run folder of this studio's runs folder")
+        st.error(f"{plain(path)} is not a run folder of this studio's runs folder")
         return
     run_bar(path, Path(path).name, snap.head["status"], snap.head, False, snap.meta)
     _faults(path, snap.status)
@@ -138,7 +140,7 @@ def demo(path: str) -> None:
     try:
         snap = runs.snapshot(urls.DEMO, t0)
     except TAAFError as e:
-        st.error(f"Cannot read the demo run: {e}")
+        st.error(f"Cannot read the demo run: {plain(e)}")
         return
     if snap is None:
         st.error("The demo run cannot be read.")
@@ -151,11 +153,11 @@ def main() -> None:
     """Choose the run to watch and draw it live, static or as the demo replay."""
     runs_dir = settings.runs_dir()
     if not runs_dir.exists():
-        st.caption(f"Runs folder `{runs_dir}` does not exist yet; it is created when you start a run.")
+        st.caption(f"Runs folder {plain(runs_dir)} does not exist yet; it is created when you start a run.")
     try:
         table = runlist.all_runs()
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot list runs in {runs_dir}: {e}")
+        st.error(f"Cannot list runs in {plain(runs_dir)}: {plain(e)}")
         table = pd.DataFrame(columns=["path", "name", "status", "demo"])
     if table.empty:
         st.info("No runs yet and no demo run found. Press **Start training** in the sidebar.")
@@ -172,14 +174,14 @@ def main() -> None:
     # The widget's key changes whenever the app itself picks the run (Start): a rerun that the browser sent
     # with the old selection still in it (a timer tick racing the click) then cannot switch back.
     path = st.selectbox("Run", paths, index=paths.index(chosen), key=session.run_select_key(),
-                        format_func=lambda p: runlist.label(rows[p], status=False) if p in rows else Path(p).name,
+                        format_func=runlist.labeller(rows, status=False),
                         help="the status of the chosen run is shown in the bar below (it updates live)")
     st.session_state[session.WATCHED] = path
     if opened := st.session_state.pop("opened_on", ""):  # once, when the page chose the run itself
         st.info(opened, icon=":material/info:")
     row = rows.get(path, {"status": "starting", "demo": False})
     if row.get("problem") and row.get("status") == "unknown":
-        st.error(f"This run cannot be read: {row['problem']}")
+        st.error(f"This run cannot be read: {plain(row['problem'])}")
         st.code(_log_tail(path), language="text")
     elif row.get("demo"):
         if not (table["demo"] == False).any():  # noqa: E712 (pandas mask)
@@ -197,11 +199,14 @@ def main() -> None:
 
 
 if st.query_params.get("present") == "1":  # a bookmark of the Train page in presenter mode
-    st.switch_page("views/6_present.py")
+    st.switch_page("views/6_present.py", query_params={k: v for k, v in st.query_params.items() if k != "present"})
 look.apply()
 st.title("Train & watch")
-st.page_link("views/6_present.py", label="Presenter mode: one panel at a time, full window, large text (← / →)",
-             icon=":material/slideshow:")
+presenter_link = st.empty()  # filled once main() has chosen the run: the link presents that run
 session.show_flash()
 sidebar.sidebar()
 main()
+watched = st.session_state.get(session.WATCHED)
+with presenter_link:
+    st.page_link("views/6_present.py", label="Presenter mode: one panel at a time, full window, large text (← / →)",
+                 icon=":material/slideshow:", query_params={"run": Path(watched).name} if watched else None)

@@ -11,6 +11,7 @@ from studio import settings
 from studio.charts import curves as charts
 from studio.live.rundata import MAX_ROWS, thin
 from studio.ui import compare, look, runlist, widgets
+from studio.ui.text import plain
 
 EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
                  "shapley_a", "shapley_v", "energy_uj", "sops", "epoch_time"]
@@ -41,18 +42,18 @@ st.title("Compare runs")
 look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 table = runlist.all_runs_or_stop()
 if table.empty:
-    st.info(f"No runs in `{settings.runs_dir()}` yet. Train some on the **Train & watch** page.")
+    st.info(f"No runs in {plain(settings.runs_dir())} yet. Train some on the **Train & watch** page.")
     st.stop()
 
 with st.expander("All runs", expanded=False):
-    cols = [c for c in ("name", "status", "strategy", "preset", "seed", "steps", "total_steps", "last_val_acc_f",
-                        "problem") if c in table.columns]
+    cols = [c for c in ("name", "status", "strategy", "preset", "T", "epochs", "seed", "steps", "total_steps",
+                        "last_val_acc_f", "test_acc_f", "problem") if c in table.columns]
     st.dataframe(compare.readable(table, cols), hide_index=True, width="stretch")
 
 ok = table[table["status"] != "unknown"]
 rows = {str(r["path"]): r for r in ok.to_dict("records")}
 default = [p for p, r in rows.items() if r["status"] == "finished" and not r["demo"]][:6] or list(rows)[:3]
-chosen = st.multiselect("Runs", list(rows), default=default, format_func=lambda p: runlist.label(rows[p]),
+chosen = st.multiselect("Runs", list(rows), default=default, format_func=runlist.labeller(rows),
                         key="cmp_runs")
 if not chosen:
     st.info("Choose one or more runs above.")
@@ -70,7 +71,7 @@ for p in chosen:
     except TAAFError as e:
         problems.append(f"{rows[p]['name']}: {e}")
 for msg in problems:
-    st.error(msg)
+    st.error(plain(msg))
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
 widgets.plot(charts.compare_figure(curves, metric, x, compare.label(metric)), "cmp_fig")
@@ -92,10 +93,15 @@ for p in chosen:
                    "seed": rows[p].get("seed"), "status": rows[p]["status"], "fingerprint": fingerprint(p, updated),
                    **{m: (last[m] if last is not None and m in last else None) for m in FINAL}})
 finals_df = pd.DataFrame(finals)
+differ = compare.differing_copies(finals_df, FINAL)
 for names in compare.duplicate_groups(finals_df):
-    st.warning(f"{', '.join(names)} have the same config and seed, so the same numbers (bit-identical): "
+    st.warning(f"{plain(', '.join(names))} have the same config and seed, so the same numbers (bit-identical): "
                "counted once in the table, and drawn as one line in the chart. Use another seed "
                "(train.seed) for a second sample.")
+for names in differ:
+    st.warning(f"{', '.join(names)} have the same config and seed but different final numbers: something "
+               "outside the config differed (torch version, machine, or a run older than the rule that makes "
+               "the command line and Start train alike). The table shows the first of them only.")
 if len(finals_df):
     st.dataframe(compare.summary_table(finals_df, FINAL), hide_index=True, width="stretch")
     with st.expander("Per run"):

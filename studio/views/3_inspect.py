@@ -13,6 +13,7 @@ import streamlit as st
 from core.errors import TAAFError
 from studio.charts import inspection, rasters
 from studio.ui import look, runlist, widgets
+from studio.ui.text import plain
 from studio.ui.widgets import explain
 
 
@@ -46,12 +47,12 @@ if done.empty:
     st.info("No trained run with a checkpoint yet. Finish a run on **Train & watch** (or use the demo run).")
     st.stop()
 rows = {str(r["path"]): r for r in done.to_dict("records")}
-path = st.selectbox("Trained run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="ins_run")
+path = st.selectbox("Trained run", list(rows), format_func=runlist.labeller(rows), key="ins_run")
 updated = float(rows[path].get("updated") or 0)
 try:
     tr = trained(path, updated)
 except (TAAFError, OSError, RuntimeError) as e:
-    st.error(f"Cannot load this run's network: {e}")
+    st.error(f"Cannot load this run's network: {plain(e)}")
     st.stop()
 test, names = tr.bundle.test, list(tr.bundle.class_names)
 
@@ -73,7 +74,7 @@ knobs = {"audio_snr_db": snr if noisy else math.inf, "visual_noise": vnoise, "oc
 try:
     res = what_if(path, updated, int(index), tuple(sorted(knobs.items())), int(seed))
 except (TAAFError, ValueError, IndexError, RuntimeError) as e:
-    st.error(f"What-if failed: {e}")
+    st.error(f"What-if failed: {plain(e)}")
     st.stop()
 
 label, pred = int(res["label"]), int(res["pred"])
@@ -94,7 +95,7 @@ left, right = st.columns([3, 2])
 with left:
     widgets.plot(inspection.inputs_figure(res["audio"], res["visual"], res.get("audio_range"),
                                            res.get("visual_range")), "ins_inputs")
-    st.caption("The inputs as the network sees them (after the damage above).")
+    st.caption("The inputs as the network sees them (after the damage chosen in the sidebar).")
 with right:
     widgets.plot(inspection.buildup_figure(res["build_up"], names, label), "ins_buildup")
 

@@ -7,6 +7,7 @@ import streamlit as st
 from core.errors import TAAFError
 from studio.live import runs
 from studio.ui import look, panels, runlist
+from studio.ui.text import plain
 
 PLAY_EVERY_S = 0.7
 
@@ -18,16 +19,16 @@ if table.empty:
     st.info("No runs to replay yet.")
     st.stop()
 rows = {str(r["path"]): r for r in table.to_dict("records")}
-path = st.selectbox("Run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="rp_run")
+path = st.selectbox("Run", list(rows), format_func=runlist.labeller(rows), key="rp_run")
 token = runs.token_for(path)  # read through the live cache, shared with the Train page and the live routes
 try:
     with st.spinner("Reading the run…"):
         snap = runs.snapshot(token)
 except TAAFError as e:
-    st.error(f"Cannot read this run: {e}")
+    st.error(f"Cannot read this run: {plain(e)}")
     st.stop()
 if snap is None:
-    st.error(f"Cannot read this run: {path} is not a run folder of this studio's runs folder")
+    st.error(f"Cannot read this run: {plain(path)} is not a run folder of this studio's runs folder")
     st.stop()
 whole = snap.view
 marks = list(whole.probe_steps) or (list(whole.steps["step"]) if len(whole.steps) else [])
@@ -52,7 +53,7 @@ def _frame() -> None:
     try:
         cut = runs.snapshot(token, upto=int(step))
     except TAAFError as e:
-        st.error(f"Cannot read this run: {e}")
+        st.error(f"Cannot read this run: {plain(e)}")
         return
     if cut is not None:
         panels.render(cut.view, "replay")

@@ -13,6 +13,7 @@ from core import neuron_lab as lab
 from core.errors import TAAFError
 from studio.charts import neuron as charts_neuron
 from studio.ui import runlist, widgets
+from studio.ui.text import plain
 from studio.ui.widgets import explain
 
 SOURCES = {"constant": "constant current", "step": "a step", "noise": "noise", "run": "a neuron of a run"}
@@ -44,21 +45,22 @@ def set_neuron(tau_ms: float, v_th: float) -> None:
     st.session_state["lab_tau"], st.session_state["lab_vth"] = on_grid(tau_ms, *TAU_MS), on_grid(v_th, *V_TH)
 
 
-def run_input() -> dict[str, Any] | None:
+def run_input(slot: Any) -> dict[str, Any] | None:
     """The real input current of one recorded neuron over the probe samples: `current` (T, P), `bound`
     (steps where it is a lower bound), `starts` (of samples), `caption`, `own` (the run's tau_ms, v_th),
-    `recorded` (its membrane as the run recorded it) and `gain`."""
+    `recorded` (its membrane as the run recorded it) and `gain`. The run selector goes in `slot`, full width
+    above the columns: a run's label (strategy, preset, T, epochs, seed, status, test accuracy) is long."""
     table = runlist.all_runs_or_stop()
     table = table[table["status"] != "unknown"] if len(table) else table
     if table.empty:
         st.info("No run yet: train one on **Train & watch**, or pick another input.")
         return None
     rows = {str(r["path"]): r for r in table.to_dict("records")}
-    path = st.selectbox("run", list(rows), format_func=lambda p: runlist.label(rows[p]), key="lab_run")
+    path = slot.selectbox("run", list(rows), format_func=runlist.labeller(rows), key="lab_run")
     try:
         steps, model_cfg = probe_steps(path, float(rows[path].get("updated") or 0))
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot read this run: {e}")
+        st.error(f"Cannot read this run: {plain(e)}")
         return None
     if not steps:
         st.info("This run has recorded no probe sample yet.")
@@ -67,7 +69,7 @@ def run_input() -> dict[str, Any] | None:
     try:
         arrays = probe_arrays(path, int(step))
     except (TAAFError, OSError) as e:
-        st.error(f"Cannot read this run's probe arrays: {e}")
+        st.error(f"Cannot read this run's probe arrays: {plain(e)}")
         return None
     layers = lab.probe_neurons(arrays)
     if not layers:
@@ -80,14 +82,17 @@ def run_input() -> dict[str, Any] | None:
         own = (lab.network_tau_ms(model_cfg), lab.network_v_th(model_cfg))
         cur, bound = lab.probe_current(arrays, layer, int(neuron), lab.lif_parameters(*own))
     except (ValueError, TypeError, IndexError, ArithmeticError) as e:
-        st.error(f"Cannot replay this run's neuron (its config.json model.tau_mem_inv / v_th or arrays): {e}")
+        st.error(f"Cannot replay this run's neuron (its config.json model.tau_mem_inv / v_th or arrays): {plain(e)}")
         return None
     n_t, n_p = cur.shape
     exact = f"current/{layer}" in arrays
     how = ("recorded exactly by the run" if exact else
            "recovered from the recorded membrane (this run recorded only membrane and spikes): exact where the "
            "neuron stayed silent; at a spike step only a lower bound is known (▲), and the lab uses it")
-    caption = (f"Neuron {neuron} of `{layer}` at step {step}: its input over the run's {n_p} probe samples, "
+    ids = arrays.get(f"neurons/{layer}")  # recorded neuron i is neuron ids[i] of the layer (older runs: i)
+    which = f"Recorded neuron {neuron} (neuron {int(ids[int(neuron)])} of {plain(layer)})" if ids is not None else \
+        f"Neuron {neuron} of {plain(layer)}"
+    caption = (f"{which} at step {step}: its input over the run's {n_p} probe samples, "
                f"{n_t} steps each, one after another (the membrane starts from rest at each sample, dotted "
                f"lines, as in the network). The current is {how}. It is held fixed: changing τ or the threshold "
                "here changes this neuron only, not what the layers before it send.")
@@ -108,6 +113,7 @@ explain("One **leaky integrate-and-fire (LIF)** neuron, exactly the one every la
 net_tau, net_vth = lab.network_tau_ms(), lab.network_v_th()
 st.session_state.setdefault("lab_tau", on_grid(net_tau, *TAU_MS))
 st.session_state.setdefault("lab_vth", on_grid(net_vth, *V_TH))
+run_slot = st.container()  # the run selector, when the input is a run's neuron
 controls, charts = st.columns([1, 2.2], gap="large")
 with controls:
     source = st.radio("input", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="lab_source")
@@ -115,7 +121,7 @@ with controls:
     level: float | None = None
     got: dict[str, Any] = {"bound": None, "caption": "", "own": (net_tau, net_vth)}
     if source == "run":
-        got = run_input() or st.stop()
+        got = run_input(run_slot) or st.stop()
         current, starts = got["current"], got["starts"]
     else:
         steps = st.slider("steps shown", 100, 500, 100, 50, key="lab_steps")

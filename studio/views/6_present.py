@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import streamlit as st
 
 from core.errors import TAAFError
 from studio import settings
 from studio.live import livechart, runs, urls
 from studio.ui import landing, runlist
+from studio.ui.text import plain
 
 # (title, [(figure, width share)]): one group per screen.
 GROUPS = [
@@ -74,21 +76,42 @@ def _nav() -> None:
         _go(int(step))
 
 
-def _choose_run() -> tuple[str, str, str] | None:
-    """(run token for the live routes, its name, how it is shown): the run named in the URL, else the one the
-    Train page would open on (landing.default_run: the live run, else the demo replay, else the newest)."""
+def _pick_run(table: pd.DataFrame) -> str | None:
+    """The run to present: the one named in the URL (the Train page's link carries the run it shows), else the
+    one the Train page would open on (landing.default_run: the live run, else the demo replay, else the newest);
+    the picker in the top row changes it."""
+    readable = table[table["status"] != "unknown"]
+    rows = {str(r["name"]): r for r in readable.to_dict("records")}
+    if not rows:
+        return None
+    named = st.query_params.get("run")  # the URL is the one source of truth (the picker writes it)
+    if named not in rows:
+        default = landing.default_run(table)
+        named = next((n for n, r in rows.items() if str(r["path"]) == default), next(iter(rows)))
+    if st.session_state.get("pres_run") != named:
+        st.session_state["pres_run"] = named  # the picker's value (set before the widget is drawn)
+    return named
+
+
+def _new_run() -> None:
+    st.query_params["run"] = st.session_state["pres_run"]
+    st.session_state.pop("pres_t0", None)  # a replay of the newly chosen run starts from its beginning
+
+
+def _choose_run() -> tuple[str, str, str, dict] | None:
+    """(run token for the live routes, its name, how it is shown, every readable run by name)."""
     table = runlist.all_runs()
     if table.empty:
         return None
-    rows = {r["name"]: r for r in table.to_dict("records")}
-    pick = rows.get(st.query_params.get("run"))
-    if pick is None:
-        default = landing.default_run(table)
-        pick = next(r for r in rows.values() if str(r["path"]) == default)
+    name = _pick_run(table)
+    if name is None:
+        return None
+    rows = {str(r["name"]): r for r in table[table["status"] != "unknown"].to_dict("records")}
+    pick = rows[name]
     if pick["demo"]:
-        return urls.DEMO, "demo", "demo replay"
+        return urls.DEMO, name, "demo replay", rows
     live = pick["status"] in ("running", "paused")
-    return str(pick["name"]), str(pick["name"]), str(pick["status"]) if live else "replay"
+    return name, name, str(pick["status"]) if live else "replay", rows
 
 
 st.markdown(CSS, unsafe_allow_html=True)
@@ -97,12 +120,12 @@ if "pres_group" not in st.session_state:
 try:
     chosen = _choose_run()
 except TAAFError as e:
-    st.error(f"Cannot list runs in {settings.runs_dir()}: {e}")
+    st.error(f"Cannot list runs in {plain(settings.runs_dir())}: {plain(e)}")
     st.stop()
 if chosen is None:
     st.info("No run and no demo to present yet: start one on the Train & watch page.")
     st.stop()
-token, name, shown = chosen
+token, name, shown, run_rows = chosen
 replay = shown in ("demo replay", "replay")
 t0 = st.session_state.setdefault("pres_t0", time.time())
 extra = {"t0": t0} if replay else {}
@@ -110,13 +133,16 @@ group = st.session_state["pres_group"]
 title, figures = GROUPS[group]
 st.query_params.update({"run": name, "group": str(group)})
 
-top = st.columns([6, 1, 1, 2])
+top = st.columns([6, 1, 1, 1, 2])
 top[0].markdown(f"## {title}")
-top[1].button("Back", icon=":material/arrow_back:", key="pres_prev", on_click=_go, args=(-1,), help="previous (←)",
+with top[1].popover("Run", icon=":material/list:", help=plain(runlist.label(run_rows[name])), width="stretch"):
+    st.selectbox("Run to present", list(run_rows), key="pres_run", on_change=_new_run,
+                 format_func=runlist.labeller(run_rows))
+top[2].button("Back", icon=":material/arrow_back:", key="pres_prev", on_click=_go, args=(-1,), help="previous (←)",
               width="stretch")
-top[2].button("Next", icon=":material/arrow_forward:", key="pres_next", on_click=_go, args=(1,),
+top[3].button("Next", icon=":material/arrow_forward:", key="pres_next", on_click=_go, args=(1,),
               help="next (→ or space)", width="stretch")
-autoplay = top[3].toggle("autoplay", key="pres_auto", value=_param_int("autoplay", 0) > 0,
+autoplay = top[4].toggle("autoplay", key="pres_auto", value=_param_int("autoplay", 0) > 0,
                          help="step through the groups every 12 s")
 _keys(key="pres_keys", data={"autoplay": 12 if autoplay else 0}, on_nav_change=_nav)
 
@@ -124,7 +150,7 @@ initial: dict = {}
 try:
     snap = runs.snapshot(token, t0 if replay else None)
 except TAAFError as e:
-    st.error(f"Cannot read {name}: {e}")
+    st.error(f"Cannot read {plain(name)}: {plain(e)}")
     st.stop()
 if snap is not None:
     initial = snap.head
