@@ -134,7 +134,7 @@ class Telemetry:
 
     def step_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
         """More scalars of a step already logged (the linear probes)."""
-        self.writer.log_scalars(step, epoch, scalars, scope="step")
+        self.run.log_scalars(step, scalars, epoch=epoch)
 
     def flush_arrays(self) -> None:
         """Wait for the probe being written (and raise its error, if any)."""
