@@ -33,7 +33,9 @@ def _flat(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _inline(v: Any) -> str:
     """A `--set` value as a TOML literal (a free-form table as an inline table)."""
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_inline(x)}" for k, x in v.items()) + "}"
+        # inside a table a string keeps its quotes (a bare word is only `--set`'s shorthand): audio_snr_db = "off"
+        items = (f"{k} = {toml_value(x) if isinstance(x, str) else _inline(x)}" for k, x in v.items())
+        return "{" + ", ".join(items) + "}"
     if isinstance(v, str) and v and v.replace("-", "").replace("_", "").isalnum() and parse_value(v) == v:
         return v  # a bare word reads back as itself (--set takes it as a string): `preset=hard`
     return toml_value(v)

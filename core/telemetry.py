@@ -18,17 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from core.store import RunWriter
+from core.runlog import Run
 from core.store.paths import remove_temp_files
 
 HEARTBEAT_S = 2  # seconds between heartbeats while steps run
 
 
 class Telemetry:
-    """Rank 0's telemetry: writes through a RunWriter."""
+    """Rank 0's telemetry: scalars go through the public recorder (core/runlog.py, the one recording path any loop
+    uses); meta, status, events and probe arrays through its RunWriter."""
 
-    def __init__(self, writer: RunWriter, probe_every: int) -> None:
-        self.writer, self.probe_every = writer, probe_every
+    def __init__(self, run: Run, probe_every: int) -> None:
+        self.run, self.writer, self.probe_every = run, run.writer, probe_every
         self.array_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-writer")
         self.pending_arrays: Future | None = None
         self.last_beat = time.time()
@@ -50,8 +51,12 @@ class Telemetry:
         """A new run store (or the existing one, resuming) on rank 0; a NullTelemetry elsewhere."""
         if not is_main:
             return NullTelemetry()
-        writer = RunWriter.open(run_dir) if resume else RunWriter.create(run_dir, cfg)
-        return Telemetry(writer, cfg["record"]["every_steps"])
+        every = cfg["record"]["every_steps"]
+        # NaN scalars are kept (a head a strategy lacks); the heartbeat is this class's own thread
+        run = (Run.open(run_dir, probe_every=every, nonfinite="keep", heartbeat=False) if resume else
+               Run.create(run_dir, cfg, probe_every=every, nonfinite="keep", heartbeat=False,
+                          meta={"strategy": cfg.get("strategy", {}).get("name", "")}))  # (start() writes the rest)
+        return Telemetry(run, every)
 
     # ---- the store's meta, events and status -------------------------------------------------
     def start(self, meta: dict[str, Any]) -> None:
@@ -113,8 +118,8 @@ class Telemetry:
     def after_step(self, step: int, epoch: int, scalars: dict[str, float],
                    probe: Callable[[], dict[str, np.ndarray]]) -> None:
         """The step's scalars; a probe snapshot every `record.every_steps` (and at step 1); the heartbeat."""
-        self.writer.log_scalars(step, epoch, scalars, scope="step")
-        if step % self.probe_every == 0 or step == 1:
+        self.run.log_scalars(step, scalars, epoch=epoch)
+        if self.run.is_probe_step(step):
             arrays = probe()
             # Compressing and writing the arrays happens on a background thread (zlib and file I/O release the
             # GIL): the training loop only waits if the previous probe is still being written.
@@ -125,11 +130,11 @@ class Telemetry:
             self.last_beat = time.time()
 
     def epoch_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
-        self.writer.log_scalars(step, epoch, scalars, scope="epoch")
+        self.run.log_epoch(step, scalars, epoch=epoch)
 
     def step_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
         """More scalars of a step already logged (the linear probes)."""
-        self.writer.log_scalars(step, epoch, scalars, scope="step")
+        self.run.log_scalars(step, scalars, epoch=epoch)
 
     def flush_arrays(self) -> None:
         """Wait for the probe being written (and raise its error, if any)."""

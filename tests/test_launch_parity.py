@@ -42,6 +42,7 @@ def wait_finished(run: Path, timeout_s: float = 600) -> None:
     pytest.fail(f"launched run {run} did not finish in {timeout_s} s")
 
 
+@pytest.mark.integration  # trains from the CLI and through the launcher
 def test_cli_and_studio_start_give_the_same_run(tmp_path: Path) -> None:
     cli = tmp_path / "cli"
     sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={str(v).lower()}")]

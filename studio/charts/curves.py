@@ -147,7 +147,8 @@ def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
     if _has(steps, "rho_a"):
         _curve(fig, steps, "rho_a", "ρ audio", "#9467bd", window, 1, 3)
         fig.hline(1.0, 1, 3)
-    lrs = pd.concat([pd.to_numeric(steps[f"lr_{u}"], errors="coerce") for u in MODS if _has(steps, f"lr_{u}")])
+    lrs = pd.concat([pd.Series(dtype=float)] +  # (a run of another loop may record no learning rate)
+                    [pd.to_numeric(steps[f"lr_{u}"], errors="coerce") for u in MODS if _has(steps, f"lr_{u}")])
     lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
     fig.yaxis(1, 1, type="log", **(log_ticks(lrs.min(), lrs.max()) if len(lrs) else {}))
     fig.all_axes("x", title={"text": "training step"})

@@ -110,6 +110,9 @@ class RunData:
             if alpha is not None and alpha.ndim == 3:
                 self.probe_steps.append(int(s))
                 self.alphas.append(np.asarray(alpha, dtype=np.float32).mean(axis=0))
+            elif alpha is None:  # a loop that records spikes but no attention (core/runlog.py): rasters still show
+                self.probe_steps.append(int(s))
+                self.alphas.append(np.full((3, int(self.meta.get("T") or 1)), np.nan, np.float32))
         while len(self.probe_steps) > MAX_PROBES:  # thin the older half, like the step rows
             half = len(self.probe_steps) // 2
             self.probe_steps = self.probe_steps[:half:2] + self.probe_steps[half:]

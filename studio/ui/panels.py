@@ -100,7 +100,18 @@ def curves(view: RunView, slot: str, live: Live | None = None) -> None:
     _show(view, slot, "lr", live)
 
 
+def records_no_attention(view: RunView) -> bool:
+    """A run (of another training loop, core/runlog.py) that logs steps but no attention: our trainer logs
+    alpha_entropy_* at every step, even for strategies without attention."""
+    entropy = ("alpha_entropy_a", "alpha_entropy_v", "alpha_entropy_f")
+    return (len(view.steps) > 0 and not np.isfinite(view.alphas).any()
+            and not any(c in view.steps.columns for c in entropy))
+
+
 def attention(view: RunView, slot: str, live: Live | None = None) -> None:
+    if records_no_attention(view):
+        st.caption("This run records no attention (α): no attention panels.")
+        return
     st.subheader("Per-timestep TAAF attention α_u(t)")
     explain(HELP["alpha"])
     left, right = st.columns([3, 1])

@@ -131,7 +131,8 @@ def static(path: str) -> None:
     panels.render(snap.view, "live")
     st.subheader("Export")
     widgets.download_buttons(path, "live_dl")
-    st.caption("Every chart also has plotly's camera button (top right, on hover) to save it as PNG.")
+    st.caption("Every chart also has plotly's camera button (top right, on hover) to save it as PNG, "
+                "and a button beside it for SVG (vector, for papers).")
 
 
 def demo(path: str) -> None:

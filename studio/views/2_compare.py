@@ -122,4 +122,5 @@ if len(finals_df):
 st.subheader("Export")
 which = st.selectbox("Run to export", chosen, format_func=lambda p: rows[p]["name"], key="cmp_export")
 widgets.download_buttons(which, "cmp_dl")
-st.caption("Every figure has plotly's camera button (top right of the chart) to save it as PNG.")
+st.caption("Every figure has plotly's camera button (top right of the chart) to save it as PNG, "
+           "and a button beside it for SVG (vector, for papers).")
