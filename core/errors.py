@@ -1,5 +1,9 @@
 """Errors the user can fix. Each message is one line naming the file, key or value and what was expected."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class TAAFError(Exception):
     """Base class: the CLI prints `error: <message>` and exits with status 2."""
@@ -48,3 +52,17 @@ def is_disk_full(e: BaseException) -> bool:
 
 class TrainingFailed(TAAFError):
     """The run cannot go on (non-finite loss): the store says failed, the last checkpoint is kept; exit status 1."""
+
+
+def run_ending(e: BaseException, step: int, run_dir: Path) -> tuple[str, str, BaseException]:
+    """What an error that ends a run means for its store: (status, the error line, the error to raise on)."""
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted", f"interrupted at step {step}; resume with --resume", e
+    if isinstance(e, (TrainingFailed, DiskFullError)):
+        return "failed", str(e), e
+    if is_disk_full(e):  # a write this code does not wrap itself (the trainer's own files)
+        full = DiskFullError(f"no space left on device while writing {getattr(e, 'filename', None) or run_dir}")
+        return "failed", str(full), full
+    return "failed", f"{type(e).__name__}: {e}", e
+
+

@@ -24,7 +24,7 @@ from core.build import build_run, resolve_device, seed_everything
 from core.data.common import iterate_batches
 from core.distributed import Distributed
 from core.energy import energy_estimate
-from core.errors import DiskFullError, TrainingFailed, is_disk_full
+from core.errors import TrainingFailed, run_ending
 from core.linear_probe import due_mid_epoch, run_probe, timed
 from core.optim import grad_norm_tensor, make_optimizer, scheduled_lr
 from core.recorder import (
@@ -301,7 +301,7 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_e
         trainer.telemetry.event("stop", f"stopped by request at step {trainer.step}; Continue {note}")
         return {"stopped_at": trainer.step}
     except (KeyboardInterrupt, Exception) as e:
-        status, error, raised = ending(e, trainer.step, run_dir)
+        status, error, raised = run_ending(e, trainer.step, run_dir)
         trainer.telemetry.record_end(status, error=error)
         if raised is e:
             raise
@@ -314,17 +314,3 @@ def train(cfg: dict[str, Any], run_dir: Path, resume: bool = False, stop_after_e
         trainer.dist.close()
     trainer.telemetry.finish()
     return summary
-
-
-def ending(e: BaseException, step: int, run_dir: Path) -> tuple[str, str, BaseException]:
-    """What an error that ends a run means for its store: (status, the error line, the error to raise on)."""
-    if isinstance(e, KeyboardInterrupt):
-        return "interrupted", f"interrupted at step {step}; resume with --resume", e
-    if isinstance(e, (TrainingFailed, DiskFullError)):
-        return "failed", str(e), e
-    if is_disk_full(e):  # a write this code does not wrap itself (the trainer's own files)
-        full = DiskFullError(f"no space left on device while writing {getattr(e, 'filename', None) or run_dir}")
-        return "failed", str(full), full
-    return "failed", f"{type(e).__name__}: {e}", e
-
-

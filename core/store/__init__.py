@@ -5,8 +5,9 @@ processes. Layout, tables and the rules that keep readers consistent: docs/run-s
 """
 
 from core.store.common import COMMANDS, SCHEMA_VERSION, STATUSES, STORE_FILE, CommandError, pid_alive
+from core.store.control import send_command, send_setting
 from core.store.reader import LIST_COLUMNS, RunReader, list_runs
-from core.store.writer import RunWriter, send_command, send_setting
+from core.store.writer import RunWriter
 
 __all__ = [
     "COMMANDS", "LIST_COLUMNS", "SCHEMA_VERSION", "STATUSES", "STORE_FILE", "CommandError", "RunReader", "RunWriter",
