@@ -70,7 +70,37 @@ class TimeAlign(nn.Module):
 
 
 def make_aligner(align: str, t_in: int, t_out: int) -> nn.Module:
-    """`model.align`: learned warp, the same warp fixed at its initial resampling, or none (S = T)."""
+    """`model.align`: learned warp, the same warp fixed at its initial resampling, or none (S = T).
+    `cross` resamples each modality with the fixed warp; the per-sample part is CrossAlign, after it."""
     if align == "none":
         return nn.Identity()
     return TimeAlign(t_in, t_out, learnable=align == "learned")
+
+
+class CrossAlign(nn.Module):
+    """Per-sample alignment for the fused head (`model.align = "cross"`, docs/method.md):
+
+        v'(t) = v(t) + W_o sum_s softmax_s(q(a(t)) . k(v(s)) / sqrt(d)) W_v v(s)
+
+    over the (T, B, D) features after each modality's fixed resampling to T: the audio at step t asks every
+    visual step of the SAME sample, so the fused head at t sees the visual evidence wherever it occurred in that
+    sample (a TimeAlign is one matrix for all samples). Not causal and not monotone: any step may read any other.
+    The residual keeps v(t) itself; the per-modality heads never see v'.
+    """
+
+    def __init__(self, d_a: int, d_v: int, d: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(d_a, d)
+        self.key = nn.Linear(d_v, d)
+        self.value = nn.Linear(d_v, d)
+        self.out = nn.Linear(d, d_v)
+
+    def weights(self, h_a: torch.Tensor, h_v: torch.Tensor) -> torch.Tensor:
+        """(B, T, T): row t = sample b's attention of audio step t over its visual steps (rows sum to 1)."""
+        q, k = self.query(h_a).transpose(0, 1), self.key(h_v).transpose(0, 1)
+        return (q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])).softmax(dim=-1)
+
+    def forward(self, h_a: torch.Tensor, h_v: torch.Tensor) -> torch.Tensor:
+        """(T, B, D_a), (T, B, D_v) -> the cross-aligned visual features (T, B, D_v)."""
+        moved = self.weights(h_a, h_v) @ self.value(h_v).transpose(0, 1)  # (B, T, d)
+        return h_v + self.out(moved).transpose(0, 1)

@@ -56,7 +56,9 @@ DEFAULTS: dict[str, Any] = {
         "audio_steps": 4,  # spectrogram time slices fed to the audio encoder, one per step
         "audio_context": 1,  # neighbouring slices each step also sees, on either side (0 = its slice alone)
         "visual_steps": 4,  # steps the frame is presented for
-        "align": "learned",  # learned (time warp) | fixed (its initial matrix) | none (audio_steps = visual_steps = T)
+        # learned (time warp) | fixed (its initial matrix) | none (audio_steps = visual_steps = T) | cross (fixed,
+        # then the fused head's visual features attended per sample from each audio step: core/align.py CrossAlign)
+        "align": "learned",
         "encoding": "direct",  # direct | poisson (visual input)
         "widths": [32, 64],  # channels per encoder stage
         "blocks": 0,  # residual blocks per stage; 0 = one plain conv per stage (tiny default)
@@ -133,7 +135,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "data.avdigits.preset": ("clean", "audio-dominant", "hard", "visual-dominant", "misaligned", "custom"),
     "data.cremad.audio": ("spec257", "resized"),
     "data.ave.audio": ("wav", "npy", "pickle"),
-    "model.align": ("learned", "fixed", "none"),
+    "model.align": ("learned", "fixed", "none", "cross"),
     "model.encoding": ("direct", "poisson"),
     "strategy.name": STRATEGY_NAMES,
     "strategy.weighting": WEIGHTINGS,

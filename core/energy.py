@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core.align import TimeAlign
+from core.align import CrossAlign, TimeAlign
 from core.model import PooledConv2d
 from core.taaf import TemporalAttention
 
@@ -46,13 +46,16 @@ def _macs(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float(y.numel() * k)
     if isinstance(module, TimeAlign):  # out(t) = sum_s W[t, s] h(s): T x S x D per sample
         return float(module.weight.numel() * x[0].numel())
+    if isinstance(module, CrossAlign):  # q K^T and the weights times the values: T x T x d each, per sample
+        t, b = x.shape[:2]
+        return float(b * 2 * t * t * module.query.out_features)
     if isinstance(module, TemporalAttention):  # Q K^T (T x T x d) and sum_t alpha(t) O(t) (T x C), per sample
         t, b, c = x.shape
         return float(b * (t * t * module.query.out_features + t * c))
     return float(y.numel() * module.in_features)  # nn.Linear (the query / key projections included)
 
 
-COUNTED = (nn.Conv2d, nn.Linear, TimeAlign, TemporalAttention)
+COUNTED = (nn.Conv2d, nn.Linear, TimeAlign, CrossAlign, TemporalAttention)
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ from norse.torch import LIFBoxParameters
 from norse.torch.functional.encode import poisson_encode
 from torch import nn
 
-from core.align import make_aligner
+from core.align import CrossAlign, make_aligner
 from core.errors import ConfigError
 from core.lif import DT, LIFLayer
 from core.taaf import MODALITIES, TAAF, uniform_alpha
@@ -144,7 +144,7 @@ class ModelOutput:
     logits: dict[str, torch.Tensor]  # u -> (T, B, C) per-timestep logits
     alpha: dict[str, torch.Tensor]  # u -> (B, T) temporal weights (uniform for mean fusion)
     pred: dict[str, torch.Tensor]  # u -> (B, C) time-aggregated logits
-    feats: dict[str, torch.Tensor]  # "a" / "v" -> (T, B, D) aligned features
+    feats: dict[str, torch.Tensor]  # "a" / "v" -> (T, B, D) aligned features (v before any cross alignment)
 
 
 class MultimodalSNN(nn.Module):
@@ -179,6 +179,8 @@ class MultimodalSNN(nn.Module):
         self.head_a = nn.Linear(d_a, num_classes)
         self.head_v = nn.Linear(d_v, num_classes)
         self.head_f = nn.Linear(d_a + d_v, num_classes)
+        # align = cross: the fused head reads the visual features attended from each audio step (per sample)
+        self.cross = CrossAlign(d_a, d_v, m["attn_dim"]) if m["align"] == "cross" else None
         self.taaf = TAAF(num_classes, m["attn_dim"], m["attn_temperature"]) if fusion == "taaf" else None
         self.num_classes = num_classes
 
@@ -231,10 +233,11 @@ class MultimodalSNN(nn.Module):
 
     def fuse(self, h_a: torch.Tensor, h_v: torch.Tensor) -> ModelOutput:
         """Per-timestep heads and temporal fusion over aligned features (T, B, D) of each modality."""
+        h_vf = h_v if self.cross is None else self.cross(h_a, h_v)
         logits = {
             "a": per_step(self.head_a, h_a),
             "v": per_step(self.head_v, h_v),
-            "f": per_step(self.head_f, torch.cat([h_a, h_v], dim=-1)),
+            "f": per_step(self.head_f, torch.cat([h_a, h_vf], dim=-1)),
         }
         if self.taaf is not None:
             alpha, pred = self.taaf(logits)
