@@ -49,8 +49,14 @@ def test_every_group_fits_a_projector(tmp_path: Path) -> None:
                 for group in range(N_GROUPS):
                     page.wait_for_function("() => [...document.querySelectorAll('.taaf-chart')].every("
                                            "d => d.classList.contains('js-plotly-plot'))", timeout=30_000)
-                    time.sleep(1.0)  # plotly's relayout to the window
-                    m = page.evaluate(MEASURE)
+                    # a panel of per-epoch data waits for the replay's first epoch (the AV-Digits-T demo: about
+                    # half of its 45 s loop), showing a note and no axes until then
+                    deadline = time.time() + 60
+                    while True:
+                        time.sleep(1.0)  # plotly's relayout to the window
+                        m = page.evaluate(MEASURE)
+                        if m["ticks"] or time.time() > deadline:
+                            break
                     where = f"{width}x{height} group {group} ({m['title']})"
                     assert m["scroll"] <= m["client"] + 1, f"{where}: scrolls ({m['scroll']} > {m['client']} px)"
                     assert m["ticks"] and m["minTick"] >= 16, f"{where}: tick labels {m['minTick']} px"
