@@ -153,7 +153,9 @@ class Trainer:
         cfg = self.cfg
         self.telemetry.start({
             "strategy": cfg["strategy"]["name"],
-            "preset": cfg["data"]["avdigits"]["preset"] if cfg["data"]["dataset"] == "avdigits" else "",
+            # AV-Digits' imbalance preset; other datasets have none and go by their name (as the report does)
+            "preset": (cfg["data"]["avdigits"]["preset"] if cfg["data"]["dataset"] == "avdigits"
+                       else cfg["data"]["dataset"]),
             "dataset": cfg["data"]["dataset"],
             "seed": cfg["train"]["seed"],
             "T": cfg["model"]["T"],
