@@ -32,7 +32,8 @@ from core.errors import ConfigError
 
 __all__ = [  # the schema's names stay importable from here, where the rest of the code looks for them
     "CHECKS", "DEFAULTS", "ENUMS", "FREE_FORM", "REMOVED", "SAVED_RUN_FALLBACKS", "STRATEGY_NAMES", "WEIGHTINGS",
-    "config_from_dict", "load_config", "parse_value", "saved_run_config", "to_toml", "toml_value", "validate",
+    "config_from_dict", "dotted_settings", "load_config", "parse_value", "saved_run_config", "to_toml", "toml_value",
+    "validate",
 ]
 
 
@@ -68,18 +69,23 @@ def _merge(base: dict, user: dict, where: str, source: str) -> None:
             base[key] = _coerce(default, value, dotted, source)
 
 
-def _dotted_keys(table: dict, prefix: str = "") -> list[str]:
-    out = []
+def dotted_settings(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"model.T": 4, ...}: every setting of a (partial or full) config by its dotted key; a free-form table (the
+    degrade knobs) is one value."""
+    out: dict[str, Any] = {}
     for k, v in table.items():
         dotted = f"{prefix}.{k}" if prefix else k
-        out += _dotted_keys(v, dotted) if isinstance(v, dict) and v and dotted not in FREE_FORM else [dotted]
+        if isinstance(v, dict) and dotted not in FREE_FORM:
+            out.update(dotted_settings(v, dotted))
+        else:
+            out[dotted] = v
     return out
 
 
 def closest_key(dotted: str) -> str | None:
     """The known setting a mistyped one most likely meant, in any section: `train.lr` -> `optim.lr`
     (the same last part elsewhere first, then the closest spelling), or None."""
-    known = _dotted_keys(DEFAULTS)
+    known = list(dotted_settings(DEFAULTS))
     leaf = dotted.rsplit(".", 1)[-1]
     same_leaf = [k for k in known if k.rsplit(".", 1)[-1] == leaf]
     if same_leaf:

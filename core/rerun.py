@@ -11,23 +11,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from core.config import FREE_FORM, load_config, parse_value, saved_run_config, toml_value
+from core.config import dotted_settings, load_config, parse_value, saved_run_config, toml_value
 from core.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RUN_SPECIFIC = {"record.runs_dir", "record.progress"}
-
-
-def _flat(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"model.T": 4, ...}; a free-form table (the degrade knobs) stays one value."""
-    out: dict[str, Any] = {}
-    for k, v in cfg.items():
-        dotted = f"{prefix}.{k}" if prefix else k
-        if isinstance(v, dict) and dotted not in FREE_FORM:
-            out.update(_flat(v, dotted))
-        else:
-            out[dotted] = v
-    return out
 
 
 def _inline(v: Any) -> str:
@@ -44,7 +32,7 @@ def _inline(v: Any) -> str:
 def overrides(run_cfg: dict[str, Any], base: dict[str, Any]) -> list[str]:
     """`key=value` for every setting of `run_cfg` that differs from `base` (both resolved), run-specific ones
     left out."""
-    want, have = _flat(run_cfg), _flat(base)
+    want, have = dotted_settings(run_cfg), dotted_settings(base)
     return [f"{k}={_inline(v)}" for k, v in want.items() if k not in RUN_SPECIFIC and have.get(k) != v]
 
 

@@ -11,23 +11,11 @@ import tomllib
 
 import pytest
 
-from core.config import DEFAULTS, ENUMS, FREE_FORM, load_config, main
+from core.config import DEFAULTS, ENUMS, dotted_settings, load_config, main
 from core.errors import ConfigError
 from tests.support import CONFIGS, ROOT, TAAF_CONFIG
 
 CONFIG_FILES = sorted(CONFIGS.glob("*.toml"))
-
-
-def leaves(table: dict, prefix: str = "") -> dict[str, object]:
-    """dotted key -> value; free-form tables (their owner checks the knobs) count as one value."""
-    out: dict[str, object] = {}
-    for key, value in table.items():
-        dotted = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict) and dotted not in FREE_FORM:
-            out.update(leaves(value, dotted))
-        else:
-            out[dotted] = value
-    return out
 
 
 def show(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -55,11 +43,11 @@ def test_shipped_configs_exist():
 def test_a_shipped_config_says_what_it_is_for_and_writes_only_its_differences(path):
     text = path.read_text()
     assert text.startswith("# ") and f"python -m core.config show configs/{path.name}" in text
-    written = leaves(tomllib.loads(text))
-    defaults = leaves(DEFAULTS)
+    written = dotted_settings(tomllib.loads(text))
+    defaults = dotted_settings(DEFAULTS)
     same = [k for k, v in written.items() if v == defaults[k] and type(v) is type(defaults[k])]
     assert not same, f"{path.name} writes default values: {same}"
-    assert leaves(load_config(path)).keys() == defaults.keys()  # and still resolves to every setting
+    assert dotted_settings(load_config(path)).keys() == defaults.keys()  # and still resolves to every setting
 
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=[p.name for p in CONFIG_FILES])
@@ -69,7 +57,7 @@ def test_show_prints_toml_that_loads_back_to_the_same_config(path, capsys, tmp_p
     (tmp_path / "shown.toml").write_text(out)
     shown = load_config(tmp_path / "shown.toml")
     assert shown == load_config(path)
-    assert leaves(tomllib.loads(out)).keys() == leaves(DEFAULTS).keys()  # written out in full
+    assert dotted_settings(tomllib.loads(out)).keys() == dotted_settings(DEFAULTS).keys()  # written out in full
 
 
 def test_show_applies_set_overrides_and_without_a_file_shows_the_defaults(capsys, tmp_path):
