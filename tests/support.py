@@ -209,3 +209,16 @@ def launch_chromium(playwright: Any) -> Any:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt install chromium)")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def small_avdigits_t(path: Path) -> Path:
+    """A small AV-Digits-T file (6 source rows per split and class, 2 clips per image) written to `path`, built by
+    the shipped builder: what tests train and render on instead of the 16,173-pair bundled file."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "sample_data"))
+    import build_av_digits_t as builder
+    from build_av_digits import write_npz
+
+    write_npz(path, builder.build_arrays(0, pairs_per_image=2, rows_per_class=6))
+    return path

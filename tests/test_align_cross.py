@@ -4,7 +4,6 @@ one matrix for all samples), treats every sample on its own, trains, and runs wi
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,16 @@ from core.config import load_config
 from core.energy import layer_costs
 from core.model import MultimodalSNN, per_step
 from core.optim import make_optimizer
-from tests.support import CONFIGS, ROOT
+from tests.support import CONFIGS, small_avdigits_t
 
 TEMPORAL = sorted(CONFIGS.glob("*-temporal.toml"))
-sys.path.insert(0, str(ROOT / "sample_data"))
-import build_av_digits_t as builder  # noqa: E402
-from build_av_digits import write_npz  # noqa: E402
 
 T = 8
 
 
 @pytest.fixture(scope="module")
 def small_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("avdt-cross") / "small.npz"
-    write_npz(out, builder.build_arrays(0, pairs_per_image=2, rows_per_class=6))
-    return out
+    return small_avdigits_t(tmp_path_factory.mktemp("avdt-cross") / "small.npz")
 
 
 def sharp_aligner() -> CrossAlign:

@@ -14,19 +14,14 @@ from core.build import build_run
 from core.config import load_config
 from core.model import frames_to_steps
 from core.store import RunReader
-from tests.support import CONFIGS, ROOT, TINY, sets
+from tests.support import CONFIGS, ROOT, TINY, sets, small_avdigits_t
 
 TEMPORAL = sorted(CONFIGS.glob("*-temporal.toml"))
-sys.path.insert(0, str(ROOT / "sample_data"))
-import build_av_digits_t as builder  # noqa: E402
-from build_av_digits import write_npz  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def small_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("avdt") / "small.npz"
-    write_npz(out, builder.build_arrays(0, pairs_per_image=2, rows_per_class=6))
-    return out
+    return small_avdigits_t(tmp_path_factory.mktemp("avdt") / "small.npz")
 
 
 def test_frames_to_steps_keeps_time_order() -> None:

@@ -11,19 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import CONFIGS, ROOT, TINY, assert_renders, open_studio, sets, studio_chart_data
+from tests.support import CONFIGS, ROOT, TINY, assert_renders, open_studio, sets, small_avdigits_t, studio_chart_data
 
 pytestmark = pytest.mark.integration
-sys.path.insert(0, str(ROOT / "sample_data"))
-import build_av_digits_t as builder  # noqa: E402
-from build_av_digits import write_npz  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def temporal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("avdt_studio")
-    data = root / "small.npz"
-    write_npz(data, builder.build_arrays(0, pairs_per_image=2, rows_per_class=6))
+    data = small_avdigits_t(root / "small.npz")
     run = root / "runs" / "taaf-avdigits-t-tiny"
     over = [*TINY, "train.epochs=1", f"data.path={data}", "model.T=4", "model.audio_steps=8",
             "model.visual_steps=8", "data.batch_size=32"]
