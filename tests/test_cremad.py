@@ -120,7 +120,9 @@ def test_datasets_pickle_and_work_in_loader_workers(tree, tmp_path):
     b.train[0]  # opens the memory maps; they must not travel in the pickle
     clone = pickle.loads(pickle.dumps(b.train))
     assert clone._audio is None and torch.equal(clone[1][0], b.train[1][0])
-    loader = torch.utils.data.DataLoader(b.test, batch_size=4, num_workers=1)
+    # spawn: the worker gets the dataset only through its pickle, and no lock a lingering thread of an earlier
+    # test held at fork time can hang it (a forked worker hung once in a full run, 2026-12-07)
+    loader = torch.utils.data.DataLoader(b.test, batch_size=4, num_workers=1, multiprocessing_context="spawn")
     a, v, y = next(iter(loader))
     assert a.shape == (4, 16, 16) and v.shape == (4, 3, 16, 16) and y.tolist() == [0, 1, 2, 3]
 
