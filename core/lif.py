@@ -39,6 +39,29 @@ def recording() -> Iterator[dict[str, tuple[torch.Tensor, torch.Tensor]]]:
         _RECORDING.reset(token)
 
 
+# Modalities ("a", "v") whose encoder is muted while `muted()` is open (a steered drop, core/steering_apply.py):
+# their LIF layers receive no current, so they fire nothing. A context variable for the same reason as above.
+_MUTED: ContextVar[frozenset[str]] = ContextVar("lif_muted", default=frozenset())
+
+
+@contextmanager
+def muted(modalities: tuple[str, ...] | frozenset[str]) -> Iterator[None]:
+    """Inside the block the LIF layers of these modalities' encoders (names `a.*`, `v.*`) get zero input current:
+    the modality is absent as a muted microphone is, every neuron of its encoder silent. Zero *input* is not enough:
+    after batch norm a blank frame still drives the encoder (its running mean is shifted away), and an all-zero
+    training batch would collapse batch norm's running variance."""
+    token = _MUTED.set(frozenset(modalities))
+    try:
+        yield
+    finally:
+        _MUTED.reset(token)
+
+
+def is_muted(layer_name: str) -> bool:
+    """Whether the layer of this name is silenced by an open `muted()` block."""
+    return layer_name.split(".", 1)[0] in _MUTED.get()
+
+
 class LIFLayer(nn.Module):
     """A layer of LIF-box neurons over all timesteps (core/lif_multistep.py: norse's step, fused over time);
     inside `recording()` it hands its spikes and membrane to the caller.
@@ -55,6 +78,8 @@ class LIFLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float()  # membranes integrate in fp32 even under bf16 autocast: thresholds need the precision
+        if is_muted(self.name):
+            x = x * 0.0  # in the graph: zero gradients, not none (DDP without find_unused_parameters needs them)
         if os.environ.get(LIF_IMPL_ENV) == "norse" or not lif_box_parameters_fixed(self.p):
             return self.forward_norse(x)
         out, v = lif_box_multistep(x, self.p, DT)  # all steps in one autograd node, the same numbers

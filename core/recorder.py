@@ -8,10 +8,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from norse.torch import LIFBoxParameters
+from torch import nn
 from torch.utils.data import Dataset
 
 from core.data.common import iterate_batches
-from core.lif import membrane_before_reset, recording
+from core.lif import is_muted, membrane_before_reset, muted, recording
 from core.model import ModelOutput, MultimodalSNN
 from core.strategies.base import Strategy
 from core.taaf import MODALITIES, alpha_entropy
@@ -108,24 +109,34 @@ def record_probes(
     visual: torch.Tensor,
     labels: torch.Tensor,
     membrane_neurons: int,
+    dropped: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """Spikes, membrane and input current of every LIF layer, alpha and per-timestep probabilities for the probes,
-    in eval mode (the trainer's model is put back in train mode afterwards)."""
+    in eval mode (the trainer's model is put back in train mode afterwards). `dropped`: modalities muted
+    (core.lif.muted: their encoders receive no current), recorded as `dropped` (uint8 flags for a, v)."""
     was_training = model.training
     if was_training:  # only the trainer's own model: a shared eval model is never written to
         model.eval()
     currents: dict[str, torch.Tensor] = {}  # what each layer's neurons received (the Neuron lab replays it)
-    hooks = [layer.register_forward_pre_hook(lambda mod, args: currents.__setitem__(mod.name, args[0].detach()))
-             for layer in model.lif_layers()]
+
+    def keep_current(mod: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        # a muted layer receives nothing (this hook sees the current before the layer mutes it)
+        currents[mod.name] = torch.zeros_like(args[0]) if is_muted(mod.name) else args[0].detach()
+
+    hooks = [layer.register_forward_pre_hook(keep_current) for layer in model.lif_layers()]
     try:
-        out, recorded = probe_forward(model, audio, visual)
+        with muted(dropped):
+            out, recorded = probe_forward(model, audio, visual)
     finally:
         for hook in hooks:
             hook.remove()
         if was_training:
             model.train()
-    return probe_arrays(out, recorded, labels, membrane_neurons, currents,
-                        {layer.name: layer.p for layer in model.lif_layers()})
+    arrays = probe_arrays(out, recorded, labels, membrane_neurons, currents,
+                          {layer.name: layer.p for layer in model.lif_layers()})
+    if dropped:
+        arrays["dropped"] = np.array([u in dropped for u in ("a", "v")], dtype=np.uint8)
+    return arrays
 
 
 @torch.no_grad()

@@ -58,12 +58,14 @@ STEERABLE: dict[str, Steerable] = {
                                       "(mel-power domain, as the presets); inf = off"),
     "corrupt.visual_noise": Steerable("float", 0.0, 10.0, "std of Gaussian noise added to training visual inputs "
                                       "(AV-Digits pixels are in [0, 1]); 0 = off"),
-    "corrupt.drop_audio": Steerable("int", 0, 1_000_000, "training audio replaced by zeros for the next N steps"),
-    "corrupt.drop_visual": Steerable("int", 0, 1_000_000, "training visual inputs replaced by zeros for the next "
-                                     "N steps"),
+    "corrupt.drop_audio": Steerable("int", 0, 1_000_000, "the audio encoder muted (no input current, no spikes) "
+                                    "for the next N training steps and the probes taken meanwhile"),
+    "corrupt.drop_visual": Steerable("int", 0, 1_000_000, "the visual encoder muted (no input current, no spikes) "
+                                     "for the next N training steps and the probes taken meanwhile"),
 }
-CORRUPTION_NOTE = ("Corruption changes only the training batches from the next step on: validation, test and the "
-                   "probe samples stay the data the run started with.")
+CORRUPTION_NOTE = ("Noise changes only the training batches from the next step on; validation, test and the probe "
+                   "samples stay the run's own data. A dropped modality is muted in training and in the probe "
+                   "snapshots meanwhile (its raster goes silent); validation and test accuracy stay undropped.")
 
 
 def parse_value(key: str, value: Any) -> Any:

@@ -81,8 +81,8 @@ class Steering:
     def boundary(self, step: int, telemetry: Any, dist: Any, audio: torch.Tensor,
                  visual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """After `step` and before step + 1: apply what is due (rank 0 records new settings; every rank applies
-        rank 0's list), then corrupt the next training batch as the settings say. Validation, test and probes
-        never pass through here."""
+        rank 0's list), then corrupt the next training batch as the settings say (`dropped` says which modalities
+        it runs muted). Validation, test and the probe samples never pass through here."""
         due = self.due(step, telemetry) if dist.is_main else []
         for key, value, source in dist.broadcast_object(due) if dist.enabled else due:
             if source is not None:  # a new setting (a replayed one is in the store already)
@@ -126,11 +126,12 @@ class Steering:
             if std > 0:
                 noise = rng.normal(0.0, std, size=tuple(visual.shape)).astype(np.float32)
                 visual = visual + torch.from_numpy(noise)
-        if step <= self.drop_until["a"]:
-            audio = torch.zeros_like(audio)  # as the Shapley values' absent modality
-        if step <= self.drop_until["v"]:
-            visual = torch.zeros_like(visual)
         return audio, visual
+
+    def dropped(self, step: int) -> tuple[str, ...]:
+        """The modalities dropped for training batch `step` (and for the probe taken after it): the trainer runs
+        them muted (core.lif.muted), their encoders silent."""
+        return tuple(u for u in ("a", "v") if step <= self.drop_until[u])
 
 
 assert set(OFF) | {"optim.lr", "strategy.beta", "strategy.balance", "corrupt.drop_audio",

@@ -25,6 +25,7 @@ from core.data.common import iterate_batches
 from core.distributed import Distributed
 from core.energy import energy_estimate
 from core.errors import TrainingFailed, run_ending
+from core.lif import muted
 from core.linear_probe import due_mid_epoch, run_probe, timed
 from core.optim import grad_norm_tensor, make_optimizer, scheduled_lr
 from core.recorder import (
@@ -208,7 +209,8 @@ class Trainer:
             audio, visual = self.steering.boundary(self.step, self.telemetry, self.dist, audio, visual)
             t0 = time.perf_counter()
             audio, visual, y = (x.to(self.device, non_blocking=True) for x in (audio, visual, y))
-            scalars = self.dist.mean_scalars(self.train_step(audio, visual, y))
+            with muted(self.steering.dropped(self.step + 1)):
+                scalars = self.dist.mean_scalars(self.train_step(audio, visual, y))
             scalars["samples_per_s"] = len(y) * self.dist.world_size / max(time.perf_counter() - t0, 1e-9)
             scalars["elapsed_s"] = time.time() - start
             self.step += 1
@@ -224,9 +226,13 @@ class Trainer:
                 raise StopRequested
 
     def probe_arrays(self) -> dict[str, Any]:
-        """Spikes, membranes, currents, alpha and probabilities of the fixed validation probes, now."""
+        """Spikes, membranes, currents, alpha and probabilities of the fixed validation probes, now; a modality
+        dropped for the step just trained is muted here too (and said so in `dropped`), as on stage: drop the
+        visual input and its raster goes silent. Validation and test accuracy stay on undropped data."""
         audio, visual, y = (x.to(self.device) for x in self.probe)
-        arrays = record_probes(self.model, self.strategy, audio, visual, y, self.cfg["record"]["membrane_neurons"])
+        dropped = self.steering.dropped(self.step)
+        arrays = record_probes(self.model, self.strategy, audio, visual, y, self.cfg["record"]["membrane_neurons"],
+                               dropped)
         return {**arrays, **self.probe_inputs}
 
     def end_epoch(self) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,7 +69,8 @@ def test_the_train_page_form_sends_only_what_changed(monkeypatch, tmp_path):
     run = make_run(tmp_path / "runs" / "live-one", status="running")
     at = open_studio(monkeypatch, tmp_path / "runs")
     assert_renders(at)
-    assert any("only the training batches" in c.value for c in at.caption)
+    note = next(c.value for c in at.caption if "only the training batches" in c.value)
+    assert "dropped modality is muted" in note and "validation and test accuracy stay undropped" in note
     next(n for n in at.number_input if n.label.startswith("learning rate")).set_value(0.0005)
     next(b for b in at.selectbox if b.label == "drop a modality").set_value("visual")
     at.get("form_submit_button")[0].click().run()
@@ -111,3 +114,17 @@ def test_compare_marks_each_runs_events_on_its_step_axis(monkeypatch, runs_dir):
     labels = [a["text"] for a in spec["layout"].get("annotations", [])]
     assert labels == ["taaf-hard-s1: lr 0.001"]
     assert [s["x0"] for s in spec["layout"]["shapes"]] == [17.5]
+
+
+def test_a_probe_taken_with_a_modality_dropped_says_so_on_that_modalitys_raster():
+    view = SimpleNamespace(layers=["a.lif1", "v.lif1"], meta={}, config={})
+    arrays = {"spikes/a.lif1": np.ones((2, 4, 8), np.uint8), "spikes/v.lif1": np.zeros((2, 4, 8), np.uint8),
+              "dropped": np.array([0, 1], np.uint8)}
+
+    def notes(modality: str, arrays: dict) -> list[str]:
+        fig = figures.raster_figures(view, arrays, 10, 0, modality, 200, figures.ALL_LAYERS)["raster"]
+        return [a.text for a in fig.layout.annotations if "muted" in a.text]
+
+    assert notes("visual", arrays) == ["visual muted: dropped by steering at this probe"]
+    assert notes("audio", arrays) == []
+    assert notes("visual", {k: a for k, a in arrays.items() if k != "dropped"}) == []  # an undropped probe

@@ -140,6 +140,10 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
     spikes = {name: arrays[f"spikes/{name}"][probe] for name in shown}
     out = {"raster": rasters.raster_figure(spikes, None if max_n == "all" else int(max_n)),
            **sample_figures(view, arrays, probe)}
+    dropped = arrays.get("dropped")  # a steered drop muted this modality's encoder for this probe (docs/steering.md)
+    if dropped is not None and len(dropped) == 2 and dropped[0 if modality == "audio" else 1]:
+        out["raster"].add_annotation(text=f"{modality} muted: dropped by steering at this probe", showarrow=False,
+                                     xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15})
     mem = arrays.get(f"membrane/{shown[0]}")
     if mem is not None:
         v_th = float(view.meta.get("v_th", view.config.get("model", {}).get("v_th", 1.0)))
