@@ -27,7 +27,7 @@ from typing import Any
 from core.data.presets import PRESETS
 from core.errors import TAAFError
 from core.report_claims import Design
-from core.report_runs import ROOT, Entry, Job, config_key, finished_index, job_config, summarise
+from core.report_runs import DATASET_CONFIGS, ROOT, Entry, Job, config_key, finished_index, job_config, summarise
 from core.report_tables import choose_lr, write_markdown
 from core.store import RunReader
 
@@ -46,9 +46,10 @@ STRATEGY_TABLE = [
     Entry("unimodal-visual", "configs/unimodal-visual.toml"),
 ]
 # The headline presets of the primary family: AV-Digits presets, or dataset names (core/report_runs.py,
-# preset_overrides). AV-Digits-T joins with one line here once its configs exist: "avdigits-t",
+# preset_overrides: a dataset's own settings come from DATASET_CONFIGS).
 HEADLINE_PRESETS = [
     "audio-dominant",
+    "avdigits-t",  # the benchmark where attention, balance and alignment have work to do (sample_data/README.md)
 ]
 BETAS = (0.0, 0.3, 1.0, 3.0)
 LONG_EPOCHS = 3  # OGM-GE's longer budget: 3x the epochs (its reference trains 100)
@@ -61,9 +62,12 @@ EXTRA_TABLE = [
 ]
 # The aligner ablation, where there is something to align. "taaf" on that preset is align = learned.
 ALIGN_TABLE = [
-    Entry("taaf align=fixed", "configs/taaf.toml", {"model.align": "fixed"}, ("misaligned",)),
+    Entry("taaf align=fixed", "configs/taaf.toml", {"model.align": "fixed"}, ("misaligned", "avdigits-t")),
     Entry("taaf align=none", "configs/taaf.toml", {"model.align": "none", "model.audio_steps": 4,
                                                    "model.visual_steps": 4, "model.T": 4}, ("misaligned",)),
+    # AV-Digits-T already has audio_steps = visual_steps = T = 8; cross: the per-sample aligner (core/align.py)
+    Entry("taaf align=none", "configs/taaf.toml", {"model.align": "none"}, ("avdigits-t",)),
+    Entry("taaf align=cross", "configs/taaf.toml", {"model.align": "cross"}, ("avdigits-t",)),
 ]
 # Pre-registered (issue 22): what TAAF's gain is made of. Holm runs over these on HEADLINE_PRESETS only.
 PRIMARY_PAIRS = [("taaf", b) for b in ("concat", "concat-aux", "late-fusion", "taaf-uniform", "taaf-no-balance")]
@@ -76,14 +80,18 @@ EXPLORATORY_PAIRS = [
     ("ogm-ge", "ogm-ge-adam"), ("ogm-ge", "concat"), (f"ogm-ge x{LONG_EPOCHS} epochs", "ogm-ge"),
     *[(f"taaf beta={b:g}", "taaf beta=0") for b in BETAS[1:]],
     ("taaf", "taaf align=fixed"), ("taaf", "taaf align=none"), ("taaf align=fixed", "taaf align=none"),
+    ("taaf align=cross", "taaf"), ("taaf align=cross", "taaf align=fixed"),
 ]
-REPORT_PRESETS = [p for p in PRESETS if p != "custom"]
+REPORT_PRESETS = [*(p for p in PRESETS if p != "custom"), *DATASET_CONFIGS]
 PRIMARY_SEEDS, SEEDS = 10, 3  # 10: 80 % power for 2 points at SD 0.020 of the paired differences (audit)
 LR_FACTORS, LR_STEP, MAX_EXTENSIONS = (1 / 3, 1.0, 3.0), 3.0, 2
 QUICK = {"epochs": 1, "seeds": 2, "lr_factors": (1.0, 3.0)}
-# Seconds one run takes with 1 torch thread, two side by side on 2 cores, when no finished run tells: 34 s
-# measured 2026-12-02 (426 runs in 7,192 s) before the linear probes, which add about PROBE_SHARE.
-SECONDS_PER_RUN, PROBE_SHARE, DEFAULT_EPOCHS = 34.0, 0.33, 12
+# Seconds one epoch takes with 1 torch thread, two runs side by side on 2 cores, when no finished run on that
+# dataset tells, before the linear probes (which add about PROBE_SHARE). AV-Digits: 34 s a 12-epoch run, measured
+# 2026-12-02 (426 runs in 7,192 s); AV-Digits-T: 19 s an epoch, one run alone on a quiet machine, 2026-12-08.
+STATED_EPOCH_SECONDS = {"avdigits": (34.0 / 12, "34 s a 12-epoch run, 2026-12-02"),
+                        "avdigits-t": (19.0, "19 s an epoch, one run alone, 2026-12-08")}
+PROBE_SHARE = 0.33
 
 
 def entries(names: list[str] | None) -> list[Entry]:
@@ -195,18 +203,19 @@ class Runner:
             pool.shutdown()
         return []
 
-    def seconds_per_epoch(self) -> tuple[float, str]:
-        """Seconds of one training epoch of one run (two runs side by side), from finished runs if any."""
+    def seconds_per_epoch(self, dataset: str) -> tuple[float, str]:
+        """Seconds of one training epoch of one run on `dataset` (two runs side by side), from finished runs on it
+        if any, else the stated figure (AV-Digits' for a dataset without one)."""
         times = []
         for r in self.results.values():
-            run = Path(r["run_dir"])
-            times.append(run_seconds(run) / RunReader(run).config()["train"]["epochs"])
+            cfg = RunReader(Path(r["run_dir"])).config()
+            if cfg["data"]["dataset"] == dataset:
+                times.append(run_seconds(Path(r["run_dir"])) / cfg["train"]["epochs"])
         times = [t for t in times if t > 0]
         if times:
             return statistics.median(times), f"the median of {len(times)} finished runs"
-        return SECONDS_PER_RUN * (1 + PROBE_SHARE) / DEFAULT_EPOCHS, (
-            f"a stated default: {SECONDS_PER_RUN:.0f} s a {DEFAULT_EPOCHS}-epoch run measured 2026-12-02 "
-            f"+ {PROBE_SHARE:.0%} for the linear probes")
+        seconds, source = STATED_EPOCH_SECONDS.get(dataset, STATED_EPOCH_SECONDS["avdigits"])
+        return seconds * (1 + PROBE_SHARE), f"stated: {source}, + {PROBE_SHARE:.0%} for the linear probes"
 
 
 def execute(runner: Runner, table: list[Entry], presets: list[str], seeds: int | None, factors: tuple[float, ...],
@@ -226,12 +235,16 @@ def execute(runner: Runner, table: list[Entry], presets: list[str], seeds: int |
 
 def dry_run_text(runner: Runner, jobs: list[Job], missing: list[Job], workers: int,
                  factors: tuple[float, ...]) -> str:
-    per_epoch, source = runner.seconds_per_epoch()
     todo = {runner.locate(j)[0]: j for j in missing}  # jobs resolving to one config train once
-    epochs = sum(job_config(j)["train"]["epochs"] for j in todo.values())
-    hours = epochs * per_epoch / max(workers, 1) / 3600
-    text = (f"{len(jobs)} runs planned: {len(runner.reused)} finished (reused), {len(todo)} to train ({epochs} "
-            f"epochs); about {hours:.1f} h with --jobs {workers} at {per_epoch:.1f} s an epoch ({source}).")
+    by_dataset: dict[str, int] = {}
+    for j in todo.values():
+        cfg = job_config(j)
+        by_dataset[cfg["data"]["dataset"]] = by_dataset.get(cfg["data"]["dataset"], 0) + cfg["train"]["epochs"]
+    rates = {d: runner.seconds_per_epoch(d) for d in by_dataset}
+    hours = sum(n * rates[d][0] for d, n in by_dataset.items()) / max(workers, 1) / 3600
+    how = "; ".join(f"{d}: {n} epochs at {rates[d][0]:.1f} s ({rates[d][1]})" for d, n in by_dataset.items())
+    text = (f"{len(jobs)} runs planned: {len(runner.reused)} finished (reused), {len(todo)} to train "
+            f"({sum(by_dataset.values())} epochs); about {hours:.1f} h with --jobs {workers} ({how or 'nothing'}).")
     if len(factors) < 3:
         return text
     open_cells = {(j.preset, j.entry.label): j for j in missing if not j.entry.factors}

@@ -12,11 +12,12 @@ import copy
 import hashlib
 import json
 import math
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import load_config
+from core.config import dotted_settings, load_config
 from core.data.presets import PRESET_MODEL, PRESETS
 from core.errors import TAAFError
 from core.store import RunReader
@@ -28,6 +29,10 @@ UNKEYED = (("record", "progress"), ("record", "runs_dir"))
 # epoch, so the coordination metric resolves half an epoch (19 steps on AV-Digits; about a third more time than
 # no probes, docs/method.md).
 REPORT_SETTINGS = {"record.progress": False, "train.threads": 1, "record.linear_probes_per_epoch": 2}
+# A dataset that needs more than its name (a file, a frame sequence's steps, its epochs) takes its data, model and
+# train settings from one config file: every strategy then trains on it as `python -m core.train` on that file does.
+DATASET_CONFIGS = {"avdigits-t": "configs/taaf-temporal.toml"}
+DATASET_TABLES = ("data", "model", "train")
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: the rows of the tables
@@ -61,13 +66,18 @@ def preset_overrides(preset: str) -> dict[str, Any]:
     other name read as a dataset (data.dataset = name), so a new dataset joins the report by its name alone."""
     if preset in PRESETS:
         return {"data.avdigits.preset": preset, **{f"model.{k}": v for k, v in PRESET_MODEL.get(preset, {}).items()}}
+    if preset in DATASET_CONFIGS:
+        with open(ROOT / DATASET_CONFIGS[preset], "rb") as f:
+            raw = tomllib.load(f)
+        return dotted_settings({k: v for k, v in raw.items() if k in DATASET_TABLES})
     return {"data.dataset": preset}
 
 
 def job_config(job: Job) -> dict[str, Any]:
     """The entry's config on the job's preset, learning rate and seed, with REPORT_SETTINGS."""
-    base = load_config(ROOT / job.entry.config)
-    overrides = {**preset_overrides(job.preset), **REPORT_SETTINGS, "train.seed": job.seed,
+    on_preset = preset_overrides(job.preset)
+    base = load_config(ROOT / job.entry.config, on_preset)  # the preset's epochs are what a longer budget scales
+    overrides = {**on_preset, **REPORT_SETTINGS, "train.seed": job.seed,
                  "optim.lr": base["optim"]["lr"] * job.factor, **job.entry.overrides}
     if job.epochs or job.entry.epochs_scale != 1:
         overrides["train.epochs"] = (job.epochs or base["train"]["epochs"]) * job.entry.epochs_scale

@@ -64,10 +64,31 @@ def test_convergence_coordination_against_unimodal_best():
 def test_strategy_table_has_every_reference_and_ablation():
     labels = [e.label for e in STRATEGY_TABLE]
     assert {"taaf", "taaf-uniform", "ogm-ge", "ogm-ge-adam", "concat", "unimodal-audio"} <= set(labels)
-    assert {e.overrides["model.align"] for e in ALIGN_TABLE} == {"fixed", "none"}
+    assert {e.overrides["model.align"] for e in ALIGN_TABLE} == {"fixed", "none", "cross"}
     for e in STRATEGY_TABLE:
         if e.label != "taaf-uniform":  # its config arrives with issue 12a's strategy
             assert (ROOT / e.config).is_file(), e.config
+
+
+def test_a_dataset_preset_trains_what_its_config_file_trains():
+    """On AV-Digits-T every strategy takes the data, model and train settings of configs/taaf-temporal.toml (its
+    file, frame steps, epochs), keeps its own strategy and optimiser, and a longer budget scales those epochs."""
+    from core.config import load_config
+    from core.report_runs import job_config
+
+    temporal = load_config(ROOT / "configs" / "taaf-temporal.toml")
+    by_label = {e.label: e for e in report.entries(None)}
+    for label in ("concat", "ogm-ge", "unimodal-visual", "taaf align=cross"):
+        cfg = job_config(Job(by_label[label], "avdigits-t", 1.0, 3))
+        assert cfg["data"] == temporal["data"] | {"avdigits": cfg["data"]["avdigits"]}, label
+        assert (cfg["model"]["T"], cfg["model"]["visual_steps"], cfg["train"]["epochs"]) == (8, 8, 3), label
+        assert cfg["train"]["seed"] == 3 and cfg["strategy"]["name"] == label.split()[0]
+    ogm = job_config(Job(by_label["ogm-ge"], "avdigits-t", 1.0, 0))
+    assert ogm["optim"]["name"] == "sgd"  # its own recipe, not taaf-temporal's optimiser
+    longer = next(e for e in report.EXTRA_TABLE if e.epochs_scale > 1)
+    assert job_config(Job(longer, "avdigits-t", 1.0, 0))["train"]["epochs"] == 3 * longer.epochs_scale
+    cross = next(e for e in ALIGN_TABLE if e.overrides["model.align"] == "cross")
+    assert cross.presets == ("avdigits-t",)
 
 
 def test_default_protocol_budget():

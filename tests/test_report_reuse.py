@@ -84,7 +84,7 @@ def test_dry_run_counts_and_estimates_from_finished_runs(tmp_path, capsys):
     assert report.main(argv) == 0
     out = capsys.readouterr().out
     assert "4 runs planned: 2 finished (reused), 2 to train (24 epochs)" in out
-    assert "about 0.0 h with --jobs 2 at 2.5 s an epoch (the median of 2 finished runs)" in out  # 30 s / 12
+    assert "about 0.0 h with --jobs 2 (avdigits: 24 epochs at 2.5 s (the median of 2 finished runs))" in out  # 30/12
     assert not (tmp_path / "results.md").exists()  # a dry run writes nothing
 
 
@@ -92,7 +92,7 @@ def test_dry_run_of_the_default_report_states_its_size(tmp_path, capsys):
     assert report.main(["--dry-run", "--runs-dir", str(tmp_path / "none"), "--jobs", "2"]) == 0
     out = capsys.readouterr().out
     n = int(out.split(" runs planned")[0])
-    assert n > 700 and "a stated default" in out
+    assert n > 700 and "avdigits: " in out and "avdigits-t: " in out and "stated: " in out  # each at its own rate
 
 
 def results_for(diffs: dict[str, list[float]], base: float = 0.9) -> dict:
