@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Self
 
@@ -40,6 +40,7 @@ from core.store import RunReader, RunWriter
 
 HEARTBEAT_S = 2.0  # seconds between liveness marks (the studio takes a silent writer for a dead one)
 KEEP_PROBE_STEPS = 4  # recent probe steps held in memory, so a late call for one of them adds to its npz
+MAX_PENDING_WRITES = 2  # npz writes queued at once: a loop that probes faster than the disk writes waits
 
 
 class Run:
@@ -177,7 +178,9 @@ class Run:
             self._add_probe(step, arrays)
 
     def log_arrays(self, step: int, arrays: Mapping[str, Any]) -> None:
-        """Arrays of your own (probabilities, features ...) into the step's probe npz, as given: numbers only."""
+        """Arrays of your own (probabilities, features ...) into the step's probe npz, as given: numbers only. Also
+        the call for a snapshot already in the store's probe layout (docs/architecture.md, "Probe arrays"): our
+        trainer records its probes (spikes of chosen neurons, currents, alpha, frames, events ...) with it."""
         self._step(step)
         out = {}
         for key, a in arrays.items():
@@ -189,21 +192,37 @@ class Run:
             self._add_probe(step, out)
 
     def _add_probe(self, step: int, arrays: dict[str, np.ndarray]) -> None:
-        """Merge into the step's npz and (re)write it on the array thread: one file per step holds all its arrays."""
+        """Merge into the step's npz and (re)write it on the array thread: one file per step holds all its arrays.
+        A failed earlier write (a full disk) raises here, before anything of this call is kept."""
         step = self._step(step)
+        for f in [f for f in self._pending if f.done()]:
+            self._pending.remove(f)
+            f.result()
+        while len(self._pending) >= MAX_PENDING_WRITES:  # the loop waits only when the writes fall behind
+            self._pending.pop(0).result()
         merged = {**self._probe.get(step, {}), **arrays}
         self._probe[step] = merged
         while len(self._probe) > KEEP_PROBE_STEPS:  # the oldest is complete on disk: forget its copy
             del self._probe[min(self._probe)]
-        self._pending = [f for f in self._pending if not f.done()]
         self._pending.append(self._array_thread.submit(self.writer.log_arrays, step, self.epoch, dict(merged)))
 
-    def flush(self) -> None:
-        """Wait until every array logged so far is on disk (raises the write's error, if any)."""
+    def flush(self, raise_errors: bool = True) -> None:
+        """Wait until every array logged so far is on disk and raise a failed write's error; with
+        raise_errors=False (a loop on its way out of another failure) only wait, keeping the error for later."""
         with self._lock:
-            pending, self._pending = self._pending, []
-        for f in pending:
-            f.result()
+            pending = list(self._pending)
+        wait(pending)
+        if raise_errors:
+            with self._lock:
+                self._pending = [f for f in self._pending if f not in pending]
+            for f in pending:
+                f.result()
+
+    def stop_writing(self) -> None:
+        """Wait for the pending array writes and end the array thread, raising nothing: for a loop that sets the
+        final status itself (our trainer, core/telemetry.py); `finish` does this and more."""
+        self.flush(raise_errors=False)
+        self._array_thread.shutdown(wait=True)
 
     # ---- events, meta, status ----------------------------------------------------------------
     def event(self, kind: str, message: str) -> None:

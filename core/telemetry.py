@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,11 @@ HEARTBEAT_S = 2  # seconds between heartbeats while steps run
 
 
 class Telemetry:
-    """Rank 0's telemetry: scalars go through the public recorder (core/runlog.py, the one recording path any loop
-    uses); meta, status, events and probe arrays through its RunWriter."""
+    """Rank 0's telemetry: scalars and probe arrays go through the public recorder (core/runlog.py, the one
+    recording path any loop uses: its lock, its array thread); meta, status and events through its RunWriter."""
 
     def __init__(self, run: Run, probe_every: int) -> None:
         self.run, self.writer, self.probe_every = run, run.writer, probe_every
-        self.array_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-writer")
-        self.pending_arrays: Future | None = None
         self.last_beat = time.time()
         # Validation, Shapley values, energy and the final test run no steps: a thread keeps the heartbeat going
         # through them (another host's reader would otherwise take a long validation for a dead trainer).
@@ -102,14 +99,13 @@ class Telemetry:
                 pass
 
     def finish(self) -> None:
-        self.set_status("finished")
-        self.writer.close()
+        self.run.finish("finished")  # the last probe written (its error raised), the status, the store closed
 
     def shutdown(self) -> None:
-        """Stop the heartbeat and wait for the probe thread (also on the way out of a failure)."""
+        """Stop the heartbeat and wait for the probe writes (also on the way out of a failure: raises nothing)."""
         self.beating.set()
         self.beat_thread.join()
-        self.array_thread.shutdown(wait=True)
+        self.run.stop_writing()
 
     # ---- while steps run ---------------------------------------------------------------------
     def begin_epoch(self) -> None:
@@ -120,11 +116,9 @@ class Telemetry:
         """The step's scalars; a probe snapshot every `record.every_steps` (and at step 1); the heartbeat."""
         self.run.log_scalars(step, scalars, epoch=epoch)
         if self.run.is_probe_step(step):
-            arrays = probe()
-            # Compressing and writing the arrays happens on a background thread (zlib and file I/O release the
-            # GIL): the training loop only waits if the previous probe is still being written.
-            self.flush_arrays()
-            self.pending_arrays = self.array_thread.submit(self.writer.log_arrays, step, epoch, arrays, "probe")
+            # Compressing and writing the arrays happens on the recorder's array thread (zlib and file I/O release
+            # the GIL): the training loop only waits when the writes fall behind.
+            self.run.log_arrays(step, probe())
         if time.time() - self.last_beat > HEARTBEAT_S:
             self.writer.heartbeat()
             self.last_beat = time.time()
@@ -137,10 +131,8 @@ class Telemetry:
         self.run.log_scalars(step, scalars, epoch=epoch)
 
     def flush_arrays(self) -> None:
-        """Wait for the probe being written (and raise its error, if any)."""
-        if self.pending_arrays is not None:
-            pending, self.pending_arrays = self.pending_arrays, None
-            pending.result()
+        """Wait for the probes being written (and raise a failed write's error, if any)."""
+        self.run.flush()
 
     # ---- commands from the studio ------------------------------------------------------------
     def poll_command(self) -> str | None:
@@ -175,8 +167,8 @@ class Telemetry:
 class NullTelemetry(Telemetry):
     """Every rank but 0: records nothing, hears no command (broadcast hands it rank 0's)."""
 
-    def __init__(self) -> None:  # no writer, no probe thread
-        self.pending_arrays = None
+    def __init__(self) -> None:  # no recorder, no writer, no heartbeat
+        pass
 
     def start(self, meta: dict[str, Any]) -> None:
         pass
@@ -219,6 +211,9 @@ class NullTelemetry(Telemetry):
         pass
 
     def step_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
+        pass
+
+    def flush_arrays(self) -> None:
         pass
 
     def poll_command(self) -> str | None:
