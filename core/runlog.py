@@ -16,7 +16,6 @@ naming the key and the value, before anything of that call is written: what was 
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -33,6 +32,7 @@ from core.runlog_checks import (
     as_numpy,
     attention_entropy,
     checked_attention,
+    checked_number,
     short_names,
     spike_arrays,
 )
@@ -67,7 +67,7 @@ class Run:
         self._last_beat = time.monotonic()
         self._stop_beat = threading.Event()
         self._beat_thread = threading.Thread(target=self._beat, name="runlog-heartbeat", daemon=True)
-        if heartbeat:  # (our trainer keeps its own: core/telemetry.py)
+        if heartbeat:
             self._beat_thread.start()
 
     @classmethod
@@ -112,7 +112,7 @@ class Run:
     def log_scalars(self, step: int, values: Mapping[str, Any], epoch: int | None = None,
                     scope: str = "step") -> None:
         """Scalars of one step (scope "step") or of the epoch that ended at `step` (scope "epoch"), one transaction."""
-        rows = {str(k): self._number(k, v) for k, v in values.items()}
+        rows = {str(k): checked_number(k, v, self.nonfinite) for k, v in values.items()}
         with self._lock:
             if epoch is not None:
                 self.epoch = int(epoch)
@@ -219,8 +219,11 @@ class Run:
                 f.result()
 
     def stop_writing(self) -> None:
-        """Wait for the pending array writes and end the array thread, raising nothing: for a loop that sets the
-        final status itself (our trainer, core/telemetry.py); `finish` does this and more."""
+        """Stop the heartbeat, wait for the pending array writes and end the array thread, raising nothing: for a
+        loop that sets the final status itself (our trainer, core/telemetry.py); `finish` does this and more."""
+        self._stop_beat.set()
+        if self._beat_thread.is_alive():
+            self._beat_thread.join()
         self.flush(raise_errors=False)
         self._array_thread.shutdown(wait=True)
 
@@ -268,17 +271,6 @@ class Run:
             self.finish(status, error=" ".join(f"{type(exc).__name__}: {exc}".split())[:500])
 
     # ---- checks ------------------------------------------------------------------------------
-    def _number(self, key: Any, value: Any) -> float:
-        try:
-            f = float(value.item() if hasattr(value, "item") else value)
-        except (TypeError, ValueError, RuntimeError):  # (RuntimeError: a tensor of several elements)
-            raise RecordError(f"scalar {key!r} = {value!r:.60}: not a number") from None
-        if key in ("step", "epoch", "time"):
-            raise RecordError(f"scalar {key!r}: the name is reserved")
-        if not math.isfinite(f) and self.nonfinite == "refuse":
-            raise RecordError(f"scalar {key!r} = {f}: not finite (Run.create(nonfinite='keep') stores it as NaN)")
-        return f
-
     def _step(self, step: Any) -> int:
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise RecordError(f"step {step!r}: expected an int >= 0")

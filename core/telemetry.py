@@ -9,7 +9,6 @@ calls the same methods on every rank without asking which one it is.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,28 +19,15 @@ import numpy as np
 from core.runlog import Run
 from core.store.paths import remove_temp_files
 
-HEARTBEAT_S = 2  # seconds between heartbeats while steps run
-
 
 class Telemetry:
     """Rank 0's telemetry: scalars and probe arrays go through the public recorder (core/runlog.py, the one
     recording path any loop uses: its lock, its array thread); meta, status and events through its RunWriter."""
 
     def __init__(self, run: Run, probe_every: int) -> None:
+        # The heartbeat is the recorder's too: its thread beats through validation, Shapley values, energy and the
+        # final test, which run no steps (another host's reader would take a long validation for a dead trainer).
         self.run, self.writer, self.probe_every = run, run.writer, probe_every
-        self.last_beat = time.time()
-        # Validation, Shapley values, energy and the final test run no steps: a thread keeps the heartbeat going
-        # through them (another host's reader would otherwise take a long validation for a dead trainer).
-        self.beating = threading.Event()
-        self.beat_thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-        self.beat_thread.start()
-
-    def _beat(self) -> None:
-        while not self.beating.wait(HEARTBEAT_S):
-            try:
-                self.writer.heartbeat()
-            except Exception:  # noqa: BLE001 (a closed writer at the end, or a failing disk the loop reports)
-                return
 
     @staticmethod
     def open(run_dir: Path, cfg: dict[str, Any], resume: bool, is_main: bool) -> Telemetry:
@@ -49,9 +35,9 @@ class Telemetry:
         if not is_main:
             return NullTelemetry()
         every = cfg["record"]["every_steps"]
-        # NaN scalars are kept (a head a strategy lacks); the heartbeat is this class's own thread
-        run = (Run.open(run_dir, probe_every=every, nonfinite="keep", heartbeat=False) if resume else
-               Run.create(run_dir, cfg, probe_every=every, nonfinite="keep", heartbeat=False,
+        # NaN scalars are kept (a head a strategy lacks)
+        run = (Run.open(run_dir, probe_every=every, nonfinite="keep") if resume else
+               Run.create(run_dir, cfg, probe_every=every, nonfinite="keep",
                           meta={"strategy": cfg.get("strategy", {}).get("name", "")}))  # (start() writes the rest)
         return Telemetry(run, every)
 
@@ -103,25 +89,18 @@ class Telemetry:
 
     def shutdown(self) -> None:
         """Stop the heartbeat and wait for the probe writes (also on the way out of a failure: raises nothing)."""
-        self.beating.set()
-        self.beat_thread.join()
         self.run.stop_writing()
 
     # ---- while steps run ---------------------------------------------------------------------
-    def begin_epoch(self) -> None:
-        self.last_beat = time.time()
-
     def after_step(self, step: int, epoch: int, scalars: dict[str, float],
                    probe: Callable[[], dict[str, np.ndarray]]) -> None:
-        """The step's scalars; a probe snapshot every `record.every_steps` (and at step 1); the heartbeat."""
+        """The step's scalars (and the heartbeat, every 2 s); a probe snapshot every `record.every_steps` (and at
+        step 1)."""
         self.run.log_scalars(step, scalars, epoch=epoch)
         if self.run.is_probe_step(step):
             # Compressing and writing the arrays happens on the recorder's array thread (zlib and file I/O release
             # the GIL): the training loop only waits when the writes fall behind.
             self.run.log_arrays(step, probe())
-        if time.time() - self.last_beat > HEARTBEAT_S:
-            self.writer.heartbeat()
-            self.last_beat = time.time()
 
     def epoch_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
         self.run.log_epoch(step, scalars, epoch=epoch)
@@ -198,9 +177,6 @@ class NullTelemetry(Telemetry):
         pass
 
     def shutdown(self) -> None:
-        pass
-
-    def begin_epoch(self) -> None:
         pass
 
     def after_step(self, step: int, epoch: int, scalars: dict[str, float],
