@@ -144,3 +144,35 @@ def test_the_train_page_offers_and_draws_every_recorded_modality(monkeypatch: py
     assert_renders(at)
     assert list(at.selectbox(key="live_layer").options)[1:] == ["t.lif1", "t.lif2"]
     assert any("t.lif1  (" in spec and "t.lif2  (" in spec for spec in figure_specs(at))
+
+
+def test_compare_offers_a_third_modalitys_curves(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from studio.ui.compare import modality_metrics
+    from tests.support import assert_renders, figure_specs, open_studio
+
+    assert modality_metrics([stream_charts.DEFAULT_STREAMS]) == {"epoch": {}, "step": {}}  # our runs: as before
+    runs = tmp_path / "runs"
+    record(runs / "three-senses", ("audio", "visual", "touch"))
+    make_run(runs / "taaf-hard-s0")
+    at = open_studio(monkeypatch, runs, page="views/2_compare.py")
+    assert_renders(at)
+    options = list(at.selectbox(key="cmp_metric").options)
+    assert {"val acc (touch head)", "batch acc (touch head)", "coefficient k (touch)", "lr (touch)"} <= set(options)
+    at.selectbox(key="cmp_metric").set_value("val_acc_t").run()
+    assert_renders(at)
+    [spec] = [s for s in figure_specs(at) if "val acc (touch head)" in s]
+    assert "three-senses" in spec and "taaf-hard-s0" not in spec  # the one run that records touch, drawn
+
+
+def test_a_misshapen_attention_array_is_a_blank_row_not_a_crash(tmp_path: Path) -> None:
+    from core.store import RunWriter
+
+    w = RunWriter.create(tmp_path / "run", {})
+    w.set_meta("modalities", ["audio", "visual", "touch"])
+    w.set_meta("T", T)
+    w.log_scalars(1, 0, {"loss": 1.0}, scope="step")
+    w.log_arrays(1, 0, {"attention/a": np.full((2, T), 1 / T, np.float32), "attention/t": np.ones(T, np.float32)})
+    w.close()
+    view = view_of(tmp_path / "run")
+    assert view.alphas.shape == (1, 4, T)
+    assert np.allclose(view.alphas[0, 0], 1 / T) and np.isnan(view.alphas[0, 1:]).all()

@@ -129,10 +129,10 @@ class RunData:
             if alpha is not None:
                 return np.asarray(alpha, dtype=np.float32).mean(axis=0) if alpha.ndim == 3 else None
         keys = [f"attention/{u}" for u in streams]
-        found = r.arrays(step, "probe", keys=keys)
-        T = next((a.shape[-1] for a in found.values()), T)
+        found = {k: a for k, a in r.arrays(step, "probe", keys=keys).items() if a.ndim == 2 and a.shape[0]}
+        T = next((a.shape[1] for a in found.values()), T)
         # a loop that records spikes but no attention (core/runlog.py): all NaN, its rasters still show
-        return np.stack([np.asarray(found[k], dtype=np.float32).mean(axis=0) if k in found and found[k].shape[-1] == T
+        return np.stack([np.asarray(found[k], dtype=np.float32).mean(axis=0) if k in found and found[k].shape[1] == T
                          else np.full(T, np.nan, np.float32) for k in keys])
 
     def view(self, upto: int | None = None) -> RunView:
