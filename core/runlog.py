@@ -16,12 +16,11 @@ naming the key and the value, before anything of that call is written: what was 
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Self
 
@@ -33,6 +32,7 @@ from core.runlog_checks import (
     as_numpy,
     attention_entropy,
     checked_attention,
+    checked_number,
     short_names,
     spike_arrays,
 )
@@ -40,6 +40,7 @@ from core.store import RunReader, RunWriter
 
 HEARTBEAT_S = 2.0  # seconds between liveness marks (the studio takes a silent writer for a dead one)
 KEEP_PROBE_STEPS = 4  # recent probe steps held in memory, so a late call for one of them adds to its npz
+MAX_PENDING_WRITES = 2  # npz writes queued at once: a loop that probes faster than the disk writes waits
 
 
 class Run:
@@ -66,7 +67,7 @@ class Run:
         self._last_beat = time.monotonic()
         self._stop_beat = threading.Event()
         self._beat_thread = threading.Thread(target=self._beat, name="runlog-heartbeat", daemon=True)
-        if heartbeat:  # (our trainer keeps its own: core/telemetry.py)
+        if heartbeat:
             self._beat_thread.start()
 
     @classmethod
@@ -111,7 +112,7 @@ class Run:
     def log_scalars(self, step: int, values: Mapping[str, Any], epoch: int | None = None,
                     scope: str = "step") -> None:
         """Scalars of one step (scope "step") or of the epoch that ended at `step` (scope "epoch"), one transaction."""
-        rows = {str(k): self._number(k, v) for k, v in values.items()}
+        rows = {str(k): checked_number(k, v, self.nonfinite) for k, v in values.items()}
         with self._lock:
             if epoch is not None:
                 self.epoch = int(epoch)
@@ -177,7 +178,9 @@ class Run:
             self._add_probe(step, arrays)
 
     def log_arrays(self, step: int, arrays: Mapping[str, Any]) -> None:
-        """Arrays of your own (probabilities, features ...) into the step's probe npz, as given: numbers only."""
+        """Arrays of your own (probabilities, features ...) into the step's probe npz, as given: numbers only. Also
+        the call for a snapshot already in the store's probe layout (docs/architecture.md, "Probe arrays"): our
+        trainer records its probes (spikes of chosen neurons, currents, alpha, frames, events ...) with it."""
         self._step(step)
         out = {}
         for key, a in arrays.items():
@@ -189,21 +192,40 @@ class Run:
             self._add_probe(step, out)
 
     def _add_probe(self, step: int, arrays: dict[str, np.ndarray]) -> None:
-        """Merge into the step's npz and (re)write it on the array thread: one file per step holds all its arrays."""
+        """Merge into the step's npz and (re)write it on the array thread: one file per step holds all its arrays.
+        A failed earlier write (a full disk) raises here, before anything of this call is kept."""
         step = self._step(step)
+        for f in [f for f in self._pending if f.done()]:
+            self._pending.remove(f)
+            f.result()
+        while len(self._pending) >= MAX_PENDING_WRITES:  # the loop waits only when the writes fall behind
+            self._pending.pop(0).result()
         merged = {**self._probe.get(step, {}), **arrays}
         self._probe[step] = merged
         while len(self._probe) > KEEP_PROBE_STEPS:  # the oldest is complete on disk: forget its copy
             del self._probe[min(self._probe)]
-        self._pending = [f for f in self._pending if not f.done()]
         self._pending.append(self._array_thread.submit(self.writer.log_arrays, step, self.epoch, dict(merged)))
 
-    def flush(self) -> None:
-        """Wait until every array logged so far is on disk (raises the write's error, if any)."""
+    def flush(self, raise_errors: bool = True) -> None:
+        """Wait until every array logged so far is on disk and raise a failed write's error; with
+        raise_errors=False (a loop on its way out of another failure) only wait, keeping the error for later."""
         with self._lock:
-            pending, self._pending = self._pending, []
-        for f in pending:
-            f.result()
+            pending = list(self._pending)
+        wait(pending)
+        if raise_errors:
+            with self._lock:
+                self._pending = [f for f in self._pending if f not in pending]
+            for f in pending:
+                f.result()
+
+    def stop_writing(self) -> None:
+        """Stop the heartbeat, wait for the pending array writes and end the array thread, raising nothing: for a
+        loop that sets the final status itself (our trainer, core/telemetry.py); `finish` does this and more."""
+        self._stop_beat.set()
+        if self._beat_thread.is_alive():
+            self._beat_thread.join()
+        self.flush(raise_errors=False)
+        self._array_thread.shutdown(wait=True)
 
     # ---- events, meta, status ----------------------------------------------------------------
     def event(self, kind: str, message: str) -> None:
@@ -249,17 +271,6 @@ class Run:
             self.finish(status, error=" ".join(f"{type(exc).__name__}: {exc}".split())[:500])
 
     # ---- checks ------------------------------------------------------------------------------
-    def _number(self, key: Any, value: Any) -> float:
-        try:
-            f = float(value.item() if hasattr(value, "item") else value)
-        except (TypeError, ValueError, RuntimeError):  # (RuntimeError: a tensor of several elements)
-            raise RecordError(f"scalar {key!r} = {value!r:.60}: not a number") from None
-        if key in ("step", "epoch", "time"):
-            raise RecordError(f"scalar {key!r}: the name is reserved")
-        if not math.isfinite(f) and self.nonfinite == "refuse":
-            raise RecordError(f"scalar {key!r} = {f}: not finite (Run.create(nonfinite='keep') stores it as NaN)")
-        return f
-
     def _step(self, step: Any) -> int:
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise RecordError(f"step {step!r}: expected an int >= 0")

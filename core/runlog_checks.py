@@ -3,6 +3,7 @@ array layout it converts to (docs/architecture.md, "Probe arrays")."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,20 @@ def as_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # torch without importing it: the API works for numpy-only loops too
         x = x.detach().float().cpu().numpy() if x.dtype.is_floating_point else x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def checked_number(key: Any, value: Any, nonfinite: str) -> float:
+    """A scalar as a float; RecordError for something not a number, a reserved key, or (nonfinite "refuse") a value
+    that is not finite."""
+    try:
+        f = float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError, RuntimeError):  # (RuntimeError: a tensor of several elements)
+        raise RecordError(f"scalar {key!r} = {value!r:.60}: not a number") from None
+    if key in ("step", "epoch", "time"):
+        raise RecordError(f"scalar {key!r}: the name is reserved")
+    if not math.isfinite(f) and nonfinite == "refuse":
+        raise RecordError(f"scalar {key!r} = {f}: not finite (Run.create(nonfinite='keep') stores it as NaN)")
+    return f
 
 
 def short_names(modalities: Sequence[str]) -> dict[str, str]:

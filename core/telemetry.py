@@ -9,10 +9,8 @@ calls the same methods on every rank without asking which one it is.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +19,15 @@ import numpy as np
 from core.runlog import Run
 from core.store.paths import remove_temp_files
 
-HEARTBEAT_S = 2  # seconds between heartbeats while steps run
-
 
 class Telemetry:
-    """Rank 0's telemetry: scalars go through the public recorder (core/runlog.py, the one recording path any loop
-    uses); meta, status, events and probe arrays through its RunWriter."""
+    """Rank 0's telemetry: scalars and probe arrays go through the public recorder (core/runlog.py, the one
+    recording path any loop uses: its lock, its array thread); meta, status and events through its RunWriter."""
 
     def __init__(self, run: Run, probe_every: int) -> None:
+        # The heartbeat is the recorder's too: its thread beats through validation, Shapley values, energy and the
+        # final test, which run no steps (another host's reader would take a long validation for a dead trainer).
         self.run, self.writer, self.probe_every = run, run.writer, probe_every
-        self.array_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-writer")
-        self.pending_arrays: Future | None = None
-        self.last_beat = time.time()
-        # Validation, Shapley values, energy and the final test run no steps: a thread keeps the heartbeat going
-        # through them (another host's reader would otherwise take a long validation for a dead trainer).
-        self.beating = threading.Event()
-        self.beat_thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-        self.beat_thread.start()
-
-    def _beat(self) -> None:
-        while not self.beating.wait(HEARTBEAT_S):
-            try:
-                self.writer.heartbeat()
-            except Exception:  # noqa: BLE001 (a closed writer at the end, or a failing disk the loop reports)
-                return
 
     @staticmethod
     def open(run_dir: Path, cfg: dict[str, Any], resume: bool, is_main: bool) -> Telemetry:
@@ -52,9 +35,9 @@ class Telemetry:
         if not is_main:
             return NullTelemetry()
         every = cfg["record"]["every_steps"]
-        # NaN scalars are kept (a head a strategy lacks); the heartbeat is this class's own thread
-        run = (Run.open(run_dir, probe_every=every, nonfinite="keep", heartbeat=False) if resume else
-               Run.create(run_dir, cfg, probe_every=every, nonfinite="keep", heartbeat=False,
+        # NaN scalars are kept (a head a strategy lacks)
+        run = (Run.open(run_dir, probe_every=every, nonfinite="keep") if resume else
+               Run.create(run_dir, cfg, probe_every=every, nonfinite="keep",
                           meta={"strategy": cfg.get("strategy", {}).get("name", "")}))  # (start() writes the rest)
         return Telemetry(run, every)
 
@@ -102,32 +85,22 @@ class Telemetry:
                 pass
 
     def finish(self) -> None:
-        self.set_status("finished")
-        self.writer.close()
+        self.run.finish("finished")  # the last probe written (its error raised), the status, the store closed
 
     def shutdown(self) -> None:
-        """Stop the heartbeat and wait for the probe thread (also on the way out of a failure)."""
-        self.beating.set()
-        self.beat_thread.join()
-        self.array_thread.shutdown(wait=True)
+        """Stop the heartbeat and wait for the probe writes (also on the way out of a failure: raises nothing)."""
+        self.run.stop_writing()
 
     # ---- while steps run ---------------------------------------------------------------------
-    def begin_epoch(self) -> None:
-        self.last_beat = time.time()
-
     def after_step(self, step: int, epoch: int, scalars: dict[str, float],
                    probe: Callable[[], dict[str, np.ndarray]]) -> None:
-        """The step's scalars; a probe snapshot every `record.every_steps` (and at step 1); the heartbeat."""
+        """The step's scalars (and the heartbeat, every 2 s); a probe snapshot every `record.every_steps` (and at
+        step 1)."""
         self.run.log_scalars(step, scalars, epoch=epoch)
         if self.run.is_probe_step(step):
-            arrays = probe()
-            # Compressing and writing the arrays happens on a background thread (zlib and file I/O release the
-            # GIL): the training loop only waits if the previous probe is still being written.
-            self.flush_arrays()
-            self.pending_arrays = self.array_thread.submit(self.writer.log_arrays, step, epoch, arrays, "probe")
-        if time.time() - self.last_beat > HEARTBEAT_S:
-            self.writer.heartbeat()
-            self.last_beat = time.time()
+            # Compressing and writing the arrays happens on the recorder's array thread (zlib and file I/O release
+            # the GIL): the training loop only waits when the writes fall behind.
+            self.run.log_arrays(step, probe())
 
     def epoch_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
         self.run.log_epoch(step, scalars, epoch=epoch)
@@ -137,10 +110,8 @@ class Telemetry:
         self.run.log_scalars(step, scalars, epoch=epoch)
 
     def flush_arrays(self) -> None:
-        """Wait for the probe being written (and raise its error, if any)."""
-        if self.pending_arrays is not None:
-            pending, self.pending_arrays = self.pending_arrays, None
-            pending.result()
+        """Wait for the probes being written (and raise a failed write's error, if any)."""
+        self.run.flush()
 
     # ---- commands from the studio ------------------------------------------------------------
     def poll_command(self) -> str | None:
@@ -175,8 +146,8 @@ class Telemetry:
 class NullTelemetry(Telemetry):
     """Every rank but 0: records nothing, hears no command (broadcast hands it rank 0's)."""
 
-    def __init__(self) -> None:  # no writer, no probe thread
-        self.pending_arrays = None
+    def __init__(self) -> None:  # no recorder, no writer, no heartbeat
+        pass
 
     def start(self, meta: dict[str, Any]) -> None:
         pass
@@ -208,9 +179,6 @@ class NullTelemetry(Telemetry):
     def shutdown(self) -> None:
         pass
 
-    def begin_epoch(self) -> None:
-        pass
-
     def after_step(self, step: int, epoch: int, scalars: dict[str, float],
                    probe: Callable[[], dict[str, np.ndarray]]) -> None:
         pass  # the probe's forward pass too: only rank 0 records probes
@@ -219,6 +187,9 @@ class NullTelemetry(Telemetry):
         pass
 
     def step_scalars(self, step: int, epoch: int, scalars: dict[str, float]) -> None:
+        pass
+
+    def flush_arrays(self) -> None:
         pass
 
     def poll_command(self) -> str | None:

@@ -203,7 +203,6 @@ class Trainer:
         g = torch.Generator().manual_seed(cfg["train"]["seed"] * 7_919 + self.epoch)
         order = self.dist.shard(torch.randperm(len(self.bundle.train), generator=g))
         self.model.train()
-        self.telemetry.begin_epoch()
         bs, pin = cfg["data"]["batch_size"], self.device.type == "cuda"
         for audio, visual, y in iterate_batches(self.bundle.train, bs, order, cfg["data"]["num_workers"], pin):
             audio, visual = self.steering.boundary(self.step, self.telemetry, self.dist, audio, visual)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import make_run
 
-from core import launcher, telemetry
+from core import launcher, runlog, telemetry
 from core.errors import StoreError, TAAFError
 from core.store import RunReader, RunWriter, common
 
@@ -89,7 +89,7 @@ def test_a_reused_pid_is_not_the_writer(tmp_path: Path) -> None:
 
 def test_heartbeats_go_on_while_no_steps_run(tmp_path: Path, monkeypatch) -> None:
     """Validation, Shapley values and the final test run no steps; the heartbeat thread beats through them."""
-    monkeypatch.setattr(telemetry, "HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(runlog, "HEARTBEAT_S", 0.05)  # the recorder's heartbeat, which the trainer's is
     run = tmp_path / "runs" / "r"
     t = telemetry.Telemetry.open(run, {"record": {"every_steps": 5}}, False, True)
     try:
@@ -99,7 +99,7 @@ def test_heartbeats_go_on_while_no_steps_run(tmp_path: Path, monkeypatch) -> Non
     finally:
         t.shutdown()
         t.writer.close()
-    assert not t.beat_thread.is_alive()
+    assert not t.run._beat_thread.is_alive()
 
 
 def test_writes_wait_out_a_lock_held_past_the_busy_timeout(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -14,8 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from studio.charts.figbuild import Fig
+from studio.charts.streams import DEFAULT_STREAMS, modality_streams, stream_colors
 
-MODS = ("a", "v", "f")
+MODS = ("a", "v", "f")  # our trainer's streams; a run's own: studio/charts/streams.py (run_streams)
 NAMES = {"a": "audio", "v": "visual", "f": "fused"}
 COLORS = {"a": "#1f77b4", "v": "#ff7f0e", "f": "#2ca02c"}
 MAX_POINTS = 500  # per trace: a point for every one or two pixels of a half-width chart (each redraw costs per point)
@@ -107,21 +108,25 @@ def _curve(fig: Fig, df: pd.DataFrame, col: str, name: str, color: str, window: 
     fig.add(_line(sm["step"], sm["_s"], name, color, legendgroup=name, showlegend=legend), row, col_idx)
 
 
-def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, window: int = 20) -> go.Figure:
-    """Loss (left) and accuracy (right) of the audio, visual and fused heads: batch, smoothed, validation."""
+def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, window: int = 20,
+                    streams: Mapping[str, str] | None = None) -> go.Figure:
+    """Loss (left) and accuracy (right) of each stream's head (streams: {suffix: name}, default audio, visual,
+    fused): batch, smoothed, validation."""
+    streams = streams or DEFAULT_STREAMS
+    colors = stream_colors(streams)
     fig = Fig(1, 2, ("Loss (train batch, smoothed)", "Accuracy"))
     if (wait := too_few_steps(steps)) is not None:
         fig.waiting(wait)
         return fig.figure(LOSS_HEIGHT, legend=False)
-    for u in MODS:
+    for u, name in streams.items():
         if _has(steps, f"loss_{u}"):
-            _curve(fig, steps, f"loss_{u}", NAMES[u], COLORS[u], window, 1, 1)
+            _curve(fig, steps, f"loss_{u}", name, colors[u], window, 1, 1)
         if _has(steps, f"acc_{u}"):
-            _curve(fig, steps, f"acc_{u}", NAMES[u], COLORS[u], window, 1, 2, legend=False)
+            _curve(fig, steps, f"acc_{u}", name, colors[u], window, 1, 2, legend=False)
         if _has(epochs, f"val_acc_{u}"):
             e = decimate(epochs[["step", f"val_acc_{u}"]].dropna(), MAX_EPOCH_POINTS)
-            fig.add(_line(e["step"], e[f"val_acc_{u}"], f"{NAMES[u]} val", COLORS[u], mode=_marked(len(e)),
-                          marker={"symbol": "diamond", "size": 8}, line={"color": COLORS[u], "dash": "dot"}), 1, 2)
+            fig.add(_line(e["step"], e[f"val_acc_{u}"], f"{name} val", colors[u], mode=_marked(len(e)),
+                          marker={"symbol": "diamond", "size": 8}, line={"color": colors[u], "dash": "dot"}), 1, 2)
     if _has(epochs, "val_loss"):
         e = decimate(epochs[["step", "val_loss"]].dropna(), MAX_EPOCH_POINTS)
         fig.add(_line(e["step"], e["val_loss"], "val loss (total)", mode=_marked(len(e)),
@@ -131,24 +136,27 @@ def loss_acc_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None = None, win
     return fig.figure(LOSS_HEIGHT)
 
 
-def lr_figure(steps: pd.DataFrame, window: int = 20) -> go.Figure:
-    """Effective learning rate of each parameter group, the balance coefficients k and the ratio rho_a."""
+def lr_figure(steps: pd.DataFrame, window: int = 20, streams: Mapping[str, str] | None = None) -> go.Figure:
+    """Effective learning rate of each stream's parameters, each modality's balance coefficient k and the ratio
+    rho_a (streams: {suffix: name}, default audio, visual, fused)."""
+    streams = streams or DEFAULT_STREAMS
+    colors = stream_colors(streams)
     fig = Fig(1, 3, ("effective learning rate", "coefficient k (1 = unmodulated)", "score ratio ρ_a = s_a / s_v"))
     if (wait := too_few_steps(steps)) is not None:
         fig.waiting(wait)
         return fig.figure(LR_HEIGHT, legend=False)
-    for u in MODS:
+    for u, name in streams.items():
         if _has(steps, f"lr_{u}"):
             d = decimate(steps[["step", f"lr_{u}"]].dropna())
-            fig.add(_line(d["step"], d[f"lr_{u}"], f"lr {NAMES[u]}", COLORS[u]), 1, 1)
-    for u in ("a", "v"):
+            fig.add(_line(d["step"], d[f"lr_{u}"], f"lr {name}", colors[u]), 1, 1)
+    for u, name in modality_streams(streams).items():
         if _has(steps, f"k_{u}"):
-            _curve(fig, steps, f"k_{u}", f"k {NAMES[u]}", COLORS[u], window, 1, 2)
+            _curve(fig, steps, f"k_{u}", f"k {name}", colors[u], window, 1, 2)
     if _has(steps, "rho_a"):
         _curve(fig, steps, "rho_a", "ρ audio", "#9467bd", window, 1, 3)
         fig.hline(1.0, 1, 3)
     lrs = pd.concat([pd.Series(dtype=float)] +  # (a run of another loop may record no learning rate)
-                    [pd.to_numeric(steps[f"lr_{u}"], errors="coerce") for u in MODS if _has(steps, f"lr_{u}")])
+                    [pd.to_numeric(steps[f"lr_{u}"], errors="coerce") for u in streams if _has(steps, f"lr_{u}")])
     lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
     fig.yaxis(1, 1, type="log", **(log_ticks(lrs.min(), lrs.max()) if len(lrs) else {}))
     fig.all_axes("x", title={"text": "training step"})
@@ -173,8 +181,12 @@ IMBALANCE_TITLES = ("val acc gap (a − v)", "grad-norm ratio a / v", "Shapley (
 TITLE_SIZE = 13
 
 
-def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Figure:
-    """Unimodal accuracy gap, gradient-norm ratio, Shapley values and epochs-to-90 %, in one 1x4 row."""
+def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None,
+                     streams: Mapping[str, str] | None = None) -> go.Figure:
+    """Unimodal accuracy gap, gradient-norm ratio, Shapley values (audio against visual) and each stream's
+    epochs-to-90 %, in one 1x4 row."""
+    streams = streams or DEFAULT_STREAMS
+    colors = stream_colors(streams)
     fig = Fig(1, 4, IMBALANCE_TITLES, horizontal_spacing=0.07)
     for a in fig.layout["annotations"]:  # four titles in a row: small enough to keep apart at 1280 px
         a["font"] = {"size": TITLE_SIZE}
@@ -200,11 +212,11 @@ def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None) -> go.Fig
         last = epochs[["shapley_a", "shapley_v"]].dropna().iloc[-1]
         fig.add({"type": "bar", "x": ["audio", "visual"], "y": [float(last["shapley_a"]), float(last["shapley_v"])],
                  "name": "Shapley", "marker": {"color": [COLORS["a"], COLORS["v"]]}}, 1, 3)
-    reach = {NAMES[u]: epochs_to_fraction(epochs, f"val_acc_{u}") for u in MODS} if epochs is not None else {}
-    reach = {k: v for k, v in reach.items() if v is not None}
+    reach = {u: epochs_to_fraction(epochs, f"val_acc_{u}") for u in streams} if epochs is not None else {}
+    reach = {u: v for u, v in reach.items() if v is not None}
     if reach:
-        fig.add({"type": "bar", "x": list(reach), "y": list(reach.values()), "name": IMBALANCE_TITLES[3],
-                 "marker": {"color": [COLORS[u] for u in MODS if NAMES[u] in reach]},
+        fig.add({"type": "bar", "x": [streams[u] for u in reach], "y": list(reach.values()),
+                 "name": IMBALANCE_TITLES[3], "marker": {"color": [colors[u] for u in reach]},
                  "hovertemplate": "%{x}: %{y} epochs to 90 % of its own latest val acc<extra></extra>"}, 1, 4)
         fig.yaxis(1, 4, title={"text": "epochs"})
     if not fig.data:

@@ -160,5 +160,6 @@ def membrane_figure(membrane: np.ndarray, spikes: np.ndarray | None, v_th: float
 
 
 def mod_layers(layers: Sequence[str], modality: str) -> list[str]:
-    """Spiking layers of one modality ('a' or 'v'), by the `a.` / `v.` name prefix."""
+    """Spiking layers of one modality by its short name ('a', 'v', 't' ...: studio/charts/streams.py), by the
+    `<short name>.` name prefix."""
     return [name for name in layers if name.startswith(f"{modality}.")]

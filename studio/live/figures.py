@@ -15,11 +15,12 @@ import plotly.graph_objects as go
 from core.diagnostics import imbalance_verdict
 from studio.charts import attention, curves, entropy, frames, rasters, waiting
 from studio.charts.events import mark_events
+from studio.charts.streams import run_streams, suffix_of
 from studio.live.rundata import RunView
 
 
 def _alpha_now(view: RunView) -> go.Figure:
-    return attention.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})")
+    return attention.alpha_bars_figure(view.alphas[-1], f"α now (step {view.probe_steps[-1]})", view.streams)
 
 
 def _wrap(text: str, width: int = 110) -> str:
@@ -36,7 +37,7 @@ def _wrap(text: str, width: int = 110) -> str:
 def _imbalance(view: RunView) -> go.Figure:
     """The imbalance diagnostics, titled with the researcher's question answered in one sentence (it moves with
     the figure, so a live page keeps it current)."""
-    fig = curves.imbalance_figure(view.steps, view.epochs)
+    fig = curves.imbalance_figure(view.steps, view.epochs, view.streams)
     verdict = _wrap(imbalance_verdict(view.steps, view.epochs, view.meta))
     fig.layout.title = {"text": f"<b>{verdict}</b>", "x": 0, "xanchor": "left", "font": {"size": 14}}
     fig.layout.margin.t = max(int(fig.layout.margin.t or 0), 40 + 18 * verdict.count("<br>") + 40)
@@ -46,8 +47,8 @@ def _imbalance(view: RunView) -> go.Figure:
 def _entropy_panel(view: RunView) -> go.Figure:
     """Attention entropy per stream, titled with a plain warning while it has collapsed onto one timestep."""
     T = int(view.meta.get("T") or 0)
-    fig = entropy.entropy_figure(view.steps, T)
-    warning = entropy.collapse_warning(view.steps, T)
+    fig = entropy.entropy_figure(view.steps, T, streams=view.streams)
+    warning = entropy.collapse_warning(view.steps, T, streams=view.streams)
     if warning:
         fig.layout.title = {"text": f"⚠ {_wrap(warning, 90)}", "x": 0, "xanchor": "left",
                             "font": {"size": 13, "color": "#b45309"}}
@@ -92,9 +93,10 @@ def _noted(name: str, build: Callable[[RunView], go.Figure]) -> Callable[[RunVie
 
 # name -> (what changes it, builder): a figure is rebuilt (and re-sent) only when its key changed.
 FIGURES: dict[str, tuple[Callable[[RunView], Any], Callable[[RunView], go.Figure]]] = {
-    "loss": (lambda v: (v.steps_key, v.epochs_key), lambda v: curves.loss_acc_figure(v.steps, v.epochs)),
-    "lr": (lambda v: v.steps_key, lambda v: curves.lr_figure(v.steps)),
-    "alpha": (lambda v: v.probes_key, lambda v: attention.alpha_history_figure(v.probe_steps, v.alphas)),
+    "loss": (lambda v: (v.steps_key, v.epochs_key),
+             lambda v: curves.loss_acc_figure(v.steps, v.epochs, streams=v.streams)),
+    "lr": (lambda v: v.steps_key, lambda v: curves.lr_figure(v.steps, streams=v.streams)),
+    "alpha": (lambda v: v.probes_key, lambda v: attention.alpha_history_figure(v.probe_steps, v.alphas, v.streams)),
     "alpha_now": (lambda v: v.probes_key, _alpha_now),
     "entropy": (lambda v: v.steps_key, _entropy_panel),
     "imb": (lambda v: (v.steps_key, v.epochs_key), _imbalance),
@@ -125,8 +127,9 @@ MAX_NEURONS = (50, 100, 200, 400, 1000, "all")
 
 
 def spike_layers(view: RunView, modality: str, arrays: Mapping[str, np.ndarray]) -> list[str]:
-    """The spiking layers of `modality` ('audio' / 'visual') that the probe arrays hold."""
-    layers = rasters.mod_layers(view.layers, modality[0]) or view.layers
+    """The spiking layers of `modality` (one of view.modalities: 'audio', 'visual', 'touch' ...) that the probe
+    arrays hold: those named '<its short name>.' (all of them where no layer is named so)."""
+    layers = rasters.mod_layers(view.layers, suffix_of(view.streams, modality) or modality[:1]) or view.layers
     return [name for name in layers if f"spikes/{name}" in arrays]
 
 
@@ -173,5 +176,5 @@ def sample_figures(view: RunView, arrays: Mapping[str, np.ndarray], probe: int) 
         sizes = view.meta.get("input_frames") or {}
         spans = (frames.event_timesteps(event, sizes, alpha.shape[1])
                  if {"audio", "visual"} <= set(sizes) else None)  # a run without the frame counts: no markers
-        out["probe_alpha"] = attention.probe_alpha_figure(alpha, spans)
+        out["probe_alpha"] = attention.probe_alpha_figure(alpha, spans, streams=run_streams(view.meta))
     return out

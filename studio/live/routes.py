@@ -73,13 +73,14 @@ def head_route(request: Request) -> Response:
     return JSONResponse({**body, "live": moving}, headers={"Cache-Control": "no-store"})
 
 
-def _raster_key(request: Request) -> tuple[int, str, int | str, str]:
+def _raster_key(request: Request, modalities: list[str]) -> tuple[int, str, int | str, str]:
+    """(probe, modality, max neurons, layer) of a raster request; the modality one of the run's (view.modalities)."""
     q = request.query_params
     probe = int(q.get("probe", "0"))
     mod = q.get("mod", "audio")
     max_n: int | str = q.get("maxn", "200")
     max_n = "all" if max_n == "all" else int(max_n)
-    if mod not in ("audio", "visual") or max_n not in figures.MAX_NEURONS or probe < 0:
+    if mod not in modalities or max_n not in figures.MAX_NEURONS or probe < 0:
         raise ValueError("bad raster parameters")
     return probe, mod, max_n, q.get("layer", figures.ALL_LAYERS)
 
@@ -95,7 +96,8 @@ def figure_route(request: Request) -> Response:
             if name in figures.FIGURES:
                 built = view_figure(run, view, name)
             else:
-                built = probe_figure(run, view, name, _raster_key(request)) if view.probe_steps else None
+                built = (probe_figure(run, view, name, _raster_key(request, view.modalities)) if view.probe_steps
+                         else None)
     except ValueError as e:
         return JSONResponse({"error": str(e).splitlines()[0][:300]}, status_code=400)
     except TAAFError as e:

@@ -18,6 +18,7 @@ import pandas as pd
 from core.errors import StoreError
 from core.steering import EVENT_COLUMNS, events_frame
 from core.store import RunReader
+from studio.charts.streams import DEFAULT_STREAMS, run_streams
 
 MAX_ROWS = 6000  # step rows kept per run (older half thinned 2x when exceeded)
 MAX_EPOCH_ROWS = 2000
@@ -45,7 +46,7 @@ class RunData:
     steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     epochs: pd.DataFrame = field(default_factory=pd.DataFrame)
     probe_steps: list[int] = field(default_factory=list)
-    alphas: list[np.ndarray] = field(default_factory=list)  # (3, T) probe-mean alpha per probe step
+    alphas: list[np.ndarray] = field(default_factory=list)  # (K, T) probe-mean alpha per probe step, K streams
     steer: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVENT_COLUMNS))  # steering events
     last_step: int = -1
     last_epoch_step: int = -1
@@ -102,22 +103,37 @@ class RunData:
             return False
         if len(todo) > MAX_NEW_PROBES:  # evenly over the backlog, always ending at its newest
             todo = [todo[i] for i in np.unique(np.linspace(0, len(todo) - 1, MAX_NEW_PROBES).astype(int))]
+        streams = run_streams(self.meta)
         for s in todo:
             try:
-                alpha = r.arrays(s, "probe", keys=["alpha"]).get("alpha")  # one member: a long run opens fast
+                alpha = self._probe_alpha(r, s, streams)
             except StoreError:
                 continue  # a probe file that vanished or is corrupt is skipped, not fatal
-            if alpha is not None and alpha.ndim == 3:
+            if alpha is not None:
                 self.probe_steps.append(int(s))
-                self.alphas.append(np.asarray(alpha, dtype=np.float32).mean(axis=0))
-            elif alpha is None:  # a loop that records spikes but no attention (core/runlog.py): rasters still show
-                self.probe_steps.append(int(s))
-                self.alphas.append(np.full((3, int(self.meta.get("T") or 1)), np.nan, np.float32))
+                self.alphas.append(alpha)
         while len(self.probe_steps) > MAX_PROBES:  # thin the older half, like the step rows
             half = len(self.probe_steps) // 2
             self.probe_steps = self.probe_steps[:half:2] + self.probe_steps[half:]
             self.alphas = self.alphas[:half:2] + self.alphas[half:]
         return True
+
+    def _probe_alpha(self, r: RunReader, step: int, streams: dict[str, str]) -> np.ndarray | None:
+        """The probe-mean attention (K, T) of one probe step, a row per stream: `alpha` (P, 3, T) where the run
+        has audio and visual (our trainer; core/runlog.py with two modalities), else each stream's
+        `attention/<x>` (P, T) (core/runlog.py, any modalities); NaN rows for streams it did not record. None for
+        an `alpha` of the wrong shape."""
+        T = int(self.meta.get("T") or 1)
+        if streams == DEFAULT_STREAMS:
+            alpha = r.arrays(step, "probe", keys=["alpha"]).get("alpha")  # one member: a long run opens fast
+            if alpha is not None:
+                return np.asarray(alpha, dtype=np.float32).mean(axis=0) if alpha.ndim == 3 else None
+        keys = [f"attention/{u}" for u in streams]
+        found = {k: a for k, a in r.arrays(step, "probe", keys=keys).items() if a.ndim == 2 and a.shape[0]}
+        T = next((a.shape[1] for a in found.values()), T)
+        # a loop that records spikes but no attention (core/runlog.py): all NaN, its rasters still show
+        return np.stack([np.asarray(found[k], dtype=np.float32).mean(axis=0) if k in found and found[k].shape[1] == T
+                         else np.full(T, np.nan, np.float32) for k in keys])
 
     def view(self, upto: int | None = None) -> RunView:
         """What the panels draw, cut at step `upto` (replay) or everything."""
@@ -129,7 +145,8 @@ class RunData:
             ps, al = ps[:n], al[:n]
         steer = self.steer if upto is None else self.steer[self.steer["step"] < upto]
         return RunView(self.path, self.immutable, self.meta, self.config, self.status, steps, epochs, list(ps),
-                       np.stack(al) if al else np.zeros((0, 3, int(self.meta.get("T", 1))), np.float32),
+                       np.stack(al) if al else np.zeros((0, len(run_streams(self.meta)), int(self.meta.get("T", 1))),
+                                                        np.float32),
                        (self.version, upto), _key(steps), _key(epochs), (len(ps), ps[-1] if ps else None),
                        steer, len(steer))
 
@@ -157,6 +174,16 @@ class RunView:
     @property
     def step(self) -> int:
         return int(self.steps["step"].iloc[-1]) if len(self.steps) else -1
+
+    @property
+    def streams(self) -> dict[str, str]:
+        """{suffix: name} of the run's modalities, then fused (studio/charts/streams.py)."""
+        return run_streams(self.meta)
+
+    @property
+    def modalities(self) -> list[str]:
+        """The run's modalities by name ('audio', 'visual', or what it recorded: 'touch' ...)."""
+        return [name for u, name in self.streams.items() if u != "f"]
 
     @property
     def layers(self) -> list[str]:

@@ -39,6 +39,25 @@ def label(key: str) -> str:
     return LABELS.get(key, key)
 
 
+# Per-modality keys of a modality other than audio and visual (core/runlog.py), by scope, with their labels
+MODALITY_KEYS = {"epoch": (("val_acc_{}", "val acc ({} head)"), ("train_acc_{}", "train acc ({} head)")),
+                 "step": (("acc_{}", "batch acc ({} head)"), ("loss_{}", "train loss ({})"),
+                          ("k_{}", "coefficient k ({})"), ("lr_{}", "lr ({})"))}
+
+
+def modality_metrics(streams: Sequence[Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """{scope: {key: label}} for the modalities beyond audio and visual that the chosen runs record (each run's
+    {suffix: name}, studio/charts/streams.py): a run of three modalities compares its third too."""
+    out: dict[str, dict[str, str]] = {"epoch": {}, "step": {}}
+    for run in streams:
+        for u, name in run.items():
+            if u in ("a", "v", "f"):
+                continue
+            for scope, keys in MODALITY_KEYS.items():
+                out[scope].update({key.format(u): text.format(name) for key, text in keys})
+    return out
+
+
 def with_energy_uj(df: pd.DataFrame) -> pd.DataFrame:
     """`energy_uj` (µJ per sample, as the Train page shows it) beside a frame's `energy_pj`."""
     if "energy_pj" not in df.columns:

@@ -13,6 +13,7 @@ import streamlit as st
 from core.config import DEFAULTS
 from core.errors import StoreError
 from studio.charts import rasters as raster_charts
+from studio.charts.streams import suffix_of
 from studio.live import figures as live_figures
 from studio.live import livechart, runs, urls
 from studio.live.rundata import RunView
@@ -155,11 +156,11 @@ def rasters(view: RunView, slot: str, live: Live | None = None) -> None:
     probe = c[0].selectbox("probe sample", range(n_probe), key=f"{slot}_probe",
                            format_func=lambda i: f"#{i}" + (f" (class {names[labels[i]] if names else labels[i]})"
                                                             if i < len(labels) else ""))
-    mod = c[1].radio("modality", ["audio", "visual"], horizontal=True, key=f"{slot}_mod")
+    mod = c[1].radio("modality", view.modalities, horizontal=True, key=f"{slot}_mod")  # what the run records
     if arrays is not None:
         layers = live_figures.spike_layers(view, mod, arrays)
     else:
-        layers = raster_charts.mod_layers(view.layers, mod[0]) or view.layers
+        layers = raster_charts.mod_layers(view.layers, suffix_of(view.streams, mod) or mod[:1]) or view.layers
     max_n = c[2].select_slider("neurons shown", list(live_figures.MAX_NEURONS), value=200, key=f"{slot}_maxn")
     if not layers or probe is None:
         st.info("No spikes recorded for this modality.")

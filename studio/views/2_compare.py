@@ -12,6 +12,7 @@ from core.errors import TAAFError
 from studio import settings
 from studio.charts import curves as charts
 from studio.charts.events import mark_events
+from studio.charts.streams import run_streams
 from studio.live.rundata import MAX_ROWS, thin
 from studio.ui import compare, look, runlist, steering, widgets
 from studio.ui.text import plain
@@ -41,6 +42,16 @@ def fingerprint(path: str, updated: float) -> str | None:
         return None
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def streams(path: str, updated: float) -> dict[str, str]:
+    """The run's streams ({suffix: name}: its modalities, then fused); audio and visual when unreadable."""
+    try:
+        with runlist.reader(path) as r:
+            return run_streams(r.meta())
+    except TAAFError:
+        return run_streams(None)
+
+
 st.title("Compare runs")
 look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 table = runlist.all_runs_or_stop()
@@ -66,9 +77,12 @@ if not chosen:
     st.stop()
 
 c1, c2 = st.columns([2, 1])
-metric = c1.selectbox("Metric", EPOCH_METRICS + STEP_METRICS, key="cmp_metric", format_func=compare.label,
+more = compare.modality_metrics([streams(p, float(rows[p].get("updated") or 0)) for p in chosen])  # a third modality
+epoch_metrics = EPOCH_METRICS + list(more["epoch"])
+metric = c1.selectbox("Metric", epoch_metrics + STEP_METRICS + list(more["step"]), key="cmp_metric",
+                      format_func=lambda k: more["epoch"].get(k) or more["step"].get(k) or compare.label(k),
                       help="per-epoch metrics (validation, Shapley, energy) or per-step training signals")
-scope = "epoch" if metric in EPOCH_METRICS else "step"
+scope = "epoch" if metric in epoch_metrics else "step"
 x = c2.radio("x axis", ["epoch", "step"] if scope == "epoch" else ["step"], horizontal=True, key="cmp_x")
 curves, problems = {}, []
 for p in chosen:
@@ -80,7 +94,7 @@ for msg in problems:
     st.error(plain(msg))
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
-figure = charts.compare_figure(curves, metric, x, compare.label(metric))
+figure = charts.compare_figure(curves, metric, x, more[scope].get(metric) or compare.label(metric))
 if x == "step":  # steering events of the chosen runs, on the step axis
     named = {rows[p]["name"]: p for p in chosen}
     events = steering.compare_events(named, {n: float(rows[p].get("updated") or 0) for n, p in named.items()})

@@ -161,6 +161,7 @@ livechart.run_head("pres_head", urls.head_src(token, **extra), initial.get("stat
 cols = st.columns([share for _, share in figures])
 for col, (fig, _) in zip(cols, figures, strict=True):
     with col:
-        params = {**extra, "big": 1, **(RASTER if fig in ("raster", "membrane") else {})}
+        raster = {**RASTER, "mod": snap.view.modalities[0]} if snap is not None else RASTER  # its first modality
+        params = {**extra, "big": 1, **(raster if fig in ("raster", "membrane") else {})}
         livechart.live_chart(urls.figure_src(token, fig, **params), f"pres_{group}_{fig}", 400,
                              settings.PANELS_S, fill_px=CHART_FILL_PX)
