@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.diagnostics import imbalance_verdict
-from studio.charts import attention, curves, entropy, frames, rasters, waiting
+from studio.charts import attention, curves, entropy, frames, imbalance, rasters, waiting
 from studio.charts.events import mark_events
 from studio.charts.streams import run_streams, suffix_of
 from studio.live.rundata import RunView
@@ -37,7 +37,7 @@ def _wrap(text: str, width: int = 110) -> str:
 def _imbalance(view: RunView) -> go.Figure:
     """The imbalance diagnostics, titled with the researcher's question answered in one sentence (it moves with
     the figure, so a live page keeps it current)."""
-    fig = curves.imbalance_figure(view.steps, view.epochs, view.streams)
+    fig = imbalance.imbalance_figure(view.steps, view.epochs, view.streams)
     verdict = _wrap(imbalance_verdict(view.steps, view.epochs, view.meta))
     fig.layout.title = {"text": f"<b>{verdict}</b>", "x": 0, "xanchor": "left", "font": {"size": 14}}
     fig.layout.margin.t = max(int(fig.layout.margin.t or 0), 40 + 18 * verdict.count("<br>") + 40)
