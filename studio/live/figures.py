@@ -144,7 +144,8 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
     out = {"raster": rasters.raster_figure(spikes, None if max_n == "all" else int(max_n)),
            **sample_figures(view, arrays, probe)}
     dropped = arrays.get("dropped")  # a steered drop muted this modality's encoder for this probe (docs/steering.md)
-    if dropped is not None and len(dropped) == 2 and dropped[0 if modality == "audio" else 1]:
+    mods = list(view.modalities)  # `dropped` has a flag per modality, in the run's order (core/recorder.py: a, v)
+    if dropped is not None and len(dropped) == len(mods) and modality in mods and dropped[mods.index(modality)]:
         out["raster"].add_annotation(text=f"{modality} muted: dropped by steering at this probe", showarrow=False,
                                      xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15})
     mem = arrays.get(f"membrane/{shown[0]}")
