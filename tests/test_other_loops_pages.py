@@ -166,6 +166,10 @@ def test_inspect_says_why_and_shows_the_recorded_rasters(monkeypatch: pytest.Mon
         suffix = next(u for u, n in short[m].items() if n == m)
         assert f"{suffix}.lif1  (" in spec
     assert all(m in page_text(at) for m in modalities)
+    before = specs
+    at.number_input(key="ins_probe_3").set_value(2).run()  # another of its 3 probe samples
+    assert_renders(at)
+    assert len(figure_specs(at)) == len(modalities) and figure_specs(at) != before
 
 
 def test_compare_tables_a_column_group_per_modality_under_its_own_name(monkeypatch: pytest.MonkeyPatch,

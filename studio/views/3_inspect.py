@@ -61,7 +61,7 @@ def recorded_rasters(path: str) -> None:
         return
     step = view.probe_steps[-1]
     n = next(a.shape[0] for k, a in arrays.items() if k.startswith("spikes/"))
-    probe = int(st.number_input(f"probe sample (0–{n - 1})", 0, n - 1, 0, key="ins_probe"))
+    probe = int(st.number_input(f"probe sample (0–{n - 1})", 0, n - 1, 0, key=f"ins_probe_{n}"))
     st.subheader(f"What it recorded: its probe samples' spikes at step {step}")
     for i, modality in enumerate(view.modalities):
         figs = figures.raster_figures(view, arrays, step, probe, modality, 200, figures.ALL_LAYERS)
@@ -86,6 +86,7 @@ if done.empty:
     st.info("No trained run with a checkpoint yet. Finish a run on **Train & watch** (or use the demo run).")
     st.stop()
 rows = {str(r["path"]): r for r in done.to_dict("records")}
+rows = {p: rows[p] for p in sorted(rows, key=lambda p: not has_checkpoint(p))}  # what-if runs first (the default)
 path = st.selectbox("Trained run", list(rows), format_func=runlist.labeller(rows), key="ins_run")
 updated = float(rows[path].get("updated") or 0)
 if blocker := inspectable.whatif_blocker(run_meta(path, updated), has_checkpoint(path)):
