@@ -14,7 +14,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio.charts import attention, rasters  # noqa: E402
+from studio.charts import attention, imbalance, rasters  # noqa: E402
 from studio.charts import curves as charts  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def main() -> None:
         ("raster + to_json (what is sent to the browser)", lambda: rasters.raster_figure(layers, None).to_json()),
         ("loss/acc, 20k steps", lambda: charts.loss_acc_figure(steps, epochs)),
         ("learning-rate curves, 20k steps", lambda: charts.lr_figure(steps)),
-        ("imbalance diagnostics", lambda: charts.imbalance_figure(steps, epochs)),
+        ("imbalance diagnostics", lambda: imbalance.imbalance_figure(steps, epochs)),
         ("firing rates", lambda: charts.firing_rate_figure(steps)),
         ("alpha history, 2000 probe steps", lambda: attention.alpha_history_figure(list(range(2000)), alphas)),
         ("membrane traces", lambda: rasters.membrane_figure(rng.random((T, 16)), layers["a.lif1"], 1.0)),

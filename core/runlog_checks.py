@@ -48,6 +48,18 @@ def short_names(modalities: Sequence[str]) -> dict[str, str]:
     return {m: (m[:1] if firsts.count(m[:1]) == 1 and m[:1] != "f" else m) for m in modalities}
 
 
+def recorded_modalities(meta: Mapping[str, Any] | None) -> dict[str, str]:
+    """{short name: modality} of the modalities a run's meta names (`modalities`, as Run.create writes it), in its
+    order; audio and visual for a run that names none, or names them unreadably (runs older than the recorder)."""
+    mods = (meta or {}).get("modalities")
+    if isinstance(mods, list | tuple) and mods and all(isinstance(m, str) and m for m in mods):
+        try:
+            return {s: m for m, s in short_names([str(m) for m in mods]).items()}
+        except RecordError:
+            pass
+    return {"a": "audio", "v": "visual"}
+
+
 def checked_attention(attention: Mapping[str, Any], T: int | None, suffix_of: Callable[[str], str]
                       ) -> dict[str, np.ndarray]:
     """{stream suffix: (batch, T) float32}; RecordError for an unknown stream, a wrong shape or a bad value. With

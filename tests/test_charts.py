@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from studio.charts import attention, inspection, rasters
+from studio.charts import attention, imbalance, inspection, rasters
 from studio.charts import curves as charts
 from studio.charts.figbuild import STUDIO_TEMPLATE
 from tests.support import alpha_series, epoch_table, step_table
@@ -53,7 +53,7 @@ def test_epochs_to_fraction() -> None:
 
 
 def test_imbalance_figure_contents() -> None:
-    fig = charts.imbalance_figure(step_table(), epoch_table())
+    fig = imbalance.imbalance_figure(step_table(), epoch_table())
     gap = next(t for t in fig.data if t.name == "val gap")
     assert np.allclose(gap.y, [0.3, 0.55, 0.3])
     shap = next(t for t in fig.data if t.name == "Shapley")
@@ -109,7 +109,7 @@ def test_every_builder_output_is_valid_plotly(whatif_result: dict) -> None:
     figs = [
         charts.loss_acc_figure(step_table(), epoch_table()), charts.loss_acc_figure(pd.DataFrame()),
         charts.lr_figure(step_table()), charts.lr_figure(pd.DataFrame()),
-        charts.imbalance_figure(step_table(), epoch_table()), charts.imbalance_figure(pd.DataFrame(), None),
+        imbalance.imbalance_figure(step_table(), epoch_table()), imbalance.imbalance_figure(pd.DataFrame(), None),
         charts.firing_rate_figure(step_table()), charts.firing_rate_figure(pd.DataFrame()),
         charts.energy_figure(epoch_table()), charts.energy_figure(None),
         charts.compare_figure({"r": epoch_table()}, "val_acc_f", "epoch"), charts.compare_figure({}, "x"),
@@ -147,17 +147,17 @@ def test_learning_rate_axis_carries_its_values() -> None:
 
 def test_grad_norm_ratio_axis_carries_its_values() -> None:
     st = step_table().assign(gnorm_a=np.linspace(0.3, 2.5, 120))  # ratio 0.3 .. 2.5 against gnorm_v = 1
-    y = charts.imbalance_figure(st, epoch_table()).layout.yaxis2
+    y = imbalance.imbalance_figure(st, epoch_table()).layout.yaxis2
     assert y.type == "log" and y.tickmode == "array"
     assert "0.5" in y.ticktext and "2" in y.ticktext
     assert np.allclose([float(x) for x in y.ticktext], y.tickvals)
 
 
 def test_imbalance_titles_fit_side_by_side_at_1280_px() -> None:
-    fig = charts.imbalance_figure(step_table(), epoch_table())
+    fig = imbalance.imbalance_figure(step_table(), epoch_table())
     # 1280 px window - sidebar (~300) - page padding (~100) - figure margins (70) = ~810 px of plot area;
     # a title of n characters at font size f is about 0.55 n f px wide in the studio's sans-serif
-    titles = [a for a in fig.layout.annotations if a.text in charts.IMBALANCE_TITLES]
+    titles = [a for a in fig.layout.annotations if a.text in imbalance.IMBALANCE_TITLES]
     assert len(titles) == 4
     for a, axis in zip(titles, ("xaxis", "xaxis2", "xaxis3", "xaxis4"), strict=True):
         lo, hi = fig.layout[axis].domain

@@ -150,7 +150,8 @@ def test_compare_offers_a_third_modalitys_curves(monkeypatch: pytest.MonkeyPatch
     from studio.ui.compare import modality_metrics
     from tests.support import assert_renders, figure_specs, open_studio
 
-    assert modality_metrics([stream_charts.DEFAULT_STREAMS]) == {"epoch": {}, "step": {}}  # our runs: as before
+    ours = modality_metrics([stream_charts.DEFAULT_STREAMS])  # our runs: audio and visual, by name
+    assert ours["epoch"]["val_acc@visual"].column(stream_charts.DEFAULT_STREAMS) == "val_acc_v"
     runs = tmp_path / "runs"
     record(runs / "three-senses", ("audio", "visual", "touch"))
     make_run(runs / "taaf-hard-s0")
@@ -158,7 +159,7 @@ def test_compare_offers_a_third_modalitys_curves(monkeypatch: pytest.MonkeyPatch
     assert_renders(at)
     options = list(at.selectbox(key="cmp_metric").options)
     assert {"val acc (touch head)", "batch acc (touch head)", "coefficient k (touch)", "lr (touch)"} <= set(options)
-    at.selectbox(key="cmp_metric").set_value("val_acc_t").run()
+    at.selectbox(key="cmp_metric").set_value("val_acc@touch").run()
     assert_renders(at)
     [spec] = [s for s in figure_specs(at) if "val acc (touch head)" in s]
     assert "three-senses" in spec and "taaf-hard-s0" not in spec  # the one run that records touch, drawn

@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from core.store import RunWriter
 from studio.charts import curves as charts
+from studio.charts import imbalance
 from studio.live import figures as live_figures
 from studio.live import routes, urls
 from studio.live import runs as live_runs
@@ -122,7 +123,7 @@ def test_a_long_run_sends_a_bounded_figure_with_its_newest_point(tmp_path: Path)
                              ("loss", "loss_a", "loss_v", "loss_f", "acc_a", "acc_v", "acc_f", "rho_a", "k_a",
                               "lr_a", "lr_v", "lr_f", "gnorm_a", "gnorm_v", *(f"rate/{m}" for m in LAYERS))}})
     for fig in (charts.loss_acc_figure(steps), charts.lr_figure(steps), charts.firing_rate_figure(steps, LAYERS),
-                charts.imbalance_figure(steps, None)):
+                imbalance.imbalance_figure(steps, None)):
         for trace in fig.data:
             x = np.asarray(trace.x)
             if len(x) and trace.type == "scatter":

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studio.charts import curves
+from studio.charts import curves, imbalance
 from tests.support import step_table
 
 
@@ -32,6 +32,6 @@ def test_epoch_traces_are_bounded_and_lose_their_markers(build) -> None:
 
 
 def test_imbalance_gap_draws_a_bounded_number_of_bars() -> None:
-    fig = curves.imbalance_figure(step_table(), epochs_of(3000))
+    fig = imbalance.imbalance_figure(step_table(), epochs_of(3000))
     gap = next(t for t in fig.data if t.name == "val gap")
     assert len(gap.x) <= curves.MAX_EPOCH_POINTS + 1 and gap.x[-1] == 3000

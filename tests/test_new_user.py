@@ -126,10 +126,10 @@ def test_labels_tell_runs_apart_that_differ_only_in_T_or_epochs() -> None:
 # --- item 4: the first epoch ------------------------------------------------------------------------------------
 
 def test_the_waiting_sentence_covers_no_drawn_cell() -> None:
-    from studio.charts import curves
+    from studio.charts import imbalance
     from studio.live.figures import _write_note
 
-    fig = curves.imbalance_figure(step_table(12), None)  # step 12 of the first epoch: only grad-norm has data
+    fig = imbalance.imbalance_figure(step_table(12), None)  # step 12 of the first epoch: only grad-norm has data
     _write_note(fig, "Fills after the first epoch: 26 more training steps, then validation.")
     drawn = fig.layout.xaxis2.domain
     notes = [a for a in fig.layout.annotations if "Fills" in a.text]

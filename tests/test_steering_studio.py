@@ -117,7 +117,8 @@ def test_compare_marks_each_runs_events_on_its_step_axis(monkeypatch, runs_dir):
 
 
 def test_a_probe_taken_with_a_modality_dropped_says_so_on_that_modalitys_raster():
-    view = SimpleNamespace(layers=["a.lif1", "v.lif1"], meta={}, config={})
+    view = SimpleNamespace(layers=["a.lif1", "v.lif1"], meta={}, config={}, streams={"a": "audio", "v": "visual"},
+                           modalities=["audio", "visual"])  # as a RunView of our trainer's run has them
     arrays = {"spikes/a.lif1": np.ones((2, 4, 8), np.uint8), "spikes/v.lif1": np.zeros((2, 4, 8), np.uint8),
               "dropped": np.array([0, 1], np.uint8)}
 

@@ -141,7 +141,8 @@ def lr_figure(steps: pd.DataFrame, window: int = 20, streams: Mapping[str, str] 
     rho_a (streams: {suffix: name}, default audio, visual, fused)."""
     streams = streams or DEFAULT_STREAMS
     colors = stream_colors(streams)
-    fig = Fig(1, 3, ("effective learning rate", "coefficient k (1 = unmodulated)", "score ratio ρ_a = s_a / s_v"))
+    rho_title = "score ratio ρ_a = s_a / s_v" if streams == DEFAULT_STREAMS else "score ratio ρ"  # (OGM-GE's)
+    fig = Fig(1, 3, ("effective learning rate", "coefficient k (1 = unmodulated)", rho_title))
     if (wait := too_few_steps(steps)) is not None:
         fig.waiting(wait)
         return fig.figure(LR_HEIGHT, legend=False)
@@ -152,9 +153,13 @@ def lr_figure(steps: pd.DataFrame, window: int = 20, streams: Mapping[str, str] 
     for u, name in modality_streams(streams).items():
         if _has(steps, f"k_{u}"):
             _curve(fig, steps, f"k_{u}", f"k {name}", colors[u], window, 1, 2)
-    if _has(steps, "rho_a"):
-        _curve(fig, steps, "rho_a", "ρ audio", "#9467bd", window, 1, 3)
+    mods = modality_streams(streams)
+    rhos = [u for u in mods if _has(steps, f"rho_{u}")][:1 if len(mods) == 2 else None]  # two: ρ_v = 1 / ρ_a
+    for u in rhos:
+        _curve(fig, steps, f"rho_{u}", f"ρ {streams[u]}", "#9467bd" if len(rhos) == 1 else colors[u], window, 1, 3)
         fig.hline(1.0, 1, 3)
+    if not rhos:  # only OGM-GE-style balances compute it: one line, not an empty cell
+        fig.cell_note(1, 3, "This run records<br>no score ratio ρ")
     lrs = pd.concat([pd.Series(dtype=float)] +  # (a run of another loop may record no learning rate)
                     [pd.to_numeric(steps[f"lr_{u}"], errors="coerce") for u in streams if _has(steps, f"lr_{u}")])
     lrs = lrs[np.isfinite(lrs) & (lrs > 0)]
@@ -173,55 +178,6 @@ def epochs_to_fraction(epochs: pd.DataFrame, col: str, frac: float = 0.9) -> int
         return None
     hit = d[d[col] >= frac * final]
     return int(hit["epoch"].iloc[0]) + 1 if not hit.empty else None  # epochs are stored 0-based
-
-
-# Short, because four sit in one row; the panel's "What am I looking at?" box says the rest.
-IMBALANCE_TITLES = ("val acc gap (a − v)", "grad-norm ratio a / v", "Shapley (last epoch)",
-                    "to 90 % of own latest")  # epochs until the head's own latest accuracy, not 90 % accuracy
-TITLE_SIZE = 13
-
-
-def imbalance_figure(steps: pd.DataFrame, epochs: pd.DataFrame | None,
-                     streams: Mapping[str, str] | None = None) -> go.Figure:
-    """Unimodal accuracy gap, gradient-norm ratio, Shapley values (audio against visual) and each stream's
-    epochs-to-90 %, in one 1x4 row."""
-    streams = streams or DEFAULT_STREAMS
-    colors = stream_colors(streams)
-    fig = Fig(1, 4, IMBALANCE_TITLES, horizontal_spacing=0.07)
-    for a in fig.layout["annotations"]:  # four titles in a row: small enough to keep apart at 1280 px
-        a["font"] = {"size": TITLE_SIZE}
-    if _has(epochs, "val_acc_a") and _has(epochs, "val_acc_v"):
-        e = epochs[["epoch", "val_acc_a", "val_acc_v"]].dropna()
-        n_epochs, e = len(e), decimate(e, MAX_EPOCH_POINTS)  # a bar (an SVG node) per epoch shown
-        gap = _a(e["val_acc_a"] - e["val_acc_v"])
-        fig.add({"type": "bar", "x": _a(e["epoch"] + 1), "y": gap, "name": "val gap",
-                 "marker": {"color": np.where(gap >= 0, COLORS["a"], COLORS["v"]).tolist()}}, 1, 1)
-        fig.xaxis(1, 1, title={"text": "epoch"}, **_epoch_ticks(n_epochs))
-    if _has(steps, "gnorm_a") and _has(steps, "gnorm_v"):
-        d = steps[["step", "gnorm_a", "gnorm_v"]].dropna()
-        d = d.assign(ratio=d["gnorm_a"] / d["gnorm_v"].where(d["gnorm_v"] > 0))
-        d = decimate(d.assign(sm=smooth(d["ratio"], 20)))
-        fig.add(_line(d["step"], d["ratio"], None, "#8c564b", 1, opacity=0.25, hoverinfo="skip"), 1, 2)
-        fig.add(_line(d["step"], d["sm"], "‖g_a‖/‖g_v‖", "#8c564b"), 1, 2)
-        fig.hline(1.0, 1, 2)
-        finite = d["ratio"][np.isfinite(d["ratio"]) & (d["ratio"] > 0)]
-        ticks = log_ticks(min(finite.min(), 1.0), max(finite.max(), 1.0)) if len(finite) else {}
-        fig.yaxis(1, 2, type="log", **ticks)
-        fig.xaxis(1, 2, title={"text": "training step"})
-    if _has(epochs, "shapley_a") and _has(epochs, "shapley_v"):
-        last = epochs[["shapley_a", "shapley_v"]].dropna().iloc[-1]
-        fig.add({"type": "bar", "x": ["audio", "visual"], "y": [float(last["shapley_a"]), float(last["shapley_v"])],
-                 "name": "Shapley", "marker": {"color": [COLORS["a"], COLORS["v"]]}}, 1, 3)
-    reach = {u: epochs_to_fraction(epochs, f"val_acc_{u}") for u in streams} if epochs is not None else {}
-    reach = {u: v for u, v in reach.items() if v is not None}
-    if reach:
-        fig.add({"type": "bar", "x": [streams[u] for u in reach], "y": list(reach.values()),
-                 "name": IMBALANCE_TITLES[3], "marker": {"color": [colors[u] for u in reach]},
-                 "hovertemplate": "%{x}: %{y} epochs to 90 % of its own latest val acc<extra></extra>"}, 1, 4)
-        fig.yaxis(1, 4, title={"text": "epochs"})
-    if not fig.data:
-        fig.waiting("diagnostics appear after the first epoch")
-    return fig.figure(IMBALANCE_HEIGHT, legend=False)
 
 
 def firing_rate_figure(steps: pd.DataFrame, layers: Sequence[str] | None = None, window: int = 20) -> go.Figure:

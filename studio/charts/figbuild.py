@@ -113,6 +113,14 @@ class Fig:
         self.layout["annotations"].append({"text": text, "showarrow": False, "xref": "paper", "yref": "paper",
                                            "x": 0.5, "y": 0.5, "font": {"size": 14}})
 
+    def cell_note(self, row: int, col: int, text: str) -> None:
+        """One line in the middle of one cell of the grid, its axes hidden (a metric the run does not record)."""
+        i = self._idx(row, col)
+        self.layout["annotations"].append({"text": text, "showarrow": False, "xref": f"x{i} domain",
+                                           "yref": f"y{i} domain", "x": 0.5, "y": 0.5, "font": {"size": 12}})
+        self.xaxis(row, col, visible=False)
+        self.yaxis(row, col, visible=False)
+
     def waiting(self, text: str) -> None:
         """A panel with nothing to draw yet: the message alone, no axes (which would show a dummy range)."""
         self.note(text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.runlog_checks import FUSED, RecordError, short_names
+from core.runlog_checks import FUSED, recorded_modalities
 
 FUSED_SUFFIX = "f"
 DEFAULT_STREAMS = {"a": "audio", "v": "visual", FUSED_SUFFIX: FUSED}  # a run that names no modalities
@@ -18,14 +18,7 @@ MORE_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 def run_streams(meta: Mapping[str, Any] | None) -> dict[str, str]:
     """{suffix: name}: each modality the run records, in its order, then fused. A run whose meta names none (or
     names them unreadably) has audio and visual."""
-    mods = (meta or {}).get("modalities")
-    if not isinstance(mods, list | tuple) or not mods or not all(isinstance(m, str) and m for m in mods):
-        return dict(DEFAULT_STREAMS)
-    try:
-        short = short_names([str(m) for m in mods])
-    except RecordError:
-        return dict(DEFAULT_STREAMS)
-    return {**{s: m for m, s in short.items()}, FUSED_SUFFIX: FUSED}
+    return {**recorded_modalities(meta), FUSED_SUFFIX: FUSED}
 
 
 def modality_streams(streams: Mapping[str, str]) -> dict[str, str]:

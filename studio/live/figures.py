@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.diagnostics import imbalance_verdict
-from studio.charts import attention, curves, entropy, frames, rasters, waiting
+from studio.charts import attention, curves, entropy, frames, imbalance, rasters, waiting
 from studio.charts.events import mark_events
 from studio.charts.streams import run_streams, suffix_of
 from studio.live.rundata import RunView
@@ -37,7 +37,7 @@ def _wrap(text: str, width: int = 110) -> str:
 def _imbalance(view: RunView) -> go.Figure:
     """The imbalance diagnostics, titled with the researcher's question answered in one sentence (it moves with
     the figure, so a live page keeps it current)."""
-    fig = curves.imbalance_figure(view.steps, view.epochs, view.streams)
+    fig = imbalance.imbalance_figure(view.steps, view.epochs, view.streams)
     verdict = _wrap(imbalance_verdict(view.steps, view.epochs, view.meta))
     fig.layout.title = {"text": f"<b>{verdict}</b>", "x": 0, "xanchor": "left", "font": {"size": 14}}
     fig.layout.margin.t = max(int(fig.layout.margin.t or 0), 40 + 18 * verdict.count("<br>") + 40)
@@ -144,7 +144,8 @@ def raster_figures(view: RunView, arrays: Mapping[str, np.ndarray], step: int, p
     out = {"raster": rasters.raster_figure(spikes, None if max_n == "all" else int(max_n)),
            **sample_figures(view, arrays, probe)}
     dropped = arrays.get("dropped")  # a steered drop muted this modality's encoder for this probe (docs/steering.md)
-    if dropped is not None and len(dropped) == 2 and dropped[0 if modality == "audio" else 1]:
+    mods = list(view.modalities)  # `dropped` has a flag per modality, in the run's order (core/recorder.py: a, v)
+    if dropped is not None and len(dropped) == len(mods) and modality in mods and dropped[mods.index(modality)]:
         out["raster"].add_annotation(text=f"{modality} muted: dropped by steering at this probe", showarrow=False,
                                      xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15})
     mem = arrays.get(f"membrane/{shown[0]}")

@@ -10,22 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from studio.charts.streams import modality_streams, suffix_of
+
 # Keys that only say where and how loudly a run records: they never change what it learns.
 NOT_THE_EXPERIMENT = (("record", "runs_dir"), ("record", "progress"))
 
-LABELS = {
-    "val_acc_f": "val acc (fused)", "val_acc_a": "val acc (audio head)", "val_acc_v": "val acc (visual head)",
-    "val_loss": "val loss", "train_acc_f": "train acc (fused)", "train_acc_a": "train acc (audio head)",
-    "train_acc_v": "train acc (visual head)", "shapley_a": "Shapley (audio)", "shapley_v": "Shapley (visual)",
+LABELS = {  # per-modality metrics are labelled from each run's own modality names (modality_metrics)
+    "val_acc_f": "val acc (fused)", "val_loss": "val loss", "train_acc_f": "train acc (fused)",
     "energy_uj": "energy (µJ / sample)", "sops": "synaptic ops / sample", "epoch_time": "epoch time (s)",
     "loss": "train loss (total)", "loss_f": "train loss (fused)", "acc_f": "batch acc (fused)",
-    "acc_a": "batch acc (audio head)", "acc_v": "batch acc (visual head)", "rho_a": "score ratio ρ_a",
-    "k_a": "coefficient k (audio)", "k_v": "coefficient k (visual)", "lr_a": "lr (audio)", "lr_v": "lr (visual)",
-    "gnorm_a": "grad norm (audio)", "gnorm_v": "grad norm (visual)", "samples_per_s": "samples / s",
+    "rho_a": "score ratio ρ_a", "lr_f": "lr (fused)", "samples_per_s": "samples / s",
     "last_val_acc_f": "last val acc (fused)", "test_acc_f": "test acc (fused)", "epochs": "epochs",
     "total_steps": "total steps", "strategy": "strategy",
     "preset": "preset", "seed": "seed", "steps": "steps", "status": "status", "name": "run", "problem": "problem",
@@ -34,28 +33,56 @@ PJ_PER_UJ = 1e6
 MISSING = "—"
 
 
-def label(key: str) -> str:
-    """A metric's or column's name for people (the key itself when there is none)."""
-    return LABELS.get(key, key)
+def label(key: str, labels: Mapping[str, str] | None = None) -> str:
+    """A metric's or column's name for people: from `labels`, else LABELS, else the key itself."""
+    return (labels or {}).get(key) or LABELS.get(key, key)
 
 
-# Per-modality keys of a modality other than audio and visual (core/runlog.py), by scope, with their labels
-MODALITY_KEYS = {"epoch": (("val_acc_{}", "val acc ({} head)"), ("train_acc_{}", "train acc ({} head)")),
-                 "step": (("acc_{}", "batch acc ({} head)"), ("loss_{}", "train loss ({})"),
-                          ("k_{}", "coefficient k ({})"), ("lr_{}", "lr ({})"))}
+# Metrics of each modality, by scope: (column prefix, label). A run's column is <prefix>_<its short name for the
+# modality> (core/runlog.py): the modality is matched by its full name, so "vision" is never taken for "visual".
+PER_MODALITY = {"epoch": (("val_acc", "val acc ({} head)"), ("train_acc", "train acc ({} head)"),
+                          ("shapley", "Shapley ({})")),
+                "step": (("acc", "batch acc ({} head)"), ("loss", "train loss ({})"), ("k", "coefficient k ({})"),
+                         ("lr", "lr ({})"), ("gnorm", "grad norm ({})"))}
+FINAL_PER_MODALITY = ("val_acc", "shapley")  # the final table's column group per modality
 
 
-def modality_metrics(streams: Sequence[Mapping[str, str]]) -> dict[str, dict[str, str]]:
-    """{scope: {key: label}} for the modalities beyond audio and visual that the chosen runs record (each run's
-    {suffix: name}, studio/charts/streams.py): a run of three modalities compares its third too."""
-    out: dict[str, dict[str, str]] = {"epoch": {}, "step": {}}
-    for run in streams:
-        for u, name in run.items():
-            if u in ("a", "v", "f"):
-                continue
-            for scope, keys in MODALITY_KEYS.items():
-                out[scope].update({key.format(u): text.format(name) for key, text in keys})
-    return out
+@dataclass(frozen=True)
+class ModalityMetric:
+    """One metric of one modality, named as the runs name it; `column` finds it in a given run."""
+    prefix: str
+    modality: str
+    label: str
+
+    def column(self, streams: Mapping[str, str]) -> str | None:
+        """The run's column for it ({suffix: name} of the run, studio/charts/streams.py); None: no such modality."""
+        suffix = suffix_of(streams, self.modality)
+        return None if suffix is None else f"{self.prefix}_{suffix}"
+
+
+def modalities_of(streams: Sequence[Mapping[str, str]]) -> list[str]:
+    """Every modality the chosen runs record, by name, in the order they first appear."""
+    return list(dict.fromkeys(name for run in streams for u, name in modality_streams(run).items()))
+
+
+def modality_metrics(streams: Sequence[Mapping[str, str]]) -> dict[str, dict[str, ModalityMetric]]:
+    """{scope: {option: metric}} for each modality the chosen runs record (each run's {suffix: name}); an option
+    is "<prefix>@<modality>" ("val_acc@audio", "val_acc@touch"): unambiguous whatever the modalities are called."""
+    mods = modalities_of(streams)
+    return {scope: {f"{prefix}@{m}": ModalityMetric(prefix, m, text.format(m)) for prefix, text in keys for m in mods}
+            for scope, keys in PER_MODALITY.items()}
+
+
+def final_metrics(modalities: Sequence[str]) -> dict[str, ModalityMetric]:
+    """The final table's column group per modality (val acc of its head, its Shapley value), modality by modality."""
+    texts = dict(PER_MODALITY["epoch"])
+    return {f"{p}@{m}": ModalityMetric(p, m, texts[p].format(m)) for m in modalities for p in FINAL_PER_MODALITY}
+
+
+def run_column(option: str, metrics: Mapping[str, ModalityMetric], streams: Mapping[str, str]) -> str | None:
+    """The column of one run that a metric option reads: its own column for a per-modality option (None when the run
+    lacks the modality), else the option itself."""
+    return metrics[option].column(streams) if option in metrics else option
 
 
 def with_energy_uj(df: pd.DataFrame) -> pd.DataFrame:
@@ -111,16 +138,16 @@ def _one_per_experiment(finals: pd.DataFrame) -> pd.DataFrame:
     return out[~known | ~out.duplicated("fingerprint")]
 
 
-def summary_table(finals: pd.DataFrame, metrics: Sequence[str],
-                  by: Sequence[str] = ("strategy", "preset")) -> pd.DataFrame:
+def summary_table(finals: pd.DataFrame, metrics: Sequence[str], by: Sequence[str] = ("strategy", "preset"),
+                  labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Mean ± std (sample std over seeds) of each metric per strategy x preset, with human column names.
 
     `finals` has one row per run: `run`, `seed`, `fingerprint` and the metrics. Copies of a run (same
     fingerprint) count once; `n seeds` is the number of distinct seeds left, `runs` how many runs were
-    chosen. A metric that no run of a group has is a dash.
+    chosen. A metric that no run of a group has is a dash. `labels` names columns LABELS does not.
     """
     by = [b for b in by if b in finals.columns]
-    cols = [*(label(b) for b in by), "n seeds", "runs", *(label(m) for m in metrics)]
+    cols = [*(label(b) for b in by), "n seeds", "runs", *(label(m, labels) for m in metrics)]
     if finals.empty or not by:
         return pd.DataFrame(columns=cols)
     unique = _one_per_experiment(finals)
@@ -132,16 +159,16 @@ def summary_table(finals: pd.DataFrame, metrics: Sequence[str],
         row["runs"] = int(g["_copies"].sum())
         for m in metrics:
             v = pd.to_numeric(g[m], errors="coerce").dropna() if m in g.columns else pd.Series(dtype=float)
-            row[label(m)] = (MISSING if v.empty else _number(v.iloc[0]) if len(v) == 1
+            row[label(m, labels)] = (MISSING if v.empty else _number(v.iloc[0]) if len(v) == 1
                              else f"{_number(v.mean())} ± {_number(v.std(ddof=1))}")
         rows.append(row)
     return pd.DataFrame(rows, columns=cols)
 
 
-def readable(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+def readable(table: pd.DataFrame, columns: Sequence[str], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The chosen columns of a run listing, with human names and a dash for anything missing (never "None")."""
     cols = [c for c in columns if c in table.columns]
-    out = pd.DataFrame({label(c): [_cell(v) for v in table[c]] for c in cols}, index=table.index)
+    out = pd.DataFrame({label(c, labels): [_cell(v) for v in table[c]] for c in cols}, index=table.index)
     return out
 
 

@@ -51,7 +51,10 @@ HELP = {
               "neuron spikes (red tick) and the potential resets to 0.",
     "imbalance": "Is one modality monopolising training? **Val acc gap**: audio minus visual accuracy per epoch. "
                  "**Grad-norm ratio**: size of the audio encoder's gradient over the visual one's (1 = balanced). "
-                 "**Shapley**: how much each modality adds to the fused accuracy (blank one input, re-evaluate). "
+                 "A run of other modalities compares its first with its second (short names in the titles); of "
+                 "three or more, each head's accuracy minus the best head's, each gradient norm over the largest. "
+                 "**Shapley**: how much each modality adds to the fused accuracy (blank one input, re-evaluate; "
+                 "only our trainer computes it). "
                  "**To 90 % of own latest**: epochs until each head reached 90 % of *its own* latest validation "
                  "accuracy (not 90 % accuracy: a head stuck at 60 % gets there early).",
     "rates": "Average spikes per neuron per timestep in each spiking layer. Near 0: silent layers (no signal "

@@ -17,11 +17,11 @@ from studio.live.rundata import MAX_ROWS, thin
 from studio.ui import compare, look, runlist, steering, widgets
 from studio.ui.text import plain
 
-EPOCH_METRICS = ["val_acc_f", "val_acc_a", "val_acc_v", "val_loss", "train_acc_f", "train_acc_a", "train_acc_v",
-                 "shapley_a", "shapley_v", "energy_uj", "sops", "epoch_time"]
-STEP_METRICS = ["loss", "loss_f", "acc_f", "acc_a", "acc_v", "rho_a", "k_a", "k_v", "lr_a", "lr_v",
-                "gnorm_a", "gnorm_v", "samples_per_s"]
-FINAL = ["val_acc_f", "val_acc_a", "val_acc_v", "shapley_a", "shapley_v", "energy_uj"]
+# Metrics of the run as a whole; each modality's own (val acc of its head, its k, lr ...) come from the chosen
+# runs' modality names (compare.modality_metrics), matched by name, never by first letter
+EPOCH_METRICS = ["val_acc_f", "val_loss", "train_acc_f", "energy_uj", "sops", "epoch_time"]
+STEP_METRICS = ["loss", "loss_f", "acc_f", "rho_a", "lr_f", "samples_per_s"]
+FINAL = ["val_acc_f", "energy_uj"]  # around the column group of each modality (compare.final_metrics)
 STORED = {"energy_uj": "energy_pj"}  # shown in µJ, stored in pJ
 
 
@@ -77,24 +77,30 @@ if not chosen:
     st.stop()
 
 c1, c2 = st.columns([2, 1])
-more = compare.modality_metrics([streams(p, float(rows[p].get("updated") or 0)) for p in chosen])  # a third modality
-epoch_metrics = EPOCH_METRICS + list(more["epoch"])
+run_streams_of = {p: streams(p, float(rows[p].get("updated") or 0)) for p in chosen}
+more = compare.modality_metrics(list(run_streams_of.values()))
+labels = {k: m.label for scope_metrics in more.values() for k, m in scope_metrics.items()}
+epoch_metrics = EPOCH_METRICS[:1] + list(more["epoch"]) + EPOCH_METRICS[1:]
 metric = c1.selectbox("Metric", epoch_metrics + STEP_METRICS + list(more["step"]), key="cmp_metric",
-                      format_func=lambda k: more["epoch"].get(k) or more["step"].get(k) or compare.label(k),
+                      format_func=lambda k: compare.label(k, labels),
                       help="per-epoch metrics (validation, Shapley, energy) or per-step training signals")
 scope = "epoch" if metric in epoch_metrics else "step"
 x = c2.radio("x axis", ["epoch", "step"] if scope == "epoch" else ["step"], horizontal=True, key="cmp_x")
 curves, problems = {}, []
 for p in chosen:
+    column = compare.run_column(metric, more[scope], run_streams_of[p])
+    if column is None:  # the run does not record this modality
+        continue
     try:
-        curves[rows[p]["name"]] = scalars(p, scope, (STORED.get(metric, metric),), float(rows[p].get("updated") or 0))
+        df = scalars(p, scope, (STORED.get(column, column),), float(rows[p].get("updated") or 0))
+        curves[rows[p]["name"]] = df.rename(columns={column: metric})
     except TAAFError as e:
         problems.append(f"{rows[p]['name']}: {e}")
 for msg in problems:
     st.error(plain(msg))
 if scope == "step":
     curves = {k: v.assign(**{metric: charts.smooth(v[metric], 20)}) if metric in v else v for k, v in curves.items()}
-figure = charts.compare_figure(curves, metric, x, more[scope].get(metric) or compare.label(metric))
+figure = charts.compare_figure(curves, metric, x, compare.label(metric, labels))
 if x == "step":  # steering events of the chosen runs, on the step axis
     named = {rows[p]["name"]: p for p in chosen}
     events = steering.compare_events(named, {n: float(rows[p].get("updated") or 0) for n, p in named.items()})
@@ -106,6 +112,7 @@ if scope == "step":
 st.subheader("Final metrics")
 st.caption("Last recorded epoch of each chosen run; mean ± std (sample std) over the distinct seeds of each "
            "strategy and preset. Runs with the same config and seed are bit-identical: they count once.")
+per_modality = compare.final_metrics(compare.modalities_of(list(run_streams_of.values())))
 finals = []
 for p in chosen:
     updated = float(rows[p].get("updated") or 0)
@@ -114,11 +121,17 @@ for p in chosen:
     except TAAFError:
         continue
     last = ep.dropna(subset=["val_acc_f"]).iloc[-1] if "val_acc_f" in ep and ep["val_acc_f"].notna().any() else None
+    columns = {m: m for m in FINAL} | {k: metric.column(run_streams_of[p]) for k, metric in per_modality.items()}
     finals.append({"run": rows[p]["name"], "strategy": rows[p].get("strategy"), "preset": rows[p].get("preset"),
                    "seed": rows[p].get("seed"), "status": rows[p]["status"], "fingerprint": fingerprint(p, updated),
-                   **{m: (last[m] if last is not None and m in last else None) for m in FINAL}})
+                   **{k: (last[c] if last is not None and c in last else None) for k, c in columns.items()}})
 finals_df = pd.DataFrame(finals)
-differ = compare.differing_copies(finals_df, FINAL)
+# a column group per modality the chosen runs record, by its own name; a Shapley column only where one has it
+shown = [k for k, metric in per_modality.items() if metric.prefix == "val_acc" or
+         (k in finals_df and pd.to_numeric(finals_df[k], errors="coerce").notna().any())]
+final = [*FINAL[:1], *shown, *FINAL[1:]]
+final_labels = {k: metric.label for k, metric in per_modality.items()}
+differ = compare.differing_copies(finals_df, final)
 for names in compare.duplicate_groups(finals_df):
     st.warning(f"{plain(', '.join(names))} have the same config and seed, so the same numbers (bit-identical): "
                "counted once in the table, and drawn as one line in the chart. Use another seed "
@@ -128,9 +141,9 @@ for names in differ:
                "outside the config differed (torch version, machine, or a run older than the rule that makes "
                "the command line and Start train alike). The table shows the first of them only.")
 if len(finals_df):
-    st.dataframe(compare.summary_table(finals_df, FINAL), hide_index=True, width="stretch")
+    st.dataframe(compare.summary_table(finals_df, final, labels=final_labels), hide_index=True, width="stretch")
     with st.expander("Per run"):
-        st.dataframe(compare.readable(finals_df, ["run", "strategy", "preset", "seed", "status", *FINAL]),
+        st.dataframe(compare.readable(finals_df, ["run", "strategy", "preset", "seed", "status", *final], final_labels),
                      hide_index=True, width="stretch")
 
 st.subheader("Export")

@@ -12,7 +12,8 @@ import streamlit as st
 
 from core.errors import TAAFError
 from studio.charts import inspection, rasters
-from studio.ui import look, runlist, widgets
+from studio.live import figures, runs
+from studio.ui import inspectable, look, runlist, widgets
 from studio.ui.text import plain
 from studio.ui.widgets import explain
 
@@ -32,6 +33,43 @@ def what_if(path: str, updated: float, index: int, knobs: tuple, seed: int) -> d
     return run_what_if(trained(path, updated), index, dict(knobs), seed)
 
 
+def has_checkpoint(path: str) -> bool:
+    return (Path(path) / "checkpoints").is_dir() and any((Path(path) / "checkpoints").glob("*.pt"))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def run_meta(path: str, updated: float) -> dict[str, Any]:
+    """The run's meta ({} when unreadable: then it is taken as ours, and loading it says what is wrong)."""
+    try:
+        with runlist.reader(path) as r:
+            return r.meta()
+    except TAAFError:
+        return {}
+
+
+def recorded_rasters(path: str) -> None:
+    """What a run the what-if cannot rebuild did record: each modality's spikes at its last probe step."""
+    try:
+        snap = runs.snapshot(runs.token_for(path))
+        view = snap.view if snap is not None else None
+        arrays = runs.probe_arrays(path, view.probe_steps[-1]) if view is not None and view.probe_steps else {}
+    except TAAFError as e:
+        st.error(f"Cannot read this run: {plain(e)}")
+        return
+    if view is None or not any(k.startswith("spikes/") for k in arrays):
+        st.caption("It recorded no spikes to show here either; **Replay** shows everything it recorded.")
+        return
+    step = view.probe_steps[-1]
+    n = next(a.shape[0] for k, a in arrays.items() if k.startswith("spikes/"))
+    probe = int(st.number_input(f"probe sample (0–{n - 1})", 0, n - 1, 0, key=f"ins_probe_{n}"))
+    st.subheader(f"What it recorded: its probe samples' spikes at step {step}")
+    for i, modality in enumerate(view.modalities):
+        figs = figures.raster_figures(view, arrays, step, probe, modality, 200, figures.ALL_LAYERS)
+        if "raster" in figs:
+            st.markdown(f"**{plain(modality)}**")
+            widgets.plot(figs["raster"], f"ins_raster_{i}")
+
+
 st.title("Inspect a sample (what-if)")
 look.apply()  # one Stop only (the studio's), no red focus ring on selectors
 explain("Pick a test sample, damage one modality (noise, occlusion, or remove it) and watch how the trained "
@@ -41,14 +79,20 @@ explain("Pick a test sample, damage one modality (noise, occlusion, or remove it
         "time axis** from 0 (first step) to 1 (last step): step i of n covers [i/n, (i+1)/n].")
 table = runlist.all_runs_or_stop()
 done = table[table["status"].isin(["finished", "stopped", "interrupted"])] if len(table) else table
-done = done[[(Path(p) / "checkpoints").is_dir() and any((Path(p) / "checkpoints").glob("*.pt"))
-             for p in done["path"]]] if len(done) else done
+# our runs with a checkpoint (the what-if rebuilds them), and runs of other loops (their recorded rasters instead)
+done = done[[has_checkpoint(p) or not inspectable.ours(run_meta(p, float(u or 0)))
+             for p, u in zip(done["path"], done.get("updated", [0] * len(done)), strict=True)]] if len(done) else done
 if done.empty:
     st.info("No trained run with a checkpoint yet. Finish a run on **Train & watch** (or use the demo run).")
     st.stop()
 rows = {str(r["path"]): r for r in done.to_dict("records")}
+rows = {p: rows[p] for p in sorted(rows, key=lambda p: not has_checkpoint(p))}  # what-if runs first (the default)
 path = st.selectbox("Trained run", list(rows), format_func=runlist.labeller(rows), key="ins_run")
 updated = float(rows[path].get("updated") or 0)
+if blocker := inspectable.whatif_blocker(run_meta(path, updated), has_checkpoint(path)):
+    st.info(plain(blocker))  # (names from the run folder: shown as text)
+    recorded_rasters(path)
+    st.stop()
 try:
     tr = trained(path, updated)
 except (TAAFError, OSError, RuntimeError) as e:
