@@ -5,8 +5,9 @@
 
 Export writes through TensorBoard's own writer (torch.utils.tensorboard.SummaryWriter): step scalars as
 `train/<key>`, epoch scalars as `epoch/<key>` (at the step that ended the epoch, as the run store keeps them), each
-with its logged wall time; the probe-mean attention α as an image `attention/alpha` (rows audio, visual, fused,
-brighter = more weight) and each stream's α values as a histogram `attention/<stream>`.
+with its logged wall time; the probe-mean attention α as an image `attention/alpha` (rows audio, visual, fused, or
+another loop's recorded streams in their order; brighter = more weight) and each stream's α values as a histogram
+`attention/<stream>`.
 
 Import reads event files with TensorBoard's EventAccumulator, every folder under <logdir> (SummaryWriter.add_scalars
 writes each line of a chart into a folder `<main tag>_<line>`). Tags map onto the run store's names: ours
@@ -25,6 +26,7 @@ import numpy as np
 
 from core.errors import TAAFError
 from core.runlog import Run
+from core.runlog_checks import recorded_modalities
 from core.store import RunReader
 
 # OGM-GE (Peng et al., CVPR 2022) and the repositories built on its code: tag -> (scope, our key). Their ratio v is
@@ -57,6 +59,7 @@ def export(run_dir: str | Path, logdir: str | Path) -> int:
     with RunReader(run_dir) as r:
         frames = {"train": r.scalars("step"), "epoch": r.scalars("epoch")}
         probe_steps = r.array_steps("probe")
+        names = recorded_modalities(r.meta())
         writer = SummaryWriter(log_dir=str(logdir))
         try:
             for prefix, df in frames.items():
@@ -66,18 +69,35 @@ def export(run_dir: str | Path, logdir: str | Path) -> int:
                             writer.add_scalar(f"{prefix}/{key}", float(value), int(step), walltime=float(t))
                             written += 1
             for step in probe_steps:
-                alpha = r.arrays(step, "probe", keys=["alpha"]).get("alpha")
-                if alpha is None or alpha.ndim != 3 or not np.isfinite(alpha).any():
+                rows = attention_rows(r.arrays(step, "probe"), names)
+                if not rows:
                     continue
-                mean = np.nan_to_num(alpha.astype(np.float32).mean(axis=0))  # (3, T)
+                mean = np.stack([np.nan_to_num(a.astype(np.float32).mean(axis=0)) for a in rows.values()])  # (S, T)
                 writer.add_image("attention/alpha", mean / max(float(mean.max()), 1e-12), step, dataformats="HW")
-                for row, stream in enumerate(STREAMS[: alpha.shape[1]]):
-                    values = alpha[:, row][np.isfinite(alpha[:, row])]
+                for stream, a in rows.items():
+                    values = a[np.isfinite(a)]
                     if values.size:
                         writer.add_histogram(f"attention/{stream}", values, step)
         finally:
             writer.close()
     return written
+
+
+def attention_rows(probe: dict[str, np.ndarray], names: dict[str, str]) -> dict[str, np.ndarray]:
+    """stream -> (P, T) attention of a probe snapshot: our trainer's `alpha` (P, 3, T) by STREAMS, or another loop's
+    `attention/<short name>` arrays (core/runlog.py) by their modality's name (`names`: short -> name), in their
+    recorded order. Empty when no stream has a finite value or their lengths differ."""
+    alpha = probe.get("alpha")
+    if alpha is not None and alpha.ndim == 3:
+        rows = {stream: alpha[:, i] for i, stream in enumerate(STREAMS[: alpha.shape[1]])}
+    else:
+        names = {**names, "f": "fused"}
+        rows = {names.get(k.split("/", 1)[1], k.split("/", 1)[1]): v for k, v in probe.items()
+                if k.startswith("attention/") and v.ndim == 2}
+    shapes = {a.shape[1] for a in rows.values()}
+    if len(shapes) != 1 or not any(np.isfinite(a).any() for a in rows.values()):
+        return {}
+    return rows
 
 
 def our_name(tag: str) -> tuple[str, str]:

@@ -104,3 +104,15 @@ def test_the_cli_refuses_a_folder_without_event_files_in_one_line(tmp_path: Path
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no TensorBoard event files" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_export_writes_another_loops_attention_by_its_own_stream_names(tmp_path: Path) -> None:
+    from tests.test_charts_modalities import record
+
+    run = record(tmp_path / "three", ("audio", "visual", "touch"))
+    tb.export(run, tmp_path / "tb")
+    acc = read_back(tmp_path / "tb")
+    tags = acc.Tags()
+    assert {"attention/audio", "attention/visual", "attention/touch", "attention/fused"} <= set(tags["histograms"])
+    image = acc.Images("attention/alpha")
+    assert image and image[-1].height == 4  # a row per stream: three modalities and the fused one
