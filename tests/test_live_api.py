@@ -179,3 +179,32 @@ def test_every_taaf_path_is_written_in_urls_alone() -> None:
     assert urls.figure_src(urls.DEMO, "loss", t0=1.5) == "/taaf/api/fig/loss?run=%40demo&t0=1.5"
     assert urls.head_src("run-1") == "/taaf/api/head?run=run-1"
     assert {r.path for r in routes.ROUTES} == {urls.PLOTLY_URL, urls.HEAD_PATH, urls.FIGURE_PATH}
+
+
+def test_a_live_refresh_lists_only_the_probe_steps_it_has_not_read(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # The live cache refreshes a run about 4 times a second all night: listing every probe step each time
+    # cost more with every hour of the run. Each refresh lists only the steps past the newest one it holds.
+    from core.store import RunReader
+
+    run = make_run(tmp_path / "r", status="running", steps=400)  # probes at 1, 10, 20, ..., 400
+    listed: list[int] = []
+    query = RunReader._query
+
+    def counting(self: RunReader, sql: str, params: tuple | list = ()) -> list[tuple]:
+        rows = query(self, sql, params)
+        if sql.startswith("SELECT step FROM arrays"):
+            listed.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(RunReader, "_query", counting)
+    rd = RunData(run)
+    rd.refresh()
+    assert listed == [41] and rd.probe_steps[-1] == 400
+    rd.refresh()
+    assert listed == [41, 0]  # nothing new: no probe step listed again
+    w = RunWriter.open(run)
+    for s in (410, 420):
+        w.log_arrays(s, 20, {"alpha": np.full((4, 3, 4), 0.25, np.float32)}, kind="probe")
+    w.close()
+    assert rd.refresh() and listed == [41, 0, 2] and rd.probe_steps[-3:] == [400, 410, 420]

@@ -50,6 +50,8 @@ def test_round_trip(run: Path) -> None:
     assert st["status"] == "finished" and st["pid"] == os.getpid() and not st["stale"]
     assert r.last_step() == 9
     assert r.array_steps("probe") == [4, 9] and r.array_steps("other") == []
+    assert r.array_steps("probe", since_step=4) == [9] and r.array_steps("probe", since_step=9) == []
+    assert r.array_steps("probe", upto=8) == [4] and r.array_steps("probe", since_step=3, upto=4) == [4]
     a = r.arrays(9)
     assert set(a) == {"spikes/a.lif1", "membrane/a.lif1", "alpha", "labels"}  # '/' in keys round-trips
     assert a["spikes/a.lif1"].dtype == np.uint8 and a["spikes/a.lif1"].max() == 9

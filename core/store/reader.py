@@ -160,8 +160,14 @@ class RunReader:
             df = df.reindex(columns=["step", "epoch", "time", *keys])
         return df
 
-    def array_steps(self, kind: str = "probe") -> list[int]:
-        return [r[0] for r in self._query("SELECT step FROM arrays WHERE kind = ? ORDER BY step", (kind,))]
+    def array_steps(self, kind: str = "probe", since_step: int = -1, upto: int | None = None) -> list[int]:
+        """Steps with `kind` arrays, ascending: those > since_step (and <= upto). A live reader passes the last
+        step it holds, so each look costs the new rows only (the primary key's range), not the whole run."""
+        where, params = "kind = ? AND step > ?", [kind, int(since_step)]
+        if upto is not None:
+            where += " AND step <= ?"
+            params.append(int(upto))
+        return [r[0] for r in self._query(f"SELECT step FROM arrays WHERE {where} ORDER BY step", params)]
 
     def arrays(self, step: int, kind: str = "probe", keys: list[str] | None = None) -> dict[str, np.ndarray]:
         """The arrays recorded at `step`; `keys` reads only those members (absent ones are left out)."""

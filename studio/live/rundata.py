@@ -98,7 +98,7 @@ class RunData:
 
     def _read_probes(self, r: RunReader, upto: int | None) -> bool:
         last = self.probe_steps[-1] if self.probe_steps else -1
-        todo = [s for s in r.array_steps("probe") if s > last and (upto is None or s <= upto)]
+        todo = r.array_steps("probe", since_step=last, upto=upto)  # the new steps only: a night's run stays cheap
         if not todo:
             return False
         if len(todo) > MAX_NEW_PROBES:  # evenly over the backlog, always ending at its newest

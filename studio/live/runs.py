@@ -27,7 +27,7 @@ import numpy as np
 
 from core.store import RunReader
 from studio import settings
-from studio.live import figures
+from studio.live import figures, steady
 from studio.live.rundata import RunData, RunView
 from studio.live.urls import DEMO
 
@@ -203,7 +203,7 @@ def view_figure(run: LiveRun, view: RunView, name: str) -> Built | None:
     changes, build = figures.FIGURES[name]
     if name == "alpha_now" and not view.probe_steps:
         return None
-    return run.figure((name, changes(view)), lambda: build(view))
+    return run.figure((name, changes(view)), lambda: steady.steady_axes(build(view)))
 
 
 def probe_figure(run: LiveRun, view: RunView, name: str, params: tuple[int, str, int | str, str]) -> Built | None:
