@@ -198,9 +198,13 @@ class RunWriter:
         with self._lock:
             return self._retrying(once)
 
-    def _exec(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+    def _exec(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """One statement, stepped to its end under the lock: a cursor stepped after the lock is released (poll_command
+        read its row outside it) runs sqlite3_step beside another thread's COMMIT on this connection (the sqlite3
+        module lets go of the GIL while stepping); a 20-minute run died once of "cannot commit transaction - SQL
+        statements in progress" in poll_settings."""
         with self._lock:
-            return self._retrying(lambda: self._conn.execute(sql, params))
+            return self._retrying(lambda: self._conn.execute(sql, params).fetchall())
 
     def _many(self, sql: str, rows: list[tuple]) -> None:
         self._transaction(lambda: self._conn.executemany(sql, rows))
@@ -293,10 +297,11 @@ class RunWriter:
     def poll_command(self) -> str | None:
         """The oldest unconsumed control command, marked consumed; None if there is none. Settings
         (`set ...` rows, core/steering.py) wait for `poll_settings`: a paused trainer takes them on resume."""
-        row = self._exec(f"SELECT id, command FROM control WHERE consumed_at IS NULL AND command NOT LIKE "
-                         f"'{SETTING_PREFIX}%' ORDER BY id LIMIT 1").fetchone()
-        if row is None:
+        rows = self._exec(f"SELECT id, command FROM control WHERE consumed_at IS NULL AND command NOT LIKE "
+                          f"'{SETTING_PREFIX}%' ORDER BY id LIMIT 1")
+        if not rows:
             return None
+        row = rows[0]
         self._exec("UPDATE control SET consumed_at = ? WHERE id = ?", (time.time(), row[0]))
         return row[1] if row[1] in COMMANDS else None
 
