@@ -66,11 +66,14 @@ class LIFBoxMultiStep(torch.autograd.Function):
         ctx.save_for_backward(v_dec, z, a, v_th, v_reset)
         ctx.reset_nonzero = reset_nonzero
         ctx.mark_non_differentiable(v_out)
+        ctx.set_materialize_grads(False)  # the membranes' gradient is unused: no zero tensor filled for it
         return z, v_out
 
     @staticmethod
-    def backward(ctx: Any, grad_z: torch.Tensor, _grad_v: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad_z: torch.Tensor | None, _grad_v: Any) -> tuple[torch.Tensor | None, ...]:
         v_dec, z, a, v_th, v_reset = ctx.saved_tensors
+        if grad_z is None:  # only the membranes were used (recording): nothing flows back
+            return None, None, None, None, None, None, None
         # The operations autograd runs through norse's graph, in its order, so the gradient is bit-identical:
         # float addition of two terms is commutative, and where three meet (dL/dz) the order is autograd's.
         squared = (v_dec - v_th).abs_().add_(1.0).pow_(2)  # SuperSpike divides by (|v_dec - v_th| + 1)^2
