@@ -53,16 +53,18 @@ class LIFBoxMultiStep(torch.autograd.Function):
         z = torch.empty_like(x)  # spikes, written as 0 / 1 floats by the comparison itself (no bool pass)
         v = torch.zeros_like(x[0])
         step = torch.empty_like(v)
-        for t in range(x.shape[0]):
-            torch.sub(drive[t], v, out=step)
+        # per-step views taken once (unbind), not by indexing in every operation: T = 16 has 64 steps a layer
+        for d_t, dec_t, z_t, out_t in zip(drive.unbind(0), v_dec.unbind(0), z.unbind(0), v_out.unbind(0),
+                                          strict=True):
+            torch.sub(d_t, v, out=step)
             step.mul_(a)
-            torch.add(v, step, out=v_dec[t])
-            torch.gt(v_dec[t], v_th, out=z[t])  # v_dec > v_th exactly when v_dec - v_th > 0 (IEEE)
+            torch.add(v, step, out=dec_t)
+            torch.gt(dec_t, v_th, out=z_t)  # v_dec > v_th exactly when v_dec - v_th > 0 (IEEE)
             if reset_nonzero:  # (1 - z) v + z v_reset for z in {0, 1}
-                torch.where(z[t].bool(), v_reset, v_dec[t], out=v_out[t])
+                torch.where(z_t.bool(), v_reset, dec_t, out=out_t)
             else:  # v - v z: v - v = +0 on a spike, v - (+-0) = v otherwise, as where() gives, ~10x faster
-                torch.addcmul(v_dec[t], v_dec[t], z[t], value=-1.0, out=v_out[t])
-            v = v_out[t]
+                torch.addcmul(dec_t, dec_t, z_t, value=-1.0, out=out_t)
+            v = out_t
         ctx.save_for_backward(v_dec, z, a, v_th, v_reset)
         ctx.reset_nonzero = reset_nonzero
         ctx.mark_non_differentiable(v_out)
@@ -80,17 +82,20 @@ class LIFBoxMultiStep(torch.autograd.Function):
         kept = 1.0 - z  # the reset's (1 - z)
         grad_x = torch.empty_like(v_dec)
         g = None  # dL/dv' (membrane after the reset) from the next step; the last step's is used by nothing
-        for t in range(v_dec.shape[0] - 1, -1, -1):
-            gz = grad_z[t]
-            if g is not None:  # dL/dz = dL/dz(output) + g v_reset - g v_dec (autograd's order of arrival)
+        steps = zip(grad_z.unbind(0), v_dec.unbind(0), squared.unbind(0), kept.unbind(0), grad_x.unbind(0),
+                    strict=True)
+        # In-place where a fresh tensor would hold the same value; g * kept is exact (kept is 0 or 1), so addcmul
+        # (fused multiply-add or not) rounds g * kept + g_dec as the separate operations do.
+        for gz, dec_t, sq_t, kept_t, gx_t in reversed(list(steps)):
+            if g is None:
+                g_dec = gz / sq_t
+            else:  # dL/dz = dL/dz(output) + g v_reset - g v_dec (autograd's order of arrival)
                 if ctx.reset_nonzero:
                     gz = gz + g * v_reset
-                gz = gz - g * v_dec[t]
-            g_dec = gz / squared[t]
-            if g is not None:
-                g_dec = g * kept[t] + g_dec
-            torch.mul(g_dec, a, out=grad_x[t])  # dL/dx = a dL/dv_dec
-            g = g_dec - grad_x[t]  # dL/dv (previous step) = dL/dv_dec - a dL/dv_dec
+                g_dec = torch.sub(gz, g * dec_t).div_(sq_t)
+                g_dec.addcmul_(g, kept_t)
+            torch.mul(g_dec, a, out=gx_t)  # dL/dx = a dL/dv_dec
+            g = g_dec.sub_(gx_t)  # dL/dv (previous step) = dL/dv_dec - a dL/dv_dec
         return grad_x, None, None, None, None, None, None
 
 
