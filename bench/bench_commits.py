@@ -9,7 +9,8 @@ training steps (train_step: forward, loss, backward, Adam, metrics) on the first
 1 torch thread. The processes alternate old, new, old, new, so machine load hits both alike; the ratio per pair
 is new / old of the process's CPU time over the timed steps (user + system: page faults count, and a loaded
 2-core machine disturbs it far less than wall time). Every pair also compares the steps' losses bit for bit.
-Then samples per CPU-second of the new tree's first config against the same-width non-spiking CNN.
+Then samples per CPU-second of the new tree's first config against the same-width non-spiking CNN (in this
+process, with the trainer's allocator setting).
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ def main() -> None:
     from core.config import load_config
 
     torch.set_num_threads(1)
+    try:  # the trainer's allocator setting (core/alloc.py), so that the CNN pays no page faults either
+        from core.alloc import keep_freed_memory
+        keep_freed_memory()
+    except ImportError:  # a tree from before it
+        pass
     first = args.configs[0]
     ref = reference_cpu_samples_per_s(load_config(ROOT / first, ["train.threads=1"]), args.steps)
     print(f"samples per CPU-second, 1 thread: spiking ({first}, new) {new_sps[first]:.0f}, same-width CNN "
