@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Runs inside the tree being timed (cwd), so it may only use what every commit has: Trainer, load_config,
 # iterate_batches.
 WORKER = """
-import json, resource, sys, tempfile, time
+import json, resource, shutil, sys, tempfile, time
 from pathlib import Path
 import torch
 sys.path.insert(0, ".")
@@ -40,7 +41,8 @@ from core.data.common import iterate_batches
 from core.training_loop import Trainer
 config, steps = sys.argv[1], int(sys.argv[2])
 cfg = load_config(Path(config), ["record.progress=false", "record.checkpoint=false", "train.threads=1"])
-trainer = Trainer(cfg, Path(tempfile.mkdtemp(prefix="bench-commits-")))
+run_dir = Path(tempfile.mkdtemp(prefix="bench-commits-"))
+trainer = Trainer(cfg, run_dir)
 torch.set_num_threads(1)
 order = torch.arange(len(trainer.bundle.train))
 batches = [b for _, b in zip(range(steps + 5), iterate_batches(trainer.bundle.train, cfg["data"]["batch_size"],
@@ -54,6 +56,8 @@ losses = [trainer.train_step(a, v, y)["loss"] for a, v, y in batches[5:]]
 print(json.dumps({"cpu": time.process_time() - c0, "wall": time.perf_counter() - t0, "losses": losses,
                   "steps": len(losses), "batch": cfg["data"]["batch_size"],
                   "faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0}))
+trainer.telemetry.shutdown()
+shutil.rmtree(run_dir, ignore_errors=True)
 """
 
 
@@ -82,6 +86,13 @@ def main() -> None:
                     help="environment of the old side only (TAAF_LIF=norse: norse's per-step loop)")
     args = ap.parse_args()
     old_tree, old_env = export(args.against), dict(kv.split("=", 1) for kv in args.old_env)
+    try:
+        measure(args, old_tree, old_env)
+    finally:
+        shutil.rmtree(old_tree, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, old_tree: Path, old_env: dict[str, str]) -> None:
     print(f"new: {ROOT} (working tree), old: {args.against} {old_env or ''}; 1 torch thread, {args.steps} steps, "
           f"load at start {os.getloadavg()[0]:.1f}", flush=True)
     new_sps = {}
