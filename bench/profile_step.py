@@ -23,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import lif, training_loop  # noqa: E402
+from core import lif, model, training_loop  # noqa: E402
 from core.config import load_config  # noqa: E402
 from core.data.common import iterate_batches  # noqa: E402
 from core.training_loop import Trainer  # noqa: E402
@@ -65,6 +65,7 @@ def main() -> None:
         return wrapper
 
     lif.LIFLayer.forward = scoped("neuron update (fwd)", lif.LIFLayer.forward)
+    model.spike_grid_pool = scoped("pooling (fwd)", model.spike_grid_pool)  # a GEMM since core/spike_pool.py
     trainer.optimizer.step = scoped("optimizer", trainer.optimizer.step)
     trainer.optimizer.zero_grad = scoped("optimizer", trainer.optimizer.zero_grad)
     for name in ("loss", "signals", "lr_scale", "after_backward"):
@@ -115,12 +116,12 @@ def main() -> None:
     for r in roots:
         visit(r, "", False)
     total = sum(split.values())
-    print("\nsplit of operator self time inside train_step:")
+    print(f"\nsplit of operator self time inside train_step (all {todo} recorded steps, warm-up included):")
     for k, v in sorted(split.items(), key=lambda kv: -kv[1]):
-        print(f"  {k:45s} {v / total:6.1%}  {v / args.steps / 1e3:6.2f} ms/step")
+        print(f"  {k:45s} {v / total:6.1%}  {v / todo / 1e3:6.2f} ms/step")
     print("\noperators by calls per step:")
     for name, n in sorted(calls.items(), key=lambda kv: -kv[1])[:15]:
-        print(f"  {name:45s} {n / args.steps:7.1f}")
+        print(f"  {name:45s} {n / todo:7.1f}")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
 
 

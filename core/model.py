@@ -18,6 +18,7 @@ from torch import nn
 from core.align import CrossAlign, make_aligner
 from core.errors import ConfigError
 from core.lif import DT, LIFLayer
+from core.spike_pool import spike_grid_pool
 from core.taaf import MODALITIES, TAAF, uniform_alpha
 
 POOL_GRID = 4  # encoder outputs are pooled to at most 4 x 4 positions, then flattened
@@ -128,7 +129,7 @@ class SpikingEncoder(nn.Module):
         # frequencies, and averaging them away discards what tells one word from another.
         h, w = z.shape[-2:]
         grid = (min(h, POOL_GRID), min(w, POOL_GRID))
-        return per_step(lambda t: F.adaptive_avg_pool2d(t, grid).flatten(1), z)
+        return per_step(lambda t: spike_grid_pool(t, grid), z)
 
     def output_dim(self, in_shape: tuple[int, int, int], steps: int) -> int:
         with torch.no_grad():

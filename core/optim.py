@@ -11,7 +11,10 @@ import torch
 def make_optimizer(params: Any, optim: dict[str, Any]) -> torch.optim.Optimizer:
     """`optim.name` = adam or sgd (momentum and weight decay from the config: OGM-GE's reference recipe)."""
     if optim["name"] == "adam":
-        return torch.optim.Adam(params, lr=optim["lr"], weight_decay=optim["weight_decay"])
+        # foreach: the same arithmetic as the per-parameter loop, bit for bit, one call per operation for all
+        # parameters instead of ~9 per parameter (CPU's default is the loop); `fused` is faster still but rounds
+        # differently
+        return torch.optim.Adam(params, lr=optim["lr"], weight_decay=optim["weight_decay"], foreach=True)
     return torch.optim.SGD(params, lr=optim["lr"], momentum=optim["momentum"], weight_decay=optim["weight_decay"])
 
 

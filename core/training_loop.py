@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from core import checkpoint, launcher
+from core.alloc import keep_freed_memory
 from core.build import build_run, resolve_device, seed_everything
 from core.data.common import iterate_batches
 from core.distributed import Distributed
@@ -52,6 +53,7 @@ class Trainer:
     def __init__(self, cfg: dict[str, Any], run_dir: Path, resume: bool = False, trust_pickles: bool = False) -> None:
         cfg = copy.deepcopy(cfg)  # steering changes this run's copy (core/steering_apply.py)
         self.cfg, t = cfg, cfg["train"]
+        keep_freed_memory()  # each step reuses the last one's pages instead of faulting fresh ones in (core/alloc.py)
         if t["threads"]:
             torch.set_num_threads(t["threads"])
         self.dist = Distributed.from_env(t["device"])
