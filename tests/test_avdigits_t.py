@@ -63,8 +63,19 @@ def test_pair_labels_agree(shipped: dict[str, np.ndarray]) -> None:
         assert all(partner_of[int(x)] == int(y) for x, y in zip(lab[has], lab[shipped[key][has]], strict=True))
 
 
+def test_audio_partners_one_per_class_and_split_visual_partners_per_image(shipped: dict[str, np.ndarray]) -> None:
+    # Audio's single partner per (split, class) is its memorisable training shortcut (sample_data/README.md).
+    for key, most in (("audio_partner", 1), ("visual_partner", None)):
+        has = shipped[key] >= 0
+        for s in range(3):
+            for c in np.unique(shipped["label"][has]):
+                rows = has & (shipped["split"] == s) & (shipped["label"] == c)
+                distinct = len(np.unique(shipped[key][rows]))
+                assert distinct == 1 if most == 1 else distinct > rows.sum() // 3, (key, s, c, distinct)
+
+
 def test_events_within_sequence_and_where_the_material_is(tmp_path: Path) -> None:
-    a = avdigits_t.load_npz(small_file(tmp_path))
+    a = avdigits_t.load_npz(small_file(tmp_path, audio_snr_db=0.0))  # the shipped audio has no noise; test the path
     window, frames = int(a["window"]), int(a["frames"])
     assert (0 <= a["audio_on"]).all() and (a["audio_off"] <= window).all() and (a["audio_on"] < a["audio_off"]).all()
     assert (0 <= a["visual_on"]).all() and (a["visual_off"] <= frames).all()
@@ -91,8 +102,8 @@ def confusion_share(features: dict[int, np.ndarray], labels: dict[int, np.ndarra
     return float(on_pairs[wrong].mean()), float(1 - wrong.mean())
 
 
-def test_each_degraded_modality_confuses_mostly_its_stated_pairs(tmp_path: Path) -> None:
-    a = avdigits_t.load_npz(small_file(tmp_path, pairs_per_image=1, rows_per_class=40))
+def probe_shares(a: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """Per modality: (share of a linear probe's off-diagonal test confusions on the stated pairs, test accuracy)."""
     feats: dict[str, dict[int, np.ndarray]] = {"audio": {}, "visual": {}}
     labels = {}
     for s in range(3):
@@ -105,12 +116,28 @@ def test_each_degraded_modality_confuses_mostly_its_stated_pairs(tmp_path: Path)
         mask = (f >= a["visual_on"][idx][:, None]) & (f < a["visual_off"][idx][:, None])
         feats["visual"][s] = (visual * mask[..., None, None]).sum(1).reshape(len(idx), -1) / mask.sum(1, keepdims=True)
         labels[s] = a["pair_label"][idx]
+    out = {}
     for m in feats:
         mean, std = feats[m][0].mean(0), feats[m][0].std(0) + 1e-6
-        share, acc = confusion_share({s: (v - mean) / std for s, v in feats[m].items()}, labels, a[f"{m}_pairs"])
-        # The 4 stated (true, predicted) cells are 4 of the 90 off-diagonal ones: a uniform spread gives 0.04.
+        out[m] = confusion_share({s: (v - mean) / std for s, v in feats[m].items()}, labels, a[f"{m}_pairs"])
+    return out
+
+
+def test_each_degraded_modality_confuses_mostly_its_stated_pairs(tmp_path: Path) -> None:
+    a = avdigits_t.load_npz(small_file(tmp_path, pairs_per_image=1, rows_per_class=40))
+    uniform = {m: 2 * len(a[f"{m}_pairs"]) / 90 for m in ("audio", "visual")}  # stated cells of the 90 off-diagonal
+    shipped_noise = probe_shares(a)
+    # The blends alone (pixel noise at the first construction's 0.25): most confusions on the stated pairs.
+    a["visual_noise"] = np.float32(0.25).reshape(())
+    blends = probe_shares(a)
+    for m, (share, acc) in blends.items():
         assert share > 0.5, (m, share, acc)
-        assert 0.5 < acc < 0.95, (m, share, acc)  # degraded, but far better than chance
+        # Degraded, but far better than chance (0.1); audio names only the pair (every class is in one): at most ~0.5.
+        assert (0.3 < acc < 0.6) if m == "audio" else (0.5 < acc < 0.95), (m, share, acc)
+    # At the file's pixel noise 0.6 vision's errors also spread over other classes (the reference network:
+    # 54 % on its pairs, sample_data/README.md); this weak probe still puts them 4x above a uniform spread.
+    for m, (share, acc) in shipped_noise.items():
+        assert share > 4 * uniform[m] and acc > 0.3, (m, share, acc)
 
 
 def test_build_shapes_norm_and_events(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.diagnostics import applied_slowdown, imbalance_verdict, measure
+from core.diagnostics import NEUTRAL_K, applied_slowdown, imbalance_verdict, measure
 from core.store import RunReader
 from tests.support import DEMO_RUN
 
@@ -19,17 +19,21 @@ def _run(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def test_demo_run_names_its_weak_modality() -> None:
-    """The demo (AV-Digits-T: audio's own pairs are blended, so its head trails): the sentence names the weak
-    modality, by how much, and how far the balance slowed the strong one, as the run's numbers say."""
+    """The demo (AV-Digits-T: audio names only the pair, so its head trails): the sentence names the weak
+    modality, by how much, and whether the balance slowed the strong one, as the run's numbers say. (TAAF's
+    balance slows audio there, the modality that fits its training set first, not the better head.)"""
     steps, epochs, meta = _run(DEMO_RUN)
     a, v = epochs["val_acc_a"].iloc[-1], epochs["val_acc_v"].iloc[-1]
     weak, strong, gap = ("Audio", "visual", v - a) if v > a else ("Visual", "audio", a - v)
     slowed = (steps[f"lr_{strong[0]}"] / steps["lr_f"]).mean()
-    assert gap > 0.05 and slowed < 0.99  # what the sentence below must then say
+    assert gap > 0.05  # a clear imbalance: what the sentence below must then name
     s = imbalance_verdict(steps, epochs, meta)
     assert s.startswith(f"{weak} is the weak modality: ")
     assert f"{100 * gap:.0f} points behind {strong}" in s
-    assert f"slowed {strong} to {slowed:.2f}× on average (mean lr_{strong[0]} / lr_f)" in s
+    if abs(slowed - 1) >= NEUTRAL_K:
+        assert f"slowed {strong} to {slowed:.2f}× on average (mean lr_{strong[0]} / lr_f)" in s
+    else:
+        assert f"no balance slowed {strong} (mean lr_{strong[0]} / lr_f = {slowed:.2f}, strategy taaf)" in s
 
 
 @pytest.mark.integration
