@@ -11,7 +11,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,6 +210,36 @@ def launch_chromium(playwright: Any) -> Any:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt install chromium)")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def live_run_in_studio(runs: Path, overrides: list[str], log_name: str) -> Iterator[tuple[Path, str]]:
+    """A run of TAAF_CONFIG with `overrides` started as the studio's Start starts one, and a studio server on its runs
+    folder once the trainer runs: (run dir, url). The server is stopped and the trainer killed at the end; the
+    server's log goes to test-artifacts/<log_name>."""
+    import signal
+
+    from core import launcher
+    from core.config import parse_value
+    from devtools import devserver
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    over = {k: parse_value(v) for k, _, v in (item.partition("=") for item in overrides)}
+    run = launcher.start_run(runs, TAAF_CONFIG, over)
+    proc = None
+    with open(ARTIFACTS / log_name, "w") as log:
+        try:
+            proc, url = devserver.start("studio/app.py", ["--runs-dir", str(runs)], log)
+            wait_until(lambda: launcher.run_state(run)["status"] == "running", "the trainer to run", 180, poll=0.2)
+            yield run, url
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
+            info = launcher.launch_info(run)
+            if info and launcher.pid_alive(info["pid"]):
+                os.kill(info["pid"], signal.SIGKILL)
+            time.sleep(0.1)
 
 
 def small_avdigits_t(path: Path) -> Path:

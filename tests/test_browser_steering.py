@@ -3,19 +3,13 @@ Screenshots on a timeout go to test-artifacts/."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import time
 
 import pytest
 
-from core import launcher
-from core.config import parse_value
 from core.steering import events_frame
 from core.store import RunReader
-from devtools import devserver
-from tests.support import ARTIFACTS, BROWSER_TESTS, TAAF_CONFIG, TINY, launch_chromium, wait_until
+from tests.support import ARTIFACTS, BROWSER_TESTS, TINY, launch_chromium, live_run_in_studio, wait_until
 
 pytestmark = BROWSER_TESTS
 
@@ -25,15 +19,7 @@ LR_ANNOTATIONS = """gds => gds.map(gd => (gd.layout.annotations || []).map(a => 
 
 def test_beta_changed_in_the_form_is_marked_on_the_live_lr_chart(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    runs = tmp_path / "runs"
-    ARTIFACTS.mkdir(exist_ok=True)
-    over = {k: parse_value(v) for k, _, v in (item.partition("=") for item in TINY)}
-    run = launcher.start_run(runs, TAAF_CONFIG, {**over, "train.epochs": 300})
-    log = open(ARTIFACTS / "streamlit-steering.log", "w")
-    proc = None
-    try:
-        proc, url = devserver.start("studio/app.py", ["--runs-dir", str(runs)], log)
-        wait_until(lambda: launcher.run_state(run)["status"] == "running", "the trainer to run", 180, poll=0.2)
+    with live_run_in_studio(tmp_path / "runs", [*TINY, "train.epochs=300"], "streamlit-steering.log") as (run, url):
         with sync_api.sync_playwright() as pw:
             browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1600, "height": 1400})
@@ -54,12 +40,3 @@ def test_beta_changed_in_the_form_is_marked_on_the_live_lr_chart(tmp_path):
                 page.screenshot(path=str(ARTIFACTS / "timeout-steering-mark.png"), full_page=True)
                 raise
             browser.close()
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
-        log.close()
-        info = launcher.launch_info(run)
-        if info and launcher.pid_alive(info["pid"]):
-            os.kill(info["pid"], signal.SIGKILL)
-        time.sleep(0.1)

@@ -3,19 +3,13 @@ raster go silent on the next probe (the page says it is muted). Screenshots on a
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import time
 
 import pytest
 
-from core import launcher
-from core.config import parse_value
 from core.steering import events_frame
 from core.store import RunReader
-from devtools import devserver
-from tests.support import ARTIFACTS, BROWSER_TESTS, TAAF_CONFIG, launch_chromium, wait_until
+from tests.support import ARTIFACTS, BROWSER_TESTS, launch_chromium, live_run_in_studio, wait_until
 
 pytestmark = BROWSER_TESTS
 
@@ -57,15 +51,7 @@ def _choose(page, label: str, option: str, timeout_error: type[Exception]) -> No
 
 def test_dropping_the_visual_modality_silences_its_raster_on_the_next_probe(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    runs = tmp_path / "runs"
-    ARTIFACTS.mkdir(exist_ok=True)
-    over = {k: parse_value(v) for k, _, v in (item.partition("=") for item in LIVE)}
-    run = launcher.start_run(runs, TAAF_CONFIG, over)
-    log = open(ARTIFACTS / "streamlit-steering-drop.log", "w")
-    proc = None
-    try:
-        proc, url = devserver.start("studio/app.py", ["--runs-dir", str(runs)], log)
-        wait_until(lambda: launcher.run_state(run)["status"] == "running", "the trainer to run", 180, poll=0.2)
+    with live_run_in_studio(tmp_path / "runs", LIVE, "streamlit-steering-drop.log") as (run, url):
         with sync_api.sync_playwright() as pw:
             browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1600, "height": 1400})
@@ -93,12 +79,3 @@ def test_dropping_the_visual_modality_silences_its_raster_on_the_next_probe(tmp_
             newest = reader.array_steps()[-1]
             assert newest > event["step"] and reader.arrays(newest)["dropped"].tolist() == [0, 1]
             browser.close()
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
-        log.close()
-        info = launcher.launch_info(run)
-        if info and launcher.pid_alive(info["pid"]):
-            os.kill(info["pid"], signal.SIGKILL)
-        time.sleep(0.1)
